@@ -1,0 +1,194 @@
+/**
+ * The access token a caller receives, and the Schema of the token endpoint's success response
+ * (RFC 6749 §5.1) it is decoded from.
+ *
+ * @since 0.1.0
+ */
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+
+/**
+ * The longest lifetime taken from `expires_in`: larger values (up to `1e308`) are clamped to it,
+ * so that a token is renewed at least daily and no expiry overflows a date.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxExpiresIn: Duration.Duration = Duration.days(1)
+
+const maxExpiresInSeconds = Duration.toSeconds(maxExpiresIn)
+
+/** A JSON number, or a string holding one in plain decimal or exponent form. */
+const numericString = /^\s*\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*$/
+
+/**
+ * A lifetime in seconds as token services send it: a number or a numeric string (both occur in the
+ * wild). Negative, non-finite and non-numeric values are rejected, which makes the whole response
+ * invalid; values above {@link maxExpiresIn} are clamped to it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Seconds: Schema.Schema<number, number | string> = Schema.transformOrFail(
+  Schema.Union(Schema.Number, Schema.String),
+  Schema.Number,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      const seconds = typeof input === "number"
+        ? input
+        : numericString.test(input)
+        ? Number(input)
+        : Number.NaN
+      return Number.isFinite(seconds) && seconds >= 0
+        ? ParseResult.succeed(Math.min(seconds, maxExpiresInSeconds))
+        : ParseResult.fail(new ParseResult.Type(ast, input, "must be a non-negative number of seconds"))
+    },
+    encode: ParseResult.succeed
+  }
+)
+
+/** Visible ASCII with no space: what fits in an `Authorization` header without injection. */
+const headerSafe = /^[\x21-\x7E]+$/
+
+/**
+ * The token endpoint's success response (RFC 6749 §5.1), with the members it may carry besides.
+ * `access_token` must be visible ASCII, so that it cannot break the `Authorization` header.
+ * `token_type` may be absent (some servers omit it); it then means `Bearer`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TokenResponse = Schema.Struct(
+  {
+    access_token: Schema.String.pipe(
+      Schema.filter((s) => headerSafe.test(s), { message: () => "must be a non-empty string of visible ASCII" })
+    ),
+    token_type: Schema.optional(
+      Schema.String.pipe(Schema.filter((s) => headerSafe.test(s), { message: () => "must be a single word" }))
+    ),
+    expires_in: Schema.optional(Seconds),
+    refresh_in: Schema.optional(Seconds),
+    scope: Schema.optional(Schema.String)
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenResponse = typeof TokenResponse.Type
+
+/**
+ * A token as the token service issued it. The value stays `Redacted` until it is written in a
+ * request header; logging or serialising the token shows `<redacted>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class AccessToken extends Schema.Class<AccessToken>("@access-token/core/AccessToken")({
+  /** The token itself. */
+  value: Schema.Redacted(Schema.String),
+  /** The scheme for the `Authorization` header: `Bearer`, `DPoP`, or what the server sent. */
+  type: Schema.String,
+  /** When the server says the token expires; absent when it sent no `expires_in`. */
+  expiresAt: Schema.optional(Schema.DateTimeUtc),
+  /** When the server suggested renewing it (`refresh_in`), if it did. */
+  refreshAt: Schema.optional(Schema.DateTimeUtc),
+  /** When this process received it. */
+  receivedAt: Schema.DateTimeUtc,
+  /** The scope granted, when the server said. */
+  scope: Schema.optional(Schema.String),
+  /** The other members of the response, as sent. */
+  extra: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+}) {
+  /**
+   * The `Authorization` header value: `<type> <token>`.
+   *
+   * @since 0.1.0
+   */
+  get authorization(): string {
+    return `${this.type} ${Redacted.value(this.value)}`
+  }
+}
+
+/**
+ * Normalises `token_type` for the `Authorization` header as Duende does: `bearer` in any case
+ * becomes `Bearer`, `dpop` becomes `DPoP`, anything else is kept as sent. A missing type means
+ * `Bearer`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const normalizeTokenType = (tokenType: string | undefined): string => {
+  if (tokenType === undefined) return "Bearer"
+  const lower = tokenType.toLowerCase()
+  return lower === "bearer" ? "Bearer" : lower === "dpop" ? "DPoP" : tokenType
+}
+
+/** Members that must not be kept: a client-credentials grant issues no refresh or ID token. */
+const droppedMembers: ReadonlySet<string> = new Set([
+  "access_token",
+  "token_type",
+  "expires_in",
+  "refresh_in",
+  "scope",
+  "refresh_token",
+  "id_token"
+])
+
+/**
+ * Builds the token from a decoded response received at `receivedAt`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromResponse = (response: TokenResponse, receivedAt: DateTime.Utc): AccessToken => {
+  const extra: Record<string, unknown> = {}
+  for (const key of Object.keys(response)) {
+    if (!droppedMembers.has(key)) extra[key] = response[key]
+  }
+  return new AccessToken({
+    value: Redacted.make(response.access_token),
+    type: normalizeTokenType(response.token_type),
+    expiresAt: response.expires_in === undefined
+      ? undefined
+      : DateTime.addDuration(receivedAt, Duration.seconds(response.expires_in)),
+    refreshAt: response.refresh_in === undefined
+      ? undefined
+      : DateTime.addDuration(receivedAt, Duration.seconds(response.refresh_in)),
+    receivedAt,
+    scope: response.scope,
+    extra
+  }, { disableValidation: true })
+}
+
+/**
+ * Makes a token by hand, for tests and for `TokenEndpointClient.layerTest`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly value: string
+  readonly type?: string | undefined
+  readonly receivedAt: DateTime.Utc
+  readonly expiresIn?: Duration.DurationInput | undefined
+  readonly scope?: string | undefined
+  readonly extra?: Record<string, unknown> | undefined
+}): AccessToken =>
+  new AccessToken({
+    value: Redacted.make(options.value),
+    type: normalizeTokenType(options.type),
+    expiresAt: options.expiresIn === undefined
+      ? undefined
+      : DateTime.addDuration(options.receivedAt, Duration.decode(options.expiresIn)),
+    refreshAt: undefined,
+    receivedAt: options.receivedAt,
+    scope: options.scope,
+    extra: options.extra ?? {}
+  })

@@ -1,0 +1,285 @@
+/**
+ * The definition of one client of a token service: where it asks for tokens, how it
+ * authenticates, and what it asks for.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { ClientConfigurationError } from "./TokenError.js"
+
+/**
+ * Form parameters that an extra parameter may not set: they carry the grant, the client's
+ * identity or its credentials, or have a field of their own.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const reservedParameters: ReadonlySet<string> = new Set([
+  "grant_type",
+  "client_id",
+  "client_secret",
+  "client_assertion",
+  "client_assertion_type",
+  "scope",
+  "resource"
+])
+
+const parseUrl = (s: string): URL | undefined => URL.canParse(s) ? new URL(s) : undefined
+
+const loopbackHost = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
+
+/**
+ * Whether `url` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`), where plain `http` does
+ * not expose a secret to the network.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isLoopback = (url: URL): boolean => loopbackHost.test(url.hostname)
+
+/**
+ * An absolute `http` or `https` URL with no fragment.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TokenEndpointUrl = Schema.String.pipe(
+  Schema.filter((s) => {
+    const url = parseUrl(s)
+    return url !== undefined && (url.protocol === "https:" || url.protocol === "http:") && url.hash === "" &&
+      url.username === "" && url.password === ""
+  }, {
+    message: () => "must be an absolute http(s) URL without credentials or fragment"
+  })
+)
+
+/** RFC 6749 §3.3: scope tokens of `%x21 / %x23-5B / %x5D-7E`, separated by single spaces. */
+const scopeSyntax = /^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/
+
+/**
+ * A space-separated list of scope tokens (RFC 6749 §3.3).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Scope = Schema.String.pipe(
+  Schema.filter((s) => scopeSyntax.test(s), {
+    message: () => "must be scope tokens separated by single spaces (RFC 6749 §3.3)"
+  })
+)
+
+/**
+ * A resource indicator (RFC 8707 §2): an absolute URI without a fragment.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ResourceIndicator = Schema.String.pipe(
+  Schema.filter((s) => {
+    const url = parseUrl(s)
+    return url !== undefined && url.hash === "" && !s.includes("#")
+  }, {
+    message: () => "must be an absolute URI without a fragment (RFC 8707)"
+  })
+)
+
+/**
+ * Extra form parameters; none may override the grant, the client's identity or credentials.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Parameters = Schema.Record({ key: Schema.String, value: Schema.String }).pipe(
+  Schema.filter((parameters) => {
+    const reserved = Object.keys(parameters).filter((name) => reservedParameters.has(name))
+    return reserved.length === 0 ? true : `may not set ${reserved.join(", ")}: use the client's own fields`
+  })
+)
+
+/**
+ * How the client authenticates at the token endpoint: `"header"` is RFC 6749 `client_secret_basic`
+ * (the default), `"body"` is `client_secret_post`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const CredentialStyle = Schema.Literal("header", "body")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CredentialStyle = typeof CredentialStyle.Type
+
+const PositiveDuration = Schema.DurationFromSelf.pipe(
+  Schema.filter((d) => Duration.greaterThanOrEqualTo(d, Duration.zero), { message: () => "must not be negative" })
+)
+
+/**
+ * One client of a token service. A client without a secret is a public client: it sends only its
+ * id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ClientCredentialsClient
+  extends Schema.Class<ClientCredentialsClient>("@access-token/core/ClientCredentialsClient")({
+    /** The name the client is registered under; used in logs, spans and errors. */
+    name: Schema.String,
+    /** The token endpoint, `https` unless on loopback or `allowInsecureTransport` is set. */
+    tokenEndpoint: TokenEndpointUrl,
+    clientId: Schema.NonEmptyString,
+    clientSecret: Schema.optional(
+      Schema.RedactedFromSelf(Schema.String).annotations({
+        message: () => "must be a Redacted string (Redacted.make or Config.redacted)"
+      })
+    ),
+    credentialStyle: Schema.optionalWith(CredentialStyle, { default: () => "header" as const }),
+    scope: Schema.optional(Scope),
+    resource: Schema.optional(Schema.Array(ResourceIndicator)),
+    parameters: Schema.optional(Parameters),
+    /** Allows a plain `http` token endpoint off loopback, where the secret travels in clear. */
+    allowInsecureTransport: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+    /** How long before its expiry a token counts as expired; `TokenService` has the default. */
+    expirationBuffer: Schema.optional(PositiveDuration),
+    /** How long a token sent without `expires_in` is kept; `TokenService` has the default. */
+    defaultLifetime: Schema.optional(PositiveDuration)
+  })
+{}
+
+/**
+ * What a user writes to define a client; `name` defaults to the name it is registered under, or
+ * to the client id, and `resource` may be one indicator or several.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Input {
+  readonly name?: string | undefined
+  readonly tokenEndpoint: string | URL
+  readonly clientId: string
+  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  readonly credentialStyle?: CredentialStyle | undefined
+  readonly scope?: string | undefined
+  readonly resource?: string | ReadonlyArray<string> | undefined
+  readonly parameters?: Readonly<Record<string, string>> | undefined
+  readonly allowInsecureTransport?: boolean | undefined
+  readonly expirationBuffer?: Duration.DurationInput | undefined
+  readonly defaultLifetime?: Duration.DurationInput | undefined
+}
+
+const decodeClient = Schema.decodeUnknownEither(ClientCredentialsClient)
+
+const firstIssue = (error: ParseResult.ParseError): { readonly field: string; readonly reason: string } => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  return issue === undefined
+    ? { field: "(definition)", reason: "is invalid" }
+    : {
+      field: issue.path.length === 0 ? "(definition)" : issue.path.map(String).join("."),
+      reason: issue._tag === "Missing" ? "is required" : issue.message
+    }
+}
+
+/**
+ * Checks that the token endpoint keeps the secret off the network in clear: `https`, or `http` on
+ * loopback, or `allowInsecureTransport`.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkTransport = (client: ClientCredentialsClient): Either.Either<void, ClientConfigurationError> => {
+  const url = new URL(client.tokenEndpoint)
+  return url.protocol === "https:" || isLoopback(url) || client.allowInsecureTransport
+    ? Either.void
+    : Either.left(
+      new ClientConfigurationError({
+        client: client.name,
+        field: "tokenEndpoint",
+        reason:
+          `plain http to ${url.host} would send the client's credentials in clear: use https, or set allowInsecureTransport`
+      })
+    )
+}
+
+/**
+ * Validates a definition, naming the client and the first field at fault.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  input: Input,
+  name?: string
+): Effect.Effect<ClientCredentialsClient, ClientConfigurationError> => {
+  const clientName = name ?? input.name ?? input.clientId
+  if (input.name !== undefined && name !== undefined && input.name !== name) {
+    return Effect.fail(
+      new ClientConfigurationError({
+        client: clientName,
+        field: "name",
+        reason: `is "${input.name}" but the client is registered as "${name}"`
+      })
+    )
+  }
+  const duration = (value: Duration.DurationInput | undefined) =>
+    value === undefined ? undefined : Option.getOrElse(Duration.decodeUnknown(value), () => value)
+  const decoded = decodeClient({
+    ...input,
+    name: clientName,
+    tokenEndpoint: input.tokenEndpoint instanceof URL ? input.tokenEndpoint.href : input.tokenEndpoint,
+    resource: typeof input.resource === "string" ? [input.resource] : input.resource,
+    expirationBuffer: duration(input.expirationBuffer),
+    defaultLifetime: duration(input.defaultLifetime)
+  })
+  if (Either.isLeft(decoded)) {
+    return Effect.fail(new ClientConfigurationError({ client: clientName, ...firstIssue(decoded.left) }))
+  }
+  return Effect.as(checkTransport(decoded.right), decoded.right)
+}
+
+const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
+
+/**
+ * Reads a client from configuration under `prefix`, e.g. `config("IDENTITYSERVER")` reads
+ * `IDENTITYSERVER_TOKEN_ENDPOINT`, `IDENTITYSERVER_CLIENT_ID`, `IDENTITYSERVER_CLIENT_SECRET`
+ * (redacted), and the optional `IDENTITYSERVER_SCOPE`, `IDENTITYSERVER_RESOURCE` (indicators
+ * separated by spaces or commas), `IDENTITYSERVER_CREDENTIAL_STYLE` (`header` or `body`),
+ * `IDENTITYSERVER_ALLOW_INSECURE_TRANSPORT`, `IDENTITYSERVER_EXPIRATION_BUFFER` and
+ * `IDENTITYSERVER_DEFAULT_LIFETIME` (durations such as `30 seconds`). The result is validated when
+ * the token service is built.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config = (prefix?: string): Config.Config<Input> => {
+  const fields = Config.all({
+    tokenEndpoint: Config.string("TOKEN_ENDPOINT"),
+    clientId: Config.string("CLIENT_ID"),
+    clientSecret: Config.option(Config.redacted("CLIENT_SECRET")),
+    credentialStyle: Config.option(Config.literal("header", "body")("CREDENTIAL_STYLE")),
+    scope: Config.option(Config.string("SCOPE")),
+    resource: Config.option(Config.string("RESOURCE")),
+    allowInsecureTransport: Config.option(Config.boolean("ALLOW_INSECURE_TRANSPORT")),
+    expirationBuffer: Config.option(Config.duration("EXPIRATION_BUFFER")),
+    defaultLifetime: Config.option(Config.duration("DEFAULT_LIFETIME"))
+  })
+  const nested = prefix === undefined ? fields : Config.nested(fields, prefix)
+  return Config.map(nested, (fields): Input => ({
+    tokenEndpoint: fields.tokenEndpoint,
+    clientId: fields.clientId,
+    clientSecret: Option.getOrUndefined(fields.clientSecret),
+    credentialStyle: Option.getOrUndefined(fields.credentialStyle),
+    scope: Option.getOrUndefined(fields.scope),
+    resource: Option.getOrUndefined(Option.map(fields.resource, words)),
+    allowInsecureTransport: Option.getOrUndefined(fields.allowInsecureTransport),
+    expirationBuffer: Option.getOrUndefined(fields.expirationBuffer),
+    defaultLifetime: Option.getOrUndefined(fields.defaultLifetime)
+  }))
+}

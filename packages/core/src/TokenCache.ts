@@ -1,0 +1,231 @@
+/**
+ * The replaceable store behind `TokenService`. The token service keeps its working copy of each
+ * token in process and consults the cache only on a local miss, then writes every token it
+ * receives: a remote cache therefore costs no round trip per API call.
+ *
+ * @since 0.1.0
+ */
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { AccessToken } from "./AccessToken.js"
+import { TokenCacheError } from "./TokenError.js"
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class TokenCache extends Context.Tag("@access-token/core/TokenCache")<TokenCache, TokenCache.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace TokenCache {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /** The token stored under `key`, if it has not expired. */
+    readonly get: (key: string) => Effect.Effect<Option.Option<AccessToken>, TokenCacheError>
+    /** Stores `token` under `key` for at most `timeToLive`. */
+    readonly set: (
+      key: string,
+      token: AccessToken,
+      timeToLive: Duration.Duration
+    ) => Effect.Effect<void, TokenCacheError>
+    /** Forgets the token stored under `key`. */
+    readonly remove: (key: string) => Effect.Effect<void, TokenCacheError>
+    /**
+     * Runs `request`, which asks the token endpoint and stores its token under `key`, on behalf of
+     * every process that shares this cache: a shared cache lets one process run it while the
+     * others wait for the token it stores and accept it when `isFresh` holds. A cache local to
+     * one process simply runs `request`.
+     */
+    readonly coordinate: <E, R>(
+      key: string,
+      request: Effect.Effect<AccessToken, E, R>,
+      isFresh: (token: AccessToken) => boolean
+    ) => Effect.Effect<AccessToken, E, R>
+  }
+}
+
+/**
+ * Builds a cache from its three operations; `coordinate` defaults to running the request as is,
+ * which is right for any cache that is not shared between processes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  service: Omit<TokenCache.Service, "coordinate"> & Partial<Pick<TokenCache.Service, "coordinate">>
+): TokenCache.Service => ({
+  coordinate: (_key, request) => request,
+  ...service
+})
+
+/**
+ * The default capacity of {@link layerMemory}.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultCapacity = 10_000
+
+interface MemoryEntry {
+  readonly token: AccessToken
+  readonly expiresAt: number
+}
+
+/**
+ * An in-process cache, bounded to `capacity` entries (default {@link defaultCapacity}). When full,
+ * it first drops the entries that have expired, then the least recently used.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory = (options?: { readonly capacity?: number | undefined }): Effect.Effect<TokenCache.Service> =>
+  Effect.sync(() => {
+    const capacity = Math.max(1, options?.capacity ?? defaultCapacity)
+    const entries = new Map<string, MemoryEntry>()
+    const evict = (now: number) => {
+      for (const [key, entry] of entries) {
+        if (entry.expiresAt <= now) entries.delete(key)
+      }
+      const excess = entries.size - capacity + 1
+      if (excess > 0) {
+        const keys = entries.keys()
+        for (let i = 0; i < excess; i++) entries.delete(keys.next().value!)
+      }
+    }
+    return make({
+      get: (key) =>
+        Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            const entry = entries.get(key)
+            if (entry === undefined) return Option.none()
+            entries.delete(key)
+            if (entry.expiresAt <= clock.unsafeCurrentTimeMillis()) return Option.none()
+            entries.set(key, entry)
+            return Option.some(entry.token)
+          })
+        ),
+      set: (key, token, timeToLive) =>
+        Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            const now = clock.unsafeCurrentTimeMillis()
+            entries.delete(key)
+            if (entries.size >= capacity) evict(now)
+            entries.set(key, { token, expiresAt: now + Duration.toMillis(timeToLive) })
+          })
+        ),
+      remove: (key) => Effect.sync(() => entries.delete(key))
+    })
+  })
+
+/**
+ * The default cache: in process, bounded, see {@link makeMemory}.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory = (options?: { readonly capacity?: number | undefined }): Layer.Layer<TokenCache> =>
+  Layer.effect(TokenCache, makeMemory(options))
+
+/**
+ * How a token is stored in a string store: the token with its wire-safe encoding and the instant
+ * the entry stops being valid.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StoredToken = Schema.Struct({
+  token: AccessToken,
+  expiresAt: Schema.DateTimeUtc
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StoredTokenJson = Schema.parseJson(StoredToken)
+
+/**
+ * The default key prefix of {@link layerKeyValueStore}.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultKeyValueStorePrefix = "access-token/"
+
+const storeFailure = (operation: TokenCacheError["operation"]) => (cause: unknown) =>
+  new TokenCacheError({ operation, description: `key-value store ${operation} failed`, cause })
+
+/**
+ * A cache on `@effect/platform`'s `KeyValueStore`, so that a worker restarted within a token's
+ * lifetime reuses it (for example with `KeyValueStore.layerFileSystem`). Entries are JSON written
+ * with {@link StoredToken}; an entry that has expired is dropped on read, and one that cannot be
+ * decoded is dropped and reported as a miss.
+ *
+ * The store holds tokens in clear: put it where only the worker can read it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeKeyValueStore = (options?: {
+  readonly prefix?: string | undefined
+}): Effect.Effect<TokenCache.Service, never, KeyValueStore.KeyValueStore> =>
+  Effect.map(KeyValueStore.KeyValueStore, (store) => {
+    const prefixed = KeyValueStore.prefix(store, options?.prefix ?? defaultKeyValueStorePrefix)
+    const encode = Schema.encode(StoredTokenJson)
+    const decode = Schema.decodeUnknown(StoredTokenJson)
+    const remove = (key: string) => Effect.mapError(prefixed.remove(key), storeFailure("remove"))
+    return make({
+      get: (key) =>
+        Effect.gen(function*() {
+          const raw = yield* Effect.mapError(prefixed.get(key), storeFailure("get"))
+          if (Option.isNone(raw)) return Option.none()
+          const decoded = yield* Effect.option(decode(raw.value))
+          if (Option.isNone(decoded)) {
+            yield* remove(key)
+            return yield* new TokenCacheError({
+              operation: "get",
+              description: "dropped an entry that could not be decoded"
+            })
+          }
+          const now = yield* Clock.currentTimeMillis
+          if (DateTime.toEpochMillis(decoded.value.expiresAt) <= now) {
+            yield* remove(key)
+            return Option.none()
+          }
+          return Option.some(decoded.value.token)
+        }),
+      set: (key, token, timeToLive) =>
+        Effect.gen(function*() {
+          const now = yield* DateTime.now
+          const value = yield* Effect.mapError(
+            encode({ token, expiresAt: DateTime.addDuration(now, timeToLive) }),
+            // The parse error would quote the token: report the failure without it.
+            () => new TokenCacheError({ operation: "set", description: "the token could not be encoded" })
+          )
+          yield* Effect.mapError(prefixed.set(key, value), storeFailure("set"))
+        }),
+      remove
+    })
+  })
+
+/**
+ * A layer for {@link makeKeyValueStore}.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerKeyValueStore = (options?: {
+  readonly prefix?: string | undefined
+}): Layer.Layer<TokenCache, never, KeyValueStore.KeyValueStore> => Layer.effect(TokenCache, makeKeyValueStore(options))

@@ -1,0 +1,289 @@
+/**
+ * The typed failures of token acquisition. Every message is written for the person reading the
+ * log, and none contains a client secret or a token.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@access-token/core/TokenError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+const retryAfterSuffix = (retryAfter: Duration.Duration | undefined): string =>
+  retryAfter === undefined ? "" : `, retry after ${Duration.format(retryAfter)}`
+
+/**
+ * The token endpoint refused the request with an OAuth 2.0 error response (RFC 6749 §5.2). An
+ * `error` member in a `200` response is a refusal too.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenRefusedError extends Schema.TaggedError<TokenRefusedError>("@access-token/core/TokenRefusedError")(
+  "TokenRefusedError",
+  {
+    client: Schema.String,
+    status: Schema.Number,
+    error: Schema.String,
+    errorDescription: Schema.optional(Schema.String),
+    errorUri: Schema.optional(Schema.String),
+    retryAfter: Schema.optional(Schema.DurationFromSelf)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const description = this.errorDescription === undefined ? "" : `: ${this.errorDescription}`
+    return `The token endpoint refused client "${this.client}" with ${this.error}${description} (HTTP ${this.status}${
+      retryAfterSuffix(this.retryAfter)
+    })`
+  }
+}
+
+/**
+ * The token endpoint answered with something that is not a token response: an HTML page, a
+ * truncated or oversized body, JSON of the wrong shape, an error status without an OAuth 2.0
+ * error. `body` holds at most the first few hundred characters, with anything that looks like a
+ * credential masked.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidTokenResponseError
+  extends Schema.TaggedError<InvalidTokenResponseError>("@access-token/core/InvalidTokenResponseError")(
+    "InvalidTokenResponseError",
+    {
+      client: Schema.String,
+      status: Schema.Number,
+      contentType: Schema.optional(Schema.String),
+      reason: Schema.String,
+      body: Schema.String,
+      retryAfter: Schema.optional(Schema.DurationFromSelf)
+    }
+  )
+{
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const contentType = this.contentType === undefined ? "no content type" : this.contentType
+    const body = this.body.length === 0 ? "empty body" : `body: ${JSON.stringify(this.body)}`
+    return `The token endpoint sent client "${this.client}" an invalid token response (HTTP ${this.status}, ${contentType}${
+      retryAfterSuffix(this.retryAfter)
+    }): ${this.reason}; ${body}`
+  }
+}
+
+/**
+ * The token endpoint could not be reached or did not answer in time.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenTransportError
+  extends Schema.TaggedError<TokenTransportError>("@access-token/core/TokenTransportError")(
+    "TokenTransportError",
+    {
+      client: Schema.String,
+      reason: Schema.Literal("Connect", "Reset", "Timeout", "Transport"),
+      endpoint: Schema.String,
+      description: Schema.String
+    }
+  )
+{
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const what = this.reason === "Connect"
+      ? "could not connect to"
+      : this.reason === "Reset"
+      ? "lost the connection to"
+      : this.reason === "Timeout"
+      ? "got no answer in time from"
+      : "failed to talk to"
+    return `Client "${this.client}" ${what} the token endpoint ${this.endpoint}: ${this.description}`
+  }
+}
+
+/**
+ * A client definition, or the parameters of one request, cannot be used: a missing or malformed
+ * field, an extra parameter that would override the grant or the credentials, a plain `http`
+ * token endpoint that is not on loopback.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ClientConfigurationError
+  extends Schema.TaggedError<ClientConfigurationError>("@access-token/core/ClientConfigurationError")(
+    "ClientConfigurationError",
+    {
+      client: Schema.String,
+      field: Schema.String,
+      reason: Schema.String
+    }
+  )
+{
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Client "${this.client}" is misconfigured: ${this.field}: ${this.reason}`
+  }
+}
+
+/**
+ * A token was asked for a client name that is not registered, or without a name while several
+ * clients are registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownClientError extends Schema.TaggedError<UnknownClientError>("@access-token/core/UnknownClientError")(
+  "UnknownClientError",
+  {
+    client: Schema.optional(Schema.String),
+    known: Schema.Array(Schema.String)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const known = this.known.length === 0 ? "none" : this.known.map((name) => `"${name}"`).join(", ")
+    return this.client === undefined
+      ? `No client name was given and ${this.known.length} clients are registered (${known}): name one`
+      : `No client named "${this.client}" is registered (known clients: ${known})`
+  }
+}
+
+/**
+ * A token cache could not be read or written. The token service logs it and carries on as if the
+ * cache had missed: a broken cache never fails a token request.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenCacheError extends Schema.TaggedError<TokenCacheError>("@access-token/core/TokenCacheError")(
+  "TokenCacheError",
+  {
+    operation: Schema.Literal("get", "set", "remove", "lock"),
+    description: Schema.String,
+    cause: Schema.optional(Schema.Defect)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Token cache ${this.operation} failed: ${this.description}`
+  }
+}
+
+/**
+ * What asking the token endpoint can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenEndpointError =
+  | TokenRefusedError
+  | InvalidTokenResponseError
+  | TokenTransportError
+  | ClientConfigurationError
+
+/**
+ * What asking the token service for a token can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenError = TokenEndpointError | UnknownClientError
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isTokenError = (u: unknown): u is TokenError | TokenCacheError => Predicate.hasProperty(u, TypeId)
+
+/** OAuth 2.0 error codes that no retry can fix. */
+const permanentErrors: ReadonlySet<string> = new Set([
+  "invalid_request",
+  "invalid_client",
+  "invalid_grant",
+  "unauthorized_client",
+  "unsupported_grant_type",
+  "invalid_scope",
+  "invalid_target",
+  "access_denied",
+  "unsupported_response_type",
+  "invalid_dpop_proof"
+])
+
+/** Statuses that say "try again later": request timeout, too many requests, any server error. */
+const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500
+
+/**
+ * Whether another attempt may succeed: transport failures and timeouts, `408`, `429` and `5xx`
+ * answers; never a refusal such as `invalid_client` or `invalid_scope`, whatever its status, nor a
+ * configuration error.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isRetryable = (error: TokenEndpointError): boolean => {
+  switch (error._tag) {
+    case "TokenTransportError":
+      return true
+    case "TokenRefusedError":
+      return !permanentErrors.has(error.error) &&
+        (isRetryableStatus(error.status) || error.error === "temporarily_unavailable" ||
+          error.error === "server_error" || error.error === "slow_down")
+    case "InvalidTokenResponseError":
+      return isRetryableStatus(error.status)
+    case "ClientConfigurationError":
+      return false
+  }
+}

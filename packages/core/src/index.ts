@@ -1,0 +1,29 @@
+/**
+ * @since 0.1.0
+ */
+export * as AccessToken from "./AccessToken.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenError from "./TokenError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenCache from "./TokenCache.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ClientCredentialsClient from "./ClientCredentialsClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenEndpointClient from "./TokenEndpointClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenService from "./TokenService.js"
