@@ -19,7 +19,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import type { AccessToken } from "./AccessToken.js"
 import * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import { TokenCache } from "./TokenCache.js"
@@ -617,8 +617,7 @@ export const layerConfig = (
   TokenService,
   ClientConfigurationError | ConfigError.ConfigError,
   TokenEndpointClient | TokenCache
-> =>
-  Layer.scoped(TokenService, Effect.flatMap(Config.unwrap(options), make))
+> => Layer.scoped(TokenService, Effect.flatMap(Config.unwrap(options), make))
 
 /**
  * A token for `client`, from the `TokenService` of the context.

@@ -6,6 +6,7 @@ import {
   TokenError,
   TokenService
 } from "@access-token/core"
+import { KeyValueStore } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import {
   ConfigProvider,
@@ -22,7 +23,6 @@ import {
   Schedule,
   TestClock
 } from "effect"
-import { KeyValueStore } from "@effect/platform"
 
 const SECRET = "s3cr3t-Sentinel-Value"
 
@@ -214,7 +214,10 @@ describe("TokenService", () => {
       assert.strictEqual(error._tag, "TokenRefusedError")
       assert.strictEqual(error.message, refused.message)
       endpoint.respond = (n) =>
-        Effect.map(DateTime.now, (receivedAt) => AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
+        Effect.map(
+          DateTime.now,
+          (receivedAt) => AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" })
+        )
       assert.strictEqual(valueOf(yield* service.getToken("api")), `token-${endpoint.requests}`)
     }))
 
@@ -328,7 +331,9 @@ describe("TokenService", () => {
   it.scoped("reads its clients from configuration", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
-      const layer = TokenService.layerConfig({ clients: { identityserver: ClientCredentialsClient.config("IDENTITYSERVER") } })
+      const layer = TokenService.layerConfig({
+        clients: { identityserver: ClientCredentialsClient.config("IDENTITYSERVER") }
+      })
         .pipe(Layer.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
       const provider = ConfigProvider.fromMap(
         new Map([
@@ -398,7 +403,8 @@ describe("TokenService under concurrency", () => {
       assert.strictEqual(endpoint.requests, 1)
       endpoint.gate = undefined
       endpoint.respond = (n) =>
-        Effect.map(DateTime.now, (receivedAt) => AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
+        Effect.map(DateTime.now, (receivedAt) =>
+          AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
     }))
 
@@ -480,7 +486,9 @@ describe("TokenService with a TokenCache", () => {
         clear: Effect.void,
         size: Effect.succeed(0)
       })
-      const cache = TokenCache.layerKeyValueStore().pipe(Layer.provide(Layer.succeed(KeyValueStore.KeyValueStore, store)))
+      const cache = TokenCache.layerKeyValueStore().pipe(
+        Layer.provide(Layer.succeed(KeyValueStore.KeyValueStore, store))
+      )
       const service = yield* makeService(endpoint, {}, cache)
       yield* service.getToken("api")
       yield* service.getToken("api", { scope: "other" })

@@ -1,0 +1,387 @@
+/**
+ * An `HttpClient` middleware that gets an access token from `TokenService` for every request,
+ * sends it as `Authorization: <type> <token>`, and on a `401` renews the token and sends the
+ * request once more: all token management done under the covers.
+ *
+ * Unlike Duende's handler, a request is never sent without a token: when no token can be had,
+ * the request fails with the token error and the API is not called.
+ *
+ * @since 0.1.0
+ */
+import type * as AccessToken from "@access-token/core/AccessToken"
+import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
+import type * as TokenError from "@access-token/core/TokenError"
+import * as TokenService from "@access-token/core/TokenService"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends TokenEndpointClient.RequestParameters {
+  /** The token client to use; may be omitted when the token service has exactly one. */
+  readonly client?: string | undefined
+  /**
+   * The origins the token may be sent to (`https://api.example.com`); a request to any other is
+   * refused with {@link OriginNotAllowedError}. Unset, any origin receives the token.
+   */
+  readonly allowedOrigins?: ReadonlyArray<string | URL> | undefined
+  /**
+   * How many redirects to follow (default 0: a `3xx` goes back to the caller). A redirect to an
+   * allowed origin carries a token; to any other, no `Authorization` header at all.
+   */
+  readonly followRedirects?: number | undefined
+}
+
+/**
+ * A request was about to carry a token to an origin the client is not bound to.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OriginNotAllowedError extends Schema.TaggedError<OriginNotAllowedError>(
+  "@access-token/platform/OriginNotAllowedError"
+)("OriginNotAllowedError", {
+  client: Schema.optional(Schema.String),
+  origin: Schema.String,
+  allowed: Schema.Array(Schema.String)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const name = this.client === undefined ? "" : ` of client "${this.client}"`
+    return `Refused to send the access token${name} to ${this.origin}: it is bound to ${
+      this.allowed.length === 0 ? "no origin" : this.allowed.join(", ")
+    }`
+  }
+}
+
+/**
+ * What an authenticated client can fail with besides its transport's errors.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Error = TokenError.TokenError | OriginNotAllowedError
+
+/**
+ * Requests sent again after a `401` with a renewed token, by client.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const unauthorizedRetries = Metric.counter("access_token_unauthorized_retries", {
+  description: "Requests sent again with a renewed token after a 401",
+  incremental: true
+})
+
+/** The two stages every `HttpClient` is made of, as `@effect/platform`'s own combinators use them. */
+interface Stages<E, R> {
+  readonly preprocess: HttpClient.HttpClient.Preprocess<E, R>
+  readonly postprocess: HttpClient.HttpClient.Postprocess<E, R>
+}
+
+const stages = <E, R>(client: HttpClient.HttpClient.With<E, R>): Stages<E, R> => client as unknown as Stages<E, R>
+
+/** A body that can be sent twice; a stream (or a raw body of unknown kind) is consumed by the first send. */
+const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean =>
+  request.body._tag === "Empty" || request.body._tag === "Uint8Array" || request.body._tag === "FormData"
+
+const withoutAuthorization = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
+  request.headers.authorization === undefined ? request : HttpClientRequest.make(request.method)(request.url, {
+    headers: Headers.remove(request.headers, "authorization"),
+    urlParams: request.urlParams,
+    hash: Option.getOrUndefined(request.hash),
+    body: request.body
+  })
+
+const originOf = (url: string): string | undefined => URL.canParse(url) ? new URL(url).origin : undefined
+
+const normalizeOrigin = (origin: string | URL): string => {
+  const url = typeof origin === "string" ? new URL(origin) : origin
+  return url.origin
+}
+
+const isUnauthorized = <E>(
+  result: HttpClientResponse.HttpClientResponse | E
+): boolean => {
+  if (HttpClientError.isHttpClientError(result)) {
+    return result._tag === "ResponseError" && result.response.status === 401
+  }
+  return (result as HttpClientResponse.HttpClientResponse).status === 401
+}
+
+const isRedirect = (response: HttpClientResponse.HttpClientResponse): boolean =>
+  response.status >= 300 && response.status < 400 && response.status !== 304 &&
+  typeof response.headers.location === "string"
+
+/**
+ * Sends requests through `inner`'s transport stage with tokens from `tokens`, following
+ * redirects as configured. Built once per client.
+ */
+const authenticator = <E, R>(
+  inner: Stages<E, R>,
+  tokens: TokenService.TokenService.Service,
+  options: Options | undefined
+) => {
+  const name = options?.client
+  const parameters: TokenEndpointClient.RequestParameters | undefined =
+    options?.scope === undefined && options?.resource === undefined && options?.parameters === undefined
+      ? undefined
+      : { scope: options.scope, resource: options.resource, parameters: options.parameters }
+  const allowed = options?.allowedOrigins?.map(normalizeOrigin)
+  const allowedSet = allowed === undefined ? undefined : new Set(allowed)
+  const maxRedirects = options?.followRedirects ?? 0
+  const retried = Metric.tagged(unauthorizedRetries, "client", name ?? "default")
+  const getToken = tokens.getToken(name, parameters)
+
+  const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken | undefined) =>
+    inner.postprocess(
+      Effect.succeed(
+        token === undefined
+          ? withoutAuthorization(request)
+          : HttpClientRequest.setHeader(request, "authorization", token.authorization)
+      )
+    )
+
+  /** Sends with a token; on a `401`, renews the token the server rejected and sends once more. */
+  const authorized = (
+    request: HttpClientRequest.HttpClientRequest
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R> =>
+    Effect.flatMap(getToken, (token) =>
+      Effect.flatMap(Effect.either(send(request, token)), (result) => {
+        if (!isUnauthorized(result._tag === "Right" ? result.right : result.left) || !isReplayable(request)) {
+          return result
+        }
+        return tokens.getToken(name, { ...parameters, rejected: token }).pipe(
+          Effect.tap(() => Metric.increment(retried)),
+          Effect.flatMap((renewed) => send(request, renewed))
+        )
+      }))
+
+  /**
+   * The first hop goes only to an allowed origin; a redirect carries a token only to an allowed
+   * origin or, when the client is bound to none, to the origin of the first hop.
+   */
+  const follow = (
+    request: HttpClientRequest.HttpClientRequest,
+    redirects: number,
+    firstOrigin: string | undefined
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R> => {
+    const origin = originOf(request.url)
+    const mayCarry = allowedSet === undefined
+      ? redirects === 0 || origin === firstOrigin
+      : origin !== undefined && allowedSet.has(origin)
+    const response = mayCarry
+      ? authorized(request)
+      : redirects === 0
+      ? Effect.fail(new OriginNotAllowedError({ client: name, origin: origin ?? request.url, allowed: allowed ?? [] }))
+      : send(request, undefined)
+    if (redirects >= maxRedirects) return response
+    return Effect.flatMap(response, (response) => {
+      if (!isRedirect(response)) return Effect.succeed(response)
+      const location = new URL(response.headers.location!, request.url)
+      const next = response.status === 303
+        ? HttpClientRequest.setUrl(
+          HttpClientRequest.setMethod(HttpClientRequest.setBody(request, HttpBody.empty), "GET"),
+          location
+        )
+        : HttpClientRequest.setUrl(request, location)
+      return next.body._tag !== "Empty" && !isReplayable(next)
+        ? Effect.succeed(response)
+        : follow(next, redirects + 1, firstOrigin ?? origin)
+    })
+  }
+
+  return (request: HttpClientRequest.HttpClientRequest) => follow(request, 0, undefined)
+}
+
+/**
+ * Authenticates every request of `self` with a token from `tokens`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>,
+  tokens: TokenService.TokenService.Service,
+  options?: Options
+): HttpClient.HttpClient.With<E | Error, R> => {
+  const inner = stages(self)
+  const authenticate = authenticator(inner, tokens, options)
+  return HttpClient.makeWith((request) => Effect.flatMap(request, authenticate), inner.preprocess)
+}
+
+/**
+ * Authenticates every request of an `HttpClient` with a token from the `TokenService` of the
+ * context: `client.pipe(withAccessToken("api"))` or `withAccessToken({ client: "api", scope })`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withAccessToken: {
+  (
+    options?: string | Options
+  ): <E, R>(
+    self: HttpClient.HttpClient.With<E, R>
+  ) => HttpClient.HttpClient.With<E | Error, R | TokenService.TokenService>
+  <E, R>(
+    self: HttpClient.HttpClient.With<E, R>,
+    options?: string | Options
+  ): HttpClient.HttpClient.With<E | Error, R | TokenService.TokenService>
+} = dual(
+  (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
+  <E, R>(
+    self: HttpClient.HttpClient.With<E, R>,
+    options?: string | Options
+  ): HttpClient.HttpClient.With<E | Error, R | TokenService.TokenService> => {
+    const resolved = typeof options === "string" ? { client: options } : options
+    const inner = stages(self)
+    // One authenticator per token service: in practice one for the life of the client.
+    const authenticators = new WeakMap<
+      TokenService.TokenService.Service,
+      (
+        request: HttpClientRequest.HttpClientRequest
+      ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R>
+    >()
+    const authenticate = (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.flatMap(TokenService.TokenService, (tokens) => {
+        let authenticate = authenticators.get(tokens)
+        if (authenticate === undefined) {
+          authenticate = authenticator(inner, tokens, resolved)
+          authenticators.set(tokens, authenticate)
+        }
+        return authenticate(request)
+      })
+    return HttpClient.makeWith((request) => Effect.flatMap(request, authenticate), inner.preprocess)
+  }
+)
+
+/**
+ * How an authenticated client is built by a layer: the token options, a base URL (which also binds
+ * the token to its origin unless `allowedOrigins` says otherwise), and any customisation of the
+ * underlying client, applied before authentication.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LayerOptions extends Options {
+  readonly baseUrl?: string | URL | undefined
+  readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
+}
+
+const build = (options: LayerOptions) =>
+  Effect.gen(function*() {
+    const tokens = yield* TokenService.TokenService
+    let client = yield* HttpClient.HttpClient
+    if (options.baseUrl !== undefined) {
+      const baseUrl = options.baseUrl.toString()
+      // An absolute URL is left alone, so that the origin guard sees where it really goes.
+      client = HttpClient.mapRequest(
+        client,
+        (request) => URL.canParse(request.url) ? request : HttpClientRequest.prependUrl(request, baseUrl)
+      )
+    }
+    if (options.transformClient !== undefined) client = options.transformClient(client)
+    const allowedOrigins = options.allowedOrigins ??
+      (options.baseUrl === undefined ? undefined : [normalizeOrigin(options.baseUrl.toString())])
+    return make(client, tokens, { ...options, allowedOrigins })
+  })
+
+const asRequestError = (
+  error: TokenError.TokenError | OriginNotAllowedError,
+  request: HttpClientRequest.HttpClientRequest
+) =>
+  new HttpClientError.RequestError({
+    request,
+    reason: "Transport",
+    cause: error,
+    description: error.message
+  })
+
+/**
+ * Provides an authenticated `HttpClient.HttpClient` for a whole program, the counterpart of
+ * `AddClientAccessTokenHttpClient`. It is built on the `HttpClient` of the context, which the
+ * `TokenEndpointClient` must not share: give that one the plain client.
+ *
+ * As `HttpClient.HttpClient` fails only with `HttpClientError`, a token failure arrives as a
+ * `RequestError` whose `cause` is the typed error; use {@link Tag} for a client that keeps it
+ * in its error type.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: LayerOptions = {}
+): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient | TokenService.TokenService> =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(build(options), (client) => {
+      const { postprocess, preprocess } = stages(client)
+      return HttpClient.makeWith(
+        (request) =>
+          Effect.flatMap(request, (request) =>
+            postprocess(Effect.succeed(request)).pipe(
+              Effect.catchIf(
+                (error): error is TokenError.TokenError | OriginNotAllowedError =>
+                  !HttpClientError.isHttpClientError(error),
+                (error) => Effect.fail(asRequestError(error, request))
+              )
+            )),
+        preprocess as HttpClient.HttpClient.Preprocess<HttpClientError.HttpClientError, never>
+      )
+    })
+  )
+
+/**
+ * An authenticated client as a service of its own, with token failures in its error type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuthenticatedHttpClient extends HttpClient.HttpClient.With<HttpClientError.HttpClientError | Error> {}
+
+/**
+ * Declares a typed authenticated client, so that one program can hold several side by side, one
+ * per API, each with its own token client:
+ *
+ * ```ts
+ * class BillingApi extends AccessTokenHttpClient.Tag("BillingApi")<BillingApi>() {}
+ * const BillingApiLive = BillingApi.layer({ client: "billing", baseUrl: "https://billing.example.com/" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Tag = <const Key extends string>(key: Key) => <Self>(): TagClass<Self, Key> => {
+  const tag = Context.Tag(key)<Self, AuthenticatedHttpClient>()
+  const layer = (options: LayerOptions = {}) => Layer.effect(tag, build(options))
+  return Object.assign(tag, { layer }) as TagClass<Self, Key>
+}
+
+/**
+ * A tag made by {@link Tag}, with the layer that builds its client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TagClass<Self, Key extends string> extends Context.TagClass<Self, Key, AuthenticatedHttpClient> {
+  /** Builds the client on the `HttpClient` and `TokenService` of the context. */
+  readonly layer: (
+    options?: LayerOptions
+  ) => Layer.Layer<Self, never, HttpClient.HttpClient | TokenService.TokenService>
+}
