@@ -1,0 +1,111 @@
+/**
+ * A protected API on loopback that accepts the token server's JWT access tokens, for testing
+ * clients end to end.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/protectedApi.js"
+import type { TokenServer } from "./TokenServer.js"
+
+/**
+ * What the API is started with; every field has a default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The scope an access token must carry. Defaults to {@link defaultRequiredScope}. */
+  readonly requiredScope?: string | undefined
+  /** The `aud` an access token must carry. Defaults to the token server's resource. */
+  readonly audience?: string | undefined
+}
+
+/**
+ * One request the API answered.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiRequest {
+  readonly method: string
+  readonly path: string
+  /** Whether the request carried an `Authorization` header. */
+  readonly authorization: boolean
+  readonly status: number
+  /** The RFC 6750 error code the API answered with, such as `invalid_token`. */
+  readonly error: string | undefined
+}
+
+/**
+ * A claim of the access token, as `GET /test` returns it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Claim {
+  readonly type: string
+  readonly value: string
+}
+
+/**
+ * The protected API.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class ProtectedApi extends Context.Tag("@access-token/test-server/ProtectedApi")<
+  ProtectedApi,
+  ProtectedApi.Service
+>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace ProtectedApi {
+  /**
+   * The running protected API.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /** Such as `http://127.0.0.1:PORT/`; `GET test` answers the claims of the access token. */
+    readonly baseUrl: string
+    /** The requests the API answered, oldest first. */
+    readonly requests: Effect.Effect<ReadonlyArray<ApiRequest>>
+    /** How many requests reached the API, answered or not yet. */
+    readonly requestCount: Effect.Effect<number>
+    /** From now on, every access token the API has accepted so far is refused with `invalid_token`. */
+    readonly revokeAll: Effect.Effect<void>
+  }
+}
+
+/**
+ * The scope an access token must carry when the options name none.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultRequiredScope: string = internal.defaultRequiredScope
+
+/**
+ * Starts the API on 127.0.0.1 beside the token server; closing the scope stops it and frees its port.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => Effect.Effect<ProtectedApi.Service, never, Scope.Scope | TokenServer> =
+  internal.make
+
+/**
+ * A protected API for the lifetime of the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<ProtectedApi, never, TokenServer> =>
+  Layer.scoped(ProtectedApi, make(options))

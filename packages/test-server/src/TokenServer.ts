@@ -1,0 +1,173 @@
+/**
+ * A real OAuth 2.0 authorization server on loopback, built on oidc-provider, that issues JWT
+ * access tokens with the client credentials grant.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/tokenServer.js"
+
+/**
+ * How a registered client authenticates at the token endpoint (RFC 6749 §2.3.1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenEndpointAuthMethod = "client_secret_basic" | "client_secret_post"
+
+/**
+ * A client registered at the server, as passed in the options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientOptions {
+  readonly clientId: string
+  readonly clientSecret: string | Redacted.Redacted<string>
+  /** Defaults to `"client_secret_basic"`. */
+  readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod | undefined
+  /** The scopes the client may request. Defaults to every scope of the server. */
+  readonly scopes?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * A client registered at the server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Client {
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod
+  readonly scopes: ReadonlyArray<string>
+}
+
+/**
+ * What the server is started with; every field has a default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Defaults to {@link defaultClient}. */
+  readonly clients?: ReadonlyArray<ClientOptions> | undefined
+  /** The resource indicator (RFC 8707) of the protected API, the `aud` of every access token. */
+  readonly resource?: string | undefined
+  /** The scopes of the resource. Any other requested scope is refused with `invalid_scope`. */
+  readonly scopes?: ReadonlyArray<string> | undefined
+  /** Rounded up to whole seconds, at least one. */
+  readonly accessTokenLifetime?: Duration.DurationInput | undefined
+}
+
+/**
+ * One request the token endpoint answered.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TokenRequest {
+  readonly clientId: string | undefined
+  /** How the client authenticated on the wire, whatever method it is registered with. */
+  readonly clientAuthMethod: TokenEndpointAuthMethod | "client_secret_jwt" | "private_key_jwt" | "none"
+  readonly grantType: string | undefined
+  /** The `scope` parameter as sent. */
+  readonly requestedScope: string | undefined
+  readonly outcome: "success" | "error"
+  readonly status: number
+  /** The scope of the issued access token. */
+  readonly scope: string | undefined
+  /** The audience of the issued access token. */
+  readonly resource: string | undefined
+  /** The OAuth 2.0 error code of a refused request, such as `invalid_client`. */
+  readonly error: string | undefined
+}
+
+/**
+ * The token server.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class TokenServer extends Context.Tag("@access-token/test-server/TokenServer")<
+  TokenServer,
+  TokenServer.Service
+>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace TokenServer {
+  /**
+   * The running token server.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /** The issuer identifier, such as `http://127.0.0.1:PORT`, the `iss` of every access token. */
+    readonly issuer: string
+    readonly tokenEndpoint: string
+    readonly jwksUri: string
+    readonly resource: string
+    readonly scopes: ReadonlyArray<string>
+    readonly clients: ReadonlyArray<Client>
+    /** The requests the token endpoint answered, oldest first. */
+    readonly tokenRequests: Effect.Effect<ReadonlyArray<TokenRequest>>
+    /** How many requests reached the token endpoint, successful or not. */
+    readonly tokenRequestCount: Effect.Effect<number>
+  }
+}
+
+/**
+ * The client registered when the options name none.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultClient: ClientOptions = internal.defaultClient
+
+/**
+ * The resource indicator used when the options name none.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultResource: string = internal.defaultResource
+
+/**
+ * The scopes of the resource when the options name none.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultScopes: ReadonlyArray<string> = internal.defaultScopes
+
+/**
+ * The access token lifetime when the options name none.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultAccessTokenLifetime: Duration.Duration = internal.defaultAccessTokenLifetime
+
+/**
+ * Starts a token server on 127.0.0.1; closing the scope stops it and frees its port.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => Effect.Effect<TokenServer.Service, never, Scope.Scope> = internal.make
+
+/**
+ * A token server for the lifetime of the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<TokenServer> => Layer.scoped(TokenServer, make(options))

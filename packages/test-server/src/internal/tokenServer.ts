@@ -1,0 +1,224 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Jose from "jose"
+import type * as Oidc from "oidc-provider"
+import type * as TokenServer from "../TokenServer.js"
+import { listen, pathnameOf } from "./loopback.js"
+import { memoryAdapter, oidcProvider, quietly } from "./oidcProvider.js"
+
+/** @internal */
+export const defaultClient: TokenServer.ClientOptions = {
+  clientId: "m2m",
+  clientSecret: "secret",
+  tokenEndpointAuthMethod: "client_secret_basic"
+}
+
+/** @internal */
+export const defaultResource = "urn:access-token:api"
+
+/** @internal */
+export const defaultScopes: ReadonlyArray<string> = ["api"]
+
+/** @internal */
+export const defaultAccessTokenLifetime = Duration.hours(1)
+
+const tokenEndpointAuthMethods: ReadonlyArray<TokenServer.TokenEndpointAuthMethod> = [
+  "client_secret_basic",
+  "client_secret_post"
+]
+
+const routes = { token: "/token", jwks: "/jwks" } as const
+
+const signingKey = Effect.promise(async (): Promise<Oidc.JWK> => {
+  const { privateKey } = await Jose.generateKeyPair("ES256", { extractable: true })
+  const jwk = await Jose.exportJWK(privateKey)
+  return { ...jwk, kid: await Jose.calculateJwkThumbprint(jwk), alg: "ES256", use: "sig" }
+})
+
+const registerClient = (scopes: ReadonlyArray<string>) => (client: TokenServer.ClientOptions): TokenServer.Client => ({
+  clientId: client.clientId,
+  clientSecret: typeof client.clientSecret === "string" ? Redacted.make(client.clientSecret) : client.clientSecret,
+  tokenEndpointAuthMethod: client.tokenEndpointAuthMethod ?? "client_secret_basic",
+  scopes: client.scopes ?? scopes
+})
+
+const clientMetadata = (client: TokenServer.Client): Oidc.ClientMetadata => ({
+  client_id: client.clientId,
+  client_secret: Redacted.value(client.clientSecret),
+  token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+  grant_types: ["client_credentials"],
+  response_types: [],
+  redirect_uris: [],
+  scope: client.scopes.join(" ")
+})
+
+const lifetimeInSeconds = (lifetime: Duration.DurationInput): number =>
+  Math.max(1, Math.ceil(Duration.toSeconds(lifetime)))
+
+const stringParam = (ctx: Oidc.KoaContextWithOIDC, name: string): string | undefined => {
+  const value = ctx.oidc?.params?.[name]
+  return typeof value === "string" ? value : undefined
+}
+
+const formDecode = (value: string): string | undefined => {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, "%20"))
+  } catch {
+    return undefined
+  }
+}
+
+// oidc-provider accepts either secret method whatever the client registered, so the method is
+// read from the request itself.
+const clientAuthenticationOf = (
+  ctx: Oidc.KoaContextWithOIDC
+): Pick<TokenServer.TokenRequest, "clientId" | "clientAuthMethod"> => {
+  const registered = ctx.oidc?.client?.clientId
+  const authorization = ctx.get("authorization")
+  if (stringParam(ctx, "client_secret") !== undefined) {
+    return { clientId: registered ?? stringParam(ctx, "client_id"), clientAuthMethod: "client_secret_post" }
+  }
+  if (/^basic /i.test(authorization)) {
+    const basic = Buffer.from(authorization.slice(6).trim(), "base64").toString("utf8")
+    const separator = basic.indexOf(":")
+    const clientId = separator === -1 ? undefined : formDecode(basic.slice(0, separator))
+    return { clientId: registered ?? clientId, clientAuthMethod: "client_secret_basic" }
+  }
+  const assertion = stringParam(ctx, "client_assertion")
+  if (assertion !== undefined) {
+    let symmetric = false
+    try {
+      symmetric = Jose.decodeProtectedHeader(assertion).alg?.startsWith("HS") === true
+    } catch {
+      // a malformed assertion is refused by oidc-provider; the log keeps what was attempted
+    }
+    return {
+      clientId: registered ?? stringParam(ctx, "client_id"),
+      clientAuthMethod: symmetric ? "client_secret_jwt" : "private_key_jwt"
+    }
+  }
+  return { clientId: registered ?? stringParam(ctx, "client_id"), clientAuthMethod: "none" }
+}
+
+/** @internal */
+export const make = (
+  options: TokenServer.Options = {}
+): Effect.Effect<TokenServer.TokenServer.Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { default: Provider, errors } = yield* oidcProvider
+    const { origin, server } = yield* listen
+    const key = yield* signingKey
+
+    const resource = options.resource ?? defaultResource
+    const scopes = options.scopes ?? defaultScopes
+    const accessTokenTTL = lifetimeInSeconds(options.accessTokenLifetime ?? defaultAccessTokenLifetime)
+    const clients = (options.clients ?? [defaultClient]).map(registerClient(scopes))
+    const allowedScopes = new Map(clients.map((client) => [client.clientId, new Set(client.scopes)]))
+
+    const resourceServer: Oidc.ResourceServer = {
+      audience: resource,
+      scope: scopes.join(" "),
+      accessTokenTTL,
+      accessTokenFormat: "jwt",
+      jwt: { sign: { alg: "ES256" } }
+    }
+
+    const configuration: Oidc.Configuration = {
+      adapter: memoryAdapter(),
+      clients: clients.map(clientMetadata),
+      clientAuthMethods: [...tokenEndpointAuthMethods],
+      // the default, RS256, has no key in this key set, which would make every client invalid
+      clientDefaults: { id_token_signed_response_alg: "ES256" },
+      jwks: { keys: [key] },
+      scopes: [...scopes],
+      routes,
+      // also set here, as oidc-provider's default TTL function prints a notice when called
+      ttl: { ClientCredentials: accessTokenTTL },
+      clientBasedCORS: () => false,
+      renderError: (ctx, out) => {
+        ctx.type = "json"
+        ctx.body = out
+      },
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => resource,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (ctx, indicator, client) => {
+            if (indicator !== resource) {
+              throw new errors.InvalidTarget()
+            }
+            // oidc-provider silently drops requested scopes the resource does not know; RFC 6749
+            // §5.2 wants them refused, and a test server must make such a mistake visible.
+            const allowed = allowedScopes.get(client.clientId) ?? new Set<string>()
+            const refused = (stringParam(ctx, "scope") ?? "").split(" ").filter((scope) =>
+              scope !== "" && !allowed.has(scope)
+            )
+            if (refused.length > 0) {
+              throw new errors.InvalidScope(`requested scope is not allowed: ${refused.join(" ")}`, refused.join(" "))
+            }
+            return resourceServer
+          }
+        }
+      }
+    }
+
+    const provider = quietly(() => new Provider(origin, configuration))
+
+    const tokenRequests: Array<TokenServer.TokenRequest> = []
+    let tokenRequestCount = 0
+
+    const record = (
+      ctx: Oidc.KoaContextWithOIDC,
+      outcome: Pick<TokenServer.TokenRequest, "outcome" | "status" | "scope" | "resource" | "error">
+    ) => {
+      tokenRequests.push({
+        ...clientAuthenticationOf(ctx),
+        grantType: stringParam(ctx, "grant_type"),
+        requestedScope: stringParam(ctx, "scope"),
+        ...outcome
+      })
+    }
+
+    provider.on("grant.success", (ctx) => {
+      const token = ctx.oidc.entities.ClientCredentials
+      record(ctx, {
+        outcome: "success",
+        status: ctx.status,
+        scope: token?.scope,
+        resource: token?.resourceServer?.identifier(),
+        error: undefined
+      })
+    })
+    provider.on("grant.error", (ctx, error) => {
+      record(ctx, { outcome: "error", status: ctx.status, scope: undefined, resource: undefined, error: error.message })
+    })
+    provider.on("server_error", (ctx) => {
+      if (ctx.oidc?.route === "token") {
+        record(ctx, { outcome: "error", status: 500, scope: undefined, resource: undefined, error: "server_error" })
+      }
+    })
+
+    const callback = provider.callback()
+    server.on("request", (request, response) => {
+      if (request.method === "POST" && pathnameOf(request) === routes.token) {
+        tokenRequestCount++
+      }
+      callback(request, response)
+    })
+
+    return {
+      issuer: origin,
+      tokenEndpoint: `${origin}${routes.token}`,
+      jwksUri: `${origin}${routes.jwks}`,
+      resource,
+      scopes,
+      clients,
+      tokenRequests: Effect.sync(() => [...tokenRequests]),
+      tokenRequestCount: Effect.sync(() => tokenRequestCount)
+    }
+  })
