@@ -1,0 +1,121 @@
+import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as path from "node:path"
+
+const examples = path.resolve(import.meta.dirname, "..")
+const tsx = path.resolve(examples, "..", "node_modules", ".bin", "tsx")
+
+interface Run {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly errors: () => string
+  /** Resolves once the output contains `count` occurrences of `text`. */
+  readonly waitFor: (text: string, count: number) => Promise<void>
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+/** Runs an example in a child process, as `npm start` does. */
+const run = (script: string, env: Record<string, string> = {}): Run => {
+  const child = spawn(tsx, ["--tsconfig", "tsconfig.json", script], {
+    cwd: examples,
+    env: { ...process.env, WORKER_INTERVAL: "300 millis", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  const waiters = new Set<() => void>()
+  child.stdout!.on("data", (chunk) => {
+    stdout += chunk
+    for (const check of waiters) check()
+  })
+  child.stderr!.on("data", (chunk) => (stderr += chunk))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal }))
+  )
+  return {
+    child,
+    output: () => stdout,
+    errors: () => stderr,
+    exited,
+    waitFor: (text, count) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (stdout.split(text).length - 1 >= count) {
+            waiters.delete(check)
+            resolve()
+          }
+        }
+        waiters.add(check)
+        check()
+        void exited.then(() => {
+          waiters.delete(check)
+          reject(new Error(`the worker exited before printing "${text}" ${count} times:\n${stdout}\n${stderr}`))
+        })
+      })
+  }
+}
+
+/** Stops the worker as Ctrl-C would and measures how long it takes to exit. */
+const interrupt = async (worker: Run) => {
+  const started = Date.now()
+  worker.child.kill("SIGINT")
+  const exit = await worker.exited
+  return { ...exit, elapsed: Date.now() - started }
+}
+
+describe("examples/worker.ts", () => {
+  it.live(
+    "runs cycles against the embedded token server and stops cleanly on Ctrl-C",
+    () =>
+      Effect.promise(async () => {
+        const worker = run("worker.ts")
+        await worker.waitFor("API response:", 3).catch((error) => {
+          worker.child.kill("SIGKILL")
+          throw error
+        })
+        const exit = await interrupt(worker)
+        const output = worker.output()
+        assert.include(output, "Embedded token server at http://127.0.0.1:")
+        assert.isAtLeast(output.split("Worker running at: ").length - 1, 3)
+        const responses = output.split("\n").filter((line) => line.includes("API response: "))
+        const claims = JSON.parse(responses[0].slice(responses[0].indexOf("API response: ") + 14)) as Array<
+          { type: string; value: string }
+        >
+        assert.deepInclude(claims, { type: "client_id", value: "m2m" })
+        assert.deepInclude(claims, { type: "scope", value: "api" })
+        assert.notInclude(output, "API call failed")
+        assert.strictEqual(worker.errors(), "")
+        assert.notMatch(output, /\bat .+:\d+:\d+\)/, "no stack trace")
+        assert.isBelow(exit.elapsed, 1000)
+      }),
+    30_000
+  )
+
+  it.scoped("talks to the token endpoint and API of its environment, unchanged", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make({
+        clients: [{ clientId: "external-worker", clientSecret: "p@ss:w+rd%/ x~", scopes: ["api"] }]
+      })
+      const api = yield* ProtectedApi.make().pipe(Effect.provideService(TokenServer.TokenServer, server))
+      const worker = run("worker.ts", {
+        IDENTITYSERVER_TOKEN_ENDPOINT: server.tokenEndpoint,
+        IDENTITYSERVER_CLIENT_ID: "external-worker",
+        IDENTITYSERVER_CLIENT_SECRET: Redacted.value(server.clients[0].clientSecret),
+        IDENTITYSERVER_SCOPE: "api",
+        API_BASE_URL: api.baseUrl
+      })
+      yield* Effect.promise(() => worker.waitFor("API response:", 2).finally(() => worker.child.kill("SIGINT")))
+      yield* Effect.promise(() => worker.exited)
+      const output = worker.output()
+      assert.notInclude(output, "Embedded token server")
+      assert.include(output, `{"type":"client_id","value":"external-worker"}`)
+      const requests = yield* server.tokenRequests
+      assert.deepStrictEqual(requests.map((request) => [request.clientId, request.outcome]), [[
+        "external-worker",
+        "success"
+      ]])
+      assert.notInclude(output, "p@ss:w+rd%/ x~")
+    }), 30_000)
+})
