@@ -1,0 +1,164 @@
+/**
+ * The core against a real OAuth 2.0 server (oidc-provider) on loopback.
+ */
+import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { TokenServer } from "@access-token/test-server"
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Redacted } from "effect"
+import * as Jose from "jose"
+
+const SPECIAL_SECRET = "p@ss:w+rd%/ x~"
+
+const server = TokenServer.make({
+  clients: [
+    { clientId: "basic-client", clientSecret: "basic-secret", tokenEndpointAuthMethod: "client_secret_basic" },
+    { clientId: "post-client", clientSecret: "post-secret", tokenEndpointAuthMethod: "client_secret_post" },
+    { clientId: "special:client/1", clientSecret: SPECIAL_SECRET, scopes: ["api"] },
+    { clientId: "reader", clientSecret: "reader-secret", scopes: ["api.read"] }
+  ],
+  scopes: ["api", "api.read", "api.write"],
+  resource: "https://api.example.com"
+})
+
+const requestToken = (
+  tokenServer: TokenServer.TokenServer.Service,
+  input: Omit<ClientCredentialsClient.Input, "tokenEndpoint">,
+  parameters?: TokenEndpointClient.RequestParameters
+) =>
+  Effect.gen(function*() {
+    const endpoint = yield* TokenEndpointClient.make()
+    const client = yield* ClientCredentialsClient.make({ tokenEndpoint: tokenServer.tokenEndpoint, ...input })
+    return yield* endpoint.requestToken(client, parameters)
+  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+
+const claims = (token: { readonly value: Redacted.Redacted<string> }) => Jose.decodeJwt(Redacted.value(token.value))
+
+describe("TokenEndpointClient against oidc-provider", () => {
+  it.scoped("client_secret_basic: the server sees Basic authentication", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      const token = yield* requestToken(tokenServer, {
+        clientId: "basic-client",
+        clientSecret: Redacted.make("basic-secret"),
+        scope: "api"
+      })
+      assert.strictEqual(token.type, "Bearer")
+      assert.strictEqual(token.scope, "api")
+      assert.strictEqual(claims(token).client_id, "basic-client")
+      const requests = yield* tokenServer.tokenRequests
+      assert.deepStrictEqual(requests.map((r) => [r.clientId, r.clientAuthMethod, r.outcome]), [
+        ["basic-client", "client_secret_basic", "success"]
+      ])
+    }))
+
+  it.scoped("client_secret_post: the server sees the credentials in the body", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      const token = yield* requestToken(tokenServer, {
+        clientId: "post-client",
+        clientSecret: Redacted.make("post-secret"),
+        credentialStyle: "body",
+        scope: "api"
+      })
+      assert.strictEqual(claims(token).client_id, "post-client")
+      const requests = yield* tokenServer.tokenRequests
+      assert.deepStrictEqual(requests.map((r) => [r.clientId, r.clientAuthMethod]), [
+        ["post-client", "client_secret_post"]
+      ])
+    }))
+
+  it.scoped("a client id and secret with special characters work with client_secret_basic", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      const token = yield* requestToken(tokenServer, {
+        clientId: "special:client/1",
+        clientSecret: Redacted.make(SPECIAL_SECRET),
+        scope: "api"
+      })
+      assert.strictEqual(claims(token).client_id, "special:client/1")
+    }))
+
+  it.scoped("scope and resource are honoured", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      const token = yield* requestToken(tokenServer, {
+        clientId: "basic-client",
+        clientSecret: Redacted.make("basic-secret"),
+        scope: "api",
+        resource: "https://api.example.com"
+      }, { scope: "api.read api.write" })
+      assert.strictEqual(token.scope, "api.read api.write")
+      const payload = claims(token)
+      assert.strictEqual(payload.aud, "https://api.example.com")
+      assert.strictEqual(payload.scope, "api.read api.write")
+      assert.isDefined(token.expiresAt)
+      const requests = yield* tokenServer.tokenRequests
+      assert.strictEqual(requests[0].requestedScope, "api.read api.write")
+      assert.strictEqual(requests[0].resource, "https://api.example.com")
+    }))
+
+  it.scoped("a wrong secret surfaces as TokenRefusedError invalid_client, without the secret", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      const error = yield* Effect.flip(requestToken(tokenServer, {
+        name: "api",
+        clientId: "basic-client",
+        clientSecret: Redacted.make("wrong-secret-value")
+      }))
+      assert.strictEqual(error._tag, "TokenRefusedError")
+      if (error._tag !== "TokenRefusedError") return
+      assert.strictEqual(error.error, "invalid_client")
+      assert.strictEqual(error.status, 401)
+      assert.notInclude(error.message, "wrong-secret-value")
+      assert.strictEqual(yield* tokenServer.tokenRequestCount, 1, "invalid_client is not retried")
+    }))
+
+  it.scoped("an unknown or forbidden scope surfaces as TokenRefusedError invalid_scope", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      const unknown = yield* Effect.flip(requestToken(tokenServer, {
+        clientId: "basic-client",
+        clientSecret: Redacted.make("basic-secret"),
+        scope: "api unknown"
+      }))
+      assert.strictEqual(unknown._tag === "TokenRefusedError" && unknown.error, "invalid_scope")
+      const forbidden = yield* Effect.flip(requestToken(tokenServer, {
+        clientId: "reader",
+        clientSecret: Redacted.make("reader-secret"),
+        scope: "api.write"
+      }))
+      assert.strictEqual(forbidden._tag === "TokenRefusedError" && forbidden.error, "invalid_scope")
+      assert.strictEqual(yield* tokenServer.tokenRequestCount, 2, "invalid_scope is not retried")
+    }))
+})
+
+describe("TokenService against oidc-provider", () => {
+  it.live("caches the token and keeps one per scope", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      const context = yield* Layer.build(
+        TokenService.layer({
+          clients: {
+            api: {
+              tokenEndpoint: tokenServer.tokenEndpoint,
+              clientId: "basic-client",
+              clientSecret: Redacted.make("basic-secret"),
+              scope: "api"
+            }
+          }
+        }).pipe(
+          Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )
+      const service = Context.get(context, TokenService.TokenService)
+      const tokens = yield* Effect.all(Array.from({ length: 200 }, () => service.getToken("api")), {
+        concurrency: "unbounded"
+      })
+      assert.strictEqual(new Set(tokens.map((token) => Redacted.value(token.value))).size, 1)
+      const read = yield* service.getToken("api", { scope: "api.read" })
+      assert.strictEqual(claims(read).scope, "api.read")
+      assert.strictEqual(yield* tokenServer.tokenRequestCount, 2)
+    }).pipe(Effect.scoped))
+})
