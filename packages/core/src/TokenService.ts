@@ -111,8 +111,9 @@ export interface Options {
   /** The clients, by unique name. */
   readonly clients: Readonly<Record<string, ClientInput>>
   /**
-   * How long before its expiry a token counts as expired (default 60 s), capped at a quarter of
-   * the token's lifetime so that short-lived tokens are still cached. A client may set its own.
+   * How long before its expiry a token counts as expired (default 60 s). For a short-lived token it
+   * is capped at a quarter of the lifetime (so the token is still cached), but kept at a second or
+   * more (half the lifetime at most), since `exp` is in whole seconds. A client may set its own.
    */
   readonly expirationBuffer?: Duration.DurationInput | undefined
   /** How long a token sent without `expires_in` is used (default 5 minutes). A client may set its own. */
@@ -298,6 +299,15 @@ export const cacheKey = (
     Effect.map((digest) => `${client.name}:${hex(digest)}`)
   )
 
+/**
+ * The buffer applied to a token that lives `lifetime` ms: the configured one, but no more than a
+ * quarter of the lifetime, so that short-lived tokens are still cached; and for short tokens at
+ * least a second (or half the lifetime), since a JWT's `exp` is in whole seconds and the token may
+ * expire up to a second before `expires_in` says.
+ */
+const effectiveBuffer = (configured: number, lifetime: number): number =>
+  Math.min(configured, Math.max(lifetime / 4, Math.min(1000, lifetime / 2)))
+
 const refreshPoint = (window: RefreshWindow, receivedAt: number, staleAt: number): number => {
   const usable = staleAt - receivedAt
   const ahead = "fraction" in window
@@ -419,7 +429,7 @@ export const make = (
         staleAt = receivedAt + registration.defaultLifetime
       } else {
         const expiresAt = DateTime.toEpochMillis(token.expiresAt)
-        staleAt = expiresAt - Math.min(registration.expirationBuffer, (expiresAt - receivedAt) / 4)
+        staleAt = expiresAt - effectiveBuffer(registration.expirationBuffer, expiresAt - receivedAt)
       }
       const hinted = token.refreshAt === undefined ? undefined : DateTime.toEpochMillis(token.refreshAt)
       const refreshAt = hinted !== undefined && hinted < staleAt

@@ -125,16 +125,27 @@ describe("TokenService", () => {
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
     }))
 
-  it.scoped("caps the buffer at a quarter of a short token's lifetime", () =>
+  it.scoped("caps the buffer at a quarter of a short token's lifetime, but keeps a second for whole-second expiries", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
-      endpoint.expiresIn = 2
       const service = yield* makeService(endpoint, { refreshWindow: { fraction: 0 } })
-      yield* service.getToken("api")
-      yield* TestClock.adjust("1499 millis")
-      assert.strictEqual(valueOf(yield* service.getToken("api")), "token-1")
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
+      const staleAfter = (expiresIn: number) =>
+        Effect.gen(function*() {
+          endpoint.expiresIn = expiresIn
+          yield* service.invalidate("api")
+          const first = valueOf(yield* service.getToken("api"))
+          const step = Math.max(10, expiresIn * 5)
+          let elapsed = 0
+          while (valueOf(yield* service.getToken("api")) === first) {
+            yield* TestClock.adjust(Duration.millis(step))
+            elapsed += step
+          }
+          return elapsed
+        })
+      assert.strictEqual(yield* staleAfter(1), 500, "half of a 1 s lifetime")
+      assert.strictEqual(yield* staleAfter(2), 1000, "a second before a 2 s expiry")
+      assert.strictEqual(yield* staleAfter(8), 6000, "a quarter of an 8 s lifetime")
+      assert.strictEqual(yield* staleAfter(600), 540_000, "the configured 60 s")
     }))
 
   it.scoped("keeps a token without expires_in for the default lifetime", () =>
