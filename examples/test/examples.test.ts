@@ -2,6 +2,8 @@ import { ProtectedApi, TokenServer } from "@access-token/test-server"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as path from "node:path"
 
 const examples = path.resolve(import.meta.dirname, "..")
@@ -118,4 +120,56 @@ describe("examples/worker.ts", () => {
       ]])
       assert.notInclude(output, "p@ss:w+rd%/ x~")
     }), 30_000)
+})
+
+describe("examples/two-apis.ts", () => {
+  it.scoped(
+    "calls two APIs with two token clients, and a restarted worker reuses its tokens from the file system",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TokenServer.make({
+          scopes: ["orders", "billing"],
+          clients: [
+            { clientId: "orders-worker", clientSecret: "orders-secret", scopes: ["orders"] },
+            { clientId: "billing-worker", clientSecret: "billing-secret", scopes: ["billing"] }
+          ]
+        })
+        const orders = yield* ProtectedApi.make({ requiredScope: "orders" }).pipe(
+          Effect.provideService(TokenServer.TokenServer, server)
+        )
+        const billing = yield* ProtectedApi.make({ requiredScope: "billing" }).pipe(
+          Effect.provideService(TokenServer.TokenServer, server)
+        )
+        const cacheDir = Fs.mkdtempSync(path.join(Os.tmpdir(), "access-token-test-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(cacheDir, { recursive: true, force: true })))
+        const env = {
+          ORDERS_TOKEN_ENDPOINT: server.tokenEndpoint,
+          ORDERS_CLIENT_ID: "orders-worker",
+          ORDERS_CLIENT_SECRET: "orders-secret",
+          ORDERS_SCOPE: "orders",
+          ORDERS_API_URL: orders.baseUrl,
+          BILLING_TOKEN_ENDPOINT: server.tokenEndpoint,
+          BILLING_CLIENT_ID: "billing-worker",
+          BILLING_CLIENT_SECRET: "billing-secret",
+          BILLING_SCOPE: "billing",
+          BILLING_API_URL: billing.baseUrl,
+          TOKEN_CACHE_DIR: cacheDir,
+          WORKER_CYCLES: "2"
+        }
+        for (let restart = 0; restart < 2; restart++) {
+          const worker = run("two-apis.ts", env)
+          const exit = yield* Effect.promise(() => worker.exited)
+          assert.strictEqual(exit.code, 0, worker.errors())
+          const output = worker.output()
+          assert.strictEqual(output.split("Orders API response:").length - 1, 2)
+          assert.include(output, `{"type":"client_id","value":"orders-worker"}`)
+          assert.include(output, `{"type":"client_id","value":"billing-worker"}`)
+          assert.notInclude(output, "API call failed")
+        }
+        const requests = yield* server.tokenRequests
+        assert.deepStrictEqual(requests.map((request) => request.clientId).sort(), ["billing-worker", "orders-worker"])
+        assert.strictEqual((Fs.statSync(cacheDir).mode & 0o777).toString(8), "700")
+      }),
+    30_000
+  )
 })
