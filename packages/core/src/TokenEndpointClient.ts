@@ -21,7 +21,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AccessToken from "./AccessToken.js"
 import * as ClientCredentialsClient from "./ClientCredentialsClient.js"
-import { basicAuthorization, formBody } from "./internal/form.js"
+import { basicAuthorization, formBody, formUrlEncode } from "./internal/form.js"
 import { redactText } from "./internal/redact.js"
 import {
   ClientConfigurationError,
@@ -247,6 +247,13 @@ const parseBody = (text: string, contentType: string | undefined): Record<string
     : "the body is not a JSON object"
 }
 
+/** The secret as written, and as it travels on the wire, where an echoing server may show it. */
+const secretForms = (client: ClientCredentialsClient.ClientCredentialsClient): ReadonlyArray<string> => {
+  if (client.clientSecret === undefined) return []
+  const secret = Redacted.value(client.clientSecret)
+  return [secret, formUrlEncode(secret), basicAuthorization(client.clientId, secret).slice("Basic ".length)]
+}
+
 const optionalText = (value: unknown, secrets: ReadonlyArray<string>): string | undefined =>
   typeof value === "string" ? redactText(value, secrets, maxSnippet) : undefined
 
@@ -267,7 +274,7 @@ const interpret = (
   text: string,
   now: number
 ): Either.Either<AccessToken.AccessToken, TokenRefusedError | InvalidTokenResponseError> => {
-  const secrets = client.clientSecret === undefined ? [] : [Redacted.value(client.clientSecret)]
+  const secrets = secretForms(client)
   const status = response.status
   const contentType = response.headers["content-type"]
   const retryAfter = status === 429 || status === 503 || status === 408
@@ -390,7 +397,9 @@ export const make = (
   options?: Options
 ): Effect.Effect<TokenEndpointClient.Service, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const httpClient = yield* HttpClient.HttpClient
+    // Each attempt runs in a scope of its own (`Effect.scoped` below): when it ends, however it
+    // ends, the request and any body left unread are aborted, not left to the garbage collector.
+    const httpClient = HttpClient.withScope(yield* HttpClient.HttpClient)
     const timeout = Duration.decode(options?.requestTimeout ?? defaultRequestTimeout)
     const maxBytes = options?.maxResponseBytes ?? defaultMaxResponseBytes
     const maxRetryAfter = Duration.decode(options?.maxRetryAfter ?? defaultMaxRetryAfter)

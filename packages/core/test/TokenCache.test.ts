@@ -92,9 +92,10 @@ describe("TokenCache.layerKeyValueStore", () => {
       const store = KeyValueStore.layerFileSystem(directory)
       const original = yield* token("file-token")
       const key = "api:0123456789abcdef"
-      yield* Effect.flatMap(TokenCache.makeKeyValueStore(), (cache) => cache.set(key, original, Duration.minutes(5))).pipe(
-        Effect.provide(store)
-      )
+      yield* Effect.flatMap(TokenCache.makeKeyValueStore(), (cache) => cache.set(key, original, Duration.minutes(5)))
+        .pipe(
+          Effect.provide(store)
+        )
       const files = yield* fs.readDirectory(directory)
       assert.strictEqual(files.length, 1)
       const content = yield* fs.readFileString(`${directory}/${files[0]}`)

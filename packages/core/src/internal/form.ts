@@ -9,9 +9,15 @@ import * as Encoding from "effect/Encoding"
 
 const escapeExtra = /[!'()~]/g
 
-/** Form-urlencodes one value: UTF-8 percent-encoding, space as `+`, only `*-._` left bare. */
+/** A UTF-16 surrogate without its pair, which UTF-8 cannot encode. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+/**
+ * Form-urlencodes one value: UTF-8 percent-encoding, space as `+`, only `*-._` left bare. A lone
+ * surrogate becomes U+FFFD, as in `URLSearchParams`, where `encodeURIComponent` alone would throw.
+ */
 export const formUrlEncode = (value: string): string =>
-  encodeURIComponent(value)
+  encodeURIComponent(value.replace(loneSurrogate, "\uFFFD"))
     .replace(escapeExtra, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%20/g, "+")
 
