@@ -118,10 +118,6 @@ export const CredentialStyle = Schema.Literal("header", "body")
  */
 export type CredentialStyle = typeof CredentialStyle.Type
 
-const PositiveDuration = Schema.DurationFromSelf.pipe(
-  Schema.filter((d) => Duration.greaterThanOrEqualTo(d, Duration.zero), { message: () => "must not be negative" })
-)
-
 /**
  * One client of a token service. A client without a secret is a public client: it sends only its
  * id.
@@ -148,9 +144,9 @@ export class ClientCredentialsClient
     /** Allows a plain `http` token endpoint off loopback, where the secret travels in clear. */
     allowInsecureTransport: Schema.optionalWith(Schema.Boolean, { default: () => false }),
     /** How long before its expiry a token counts as expired; `TokenService` has the default. */
-    expirationBuffer: Schema.optional(PositiveDuration),
+    expirationBuffer: Schema.optional(Schema.DurationFromSelf),
     /** How long a token sent without `expires_in` is kept; `TokenService` has the default. */
-    defaultLifetime: Schema.optional(PositiveDuration)
+    defaultLifetime: Schema.optional(Schema.DurationFromSelf)
   })
 {}
 

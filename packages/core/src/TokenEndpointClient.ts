@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -14,6 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -51,8 +53,8 @@ export declare namespace TokenEndpointClient {
    */
   export interface Service {
     /**
-     * Requests a token for `client`; `parameters` replace the client's own scope, resource and
-     * extra parameters for this request.
+     * Requests a token for `client`; `parameters` replace the client's own scope and resource for
+     * this request, and add to (or override) its extra parameters.
      */
     readonly requestToken: (
       client: ClientCredentialsClient.ClientCredentialsClient,
@@ -191,6 +193,17 @@ const transportError = (
   return new TokenTransportError({ client: client.name, reason, endpoint, description })
 }
 
+/**
+ * Keeps a transport that follows redirects itself (`fetch`) from doing so: a `307` would send the
+ * form, secret included, wherever it points. Other transports do not follow redirects.
+ */
+const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.serviceOption(FetchHttpClient.RequestInit),
+    (init) =>
+      Effect.provideService(effect, FetchHttpClient.RequestInit, { ...Option.getOrUndefined(init), redirect: "manual" })
+  )
+
 const decoder = new TextDecoder("utf-8", { fatal: false })
 
 class BodyTooLarge {
@@ -305,7 +318,11 @@ const interpret = (
     )
   }
   if (status < 200 || status >= 300) {
-    return invalid(`HTTP ${status} without an OAuth 2.0 error response`)
+    return invalid(
+      status >= 300 && status < 400
+        ? `HTTP ${status}: the token endpoint redirects, and redirects are not followed so that the credentials go nowhere else`
+        : `HTTP ${status} without an OAuth 2.0 error response`
+    )
   }
   if (typeof body === "string") return invalid(body)
   const decoded = decodeTokenResponse(body)
@@ -349,7 +366,7 @@ export const requestBody = (
     }
     pairs.push(["resource", indicator])
   }
-  const extra = parameters?.parameters ?? client.parameters ?? {}
+  const extra = { ...client.parameters, ...parameters?.parameters }
   for (const name of Object.keys(extra)) {
     if (ClientCredentialsClient.reservedParameters.has(name)) {
       return configurationError(client.name, `parameters.${name}`, "may not be set as an extra parameter")
@@ -416,7 +433,7 @@ export const make = (
       request: HttpClientRequest.HttpClientRequest,
       endpoint: string
     ): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> =>
-      httpClient.execute(request).pipe(
+      withoutRedirects(httpClient.execute(request)).pipe(
         Effect.flatMap((response) =>
           readBody(response, maxBytes).pipe(
             Effect.flatMap((text) =>

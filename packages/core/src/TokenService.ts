@@ -271,7 +271,7 @@ export const tokenKey = (
 ): string => {
   const scope = parameters?.scope ?? client.scope ?? null
   const resource = parameters?.resource ?? client.resource ?? []
-  const extra = parameters?.parameters ?? client.parameters ?? {}
+  const extra = { ...client.parameters, ...parameters?.parameters }
   return JSON.stringify([
     client.tokenEndpoint,
     client.clientId,

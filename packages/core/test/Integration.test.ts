@@ -3,10 +3,13 @@
  */
 import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { TokenServer } from "@access-token/test-server"
+import { FetchHttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as Jose from "jose"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 
 const SPECIAL_SECRET = "p@ss:w+rd%/ x~"
 
@@ -161,4 +164,60 @@ describe("TokenService against oidc-provider", () => {
       assert.strictEqual(claims(read).scope, "api.read")
       assert.strictEqual(yield* tokenServer.tokenRequestCount, 2)
     }).pipe(Effect.scoped))
+})
+
+/** A loopback server that answers every request with `respond` and records what it received. */
+const loopbackServer = (respond: (response: Http.ServerResponse) => void) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly bodies: Array<string>; readonly server: Http.Server }>((resume) => {
+      const bodies: Array<string> = []
+      const server = Http.createServer((request, response) => {
+        let body = ""
+        request.on("data", (chunk) => (body += chunk))
+        request.on("end", () => {
+          bodies.push(`${request.headers.authorization ?? ""} ${body}`)
+          respond(response)
+        })
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(
+          Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`, bodies, server })
+        ))
+    }),
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+
+describe("TokenEndpointClient and redirects", () => {
+  for (
+    const [name, transport] of [
+      ["fetch", FetchHttpClient.layer],
+      ["undici", NodeHttpClient.layerUndici],
+      ["node:http", NodeHttpClient.layer]
+    ] as const
+  ) {
+    it.scoped(`${name}: a 307 from the token endpoint is not followed, so the credentials go nowhere else`, () =>
+      Effect.gen(function*() {
+        const elsewhere = yield* loopbackServer((response) => response.end("{}"))
+        const endpoint = yield* loopbackServer((response) => response.writeHead(307, { location: elsewhere.url }).end())
+        const error = yield* Effect.gen(function*() {
+          const client = yield* ClientCredentialsClient.make({
+            tokenEndpoint: endpoint.url,
+            clientId: "redirected",
+            clientSecret: Redacted.make("redirected-secret"),
+            credentialStyle: "body"
+          })
+          const tokens = yield* TokenEndpointClient.make()
+          return yield* Effect.flip(tokens.requestToken(client))
+        }).pipe(Effect.provide(transport))
+        assert.strictEqual(error._tag, "InvalidTokenResponseError")
+        assert.include(error.message, "redirects are not followed")
+        assert.strictEqual(endpoint.bodies.length, 1)
+        assert.include(endpoint.bodies[0], "client_secret=redirected-secret")
+        assert.deepStrictEqual(elsewhere.bodies, [])
+      }))
+  }
 })

@@ -355,16 +355,21 @@ describe("the token request", () => {
       assert.strictEqual(requests[0].headers.authorization, "Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3")
     }))
 
-  it.effect("per-request parameters replace the client's scope, resource and extra parameters", () =>
+  it.effect("per-request parameters replace the client's scope and resource, and add to its extra parameters", () =>
     Effect.gen(function*() {
       const { requests } = yield* run({
         replies: [tokenReply()],
         client: richClient,
-        parameters: { scope: "orders:read", resource: "https://orders.example.com/", parameters: { tenant: "eu" } }
+        parameters: {
+          scope: "orders:read",
+          resource: "https://orders.example.com/",
+          parameters: { tenant: "eu", audience: "https://orders.example.com/" }
+        }
       })
       assert.strictEqual(
         requests[0].body,
-        "grant_type=client_credentials&scope=orders%3Aread&resource=https%3A%2F%2Forders.example.com%2F&tenant=eu"
+        "grant_type=client_credentials&scope=orders%3Aread&resource=https%3A%2F%2Forders.example.com%2F" +
+          "&audience=https%3A%2F%2Forders.example.com%2F&tenant+id=a%26b%3Dc%2Bd&tenant=eu"
       )
     }))
 

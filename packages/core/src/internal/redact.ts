@@ -8,11 +8,12 @@
 const REDACTED = "[redacted]"
 
 /**
- * JSON string members whose names say they carry a credential; the closing quote is optional, so
+ * JSON string members whose names end in a word that says they carry a credential (`access_token`,
+ * `client_secret`, but not `token_type`); the closing quote is optional, so
  * that a body cut short in the middle of a token is masked too.
  */
 const sensitiveMember =
-  /("[^"\\]*(?:token|secret|assertion|password|passwd|key|code|credential)[^"\\]*"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)/gi
+  /("[^"\\]*(?:token|secret|assertion|password|passwd|key|code|credential)s?"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)/gi
 
 /** Compact JWS / JWE: two or more dot-separated base64url segments. */
 const jwt = /\b[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){1,3}/g
