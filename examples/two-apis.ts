@@ -1,6 +1,8 @@
 /**
  * Two named token clients for two APIs in one program, each API with a typed client of its own,
- * and tokens cached on the file system so that a restarted worker reuses them.
+ * and the token cache swapped: tokens on the file system so that a restarted worker reuses them, or,
+ * with `REDIS_URL` set, in Redis, shared by every replica of the worker (encrypted at rest when
+ * `ACCESS_TOKEN_CACHE_ENCRYPTION_KEY` holds a 32-byte key).
  *
  * With no configuration it starts an embedded token server and two APIs on loopback. With
  * `ORDERS_TOKEN_ENDPOINT`, `ORDERS_CLIENT_ID`, `ORDERS_CLIENT_SECRET`, `ORDERS_SCOPE`,
@@ -10,6 +12,7 @@
  */
 import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
+import { RedisTokenCache } from "@access-token/redis"
 import { ProtectedApi, TokenServer } from "@access-token/test-server"
 import { FileSystem, KeyValueStore } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
@@ -84,6 +87,14 @@ const FileSystemCache = Layer.unwrapEffect(Effect.gen(function*() {
   return TokenCache.layerKeyValueStore().pipe(Layer.provide(KeyValueStore.layerFileSystem(directory)))
 })).pipe(Layer.provide(NodeContext.layer))
 
+/** Redis when `REDIS_URL` is set, the file system otherwise. */
+const TokenCacheLive = Layer.unwrapEffect(
+  Effect.map(Config.option(Config.string("REDIS_URL")), (redisUrl) =>
+    Option.isNone(redisUrl)
+      ? FileSystemCache
+      : RedisTokenCache.layerConfig() as Layer.Layer<TokenCache.TokenCache, unknown>)
+)
+
 const ApisLive = Layer.unwrapScoped(Effect.gen(function*() {
   const settings = yield* Effect.flatMap(
     fromEnvironment,
@@ -92,7 +103,7 @@ const ApisLive = Layer.unwrapScoped(Effect.gen(function*() {
   const tokens = TokenService.layer({
     clients: { orders: settings.orders.client, billing: settings.billing.client }
   }).pipe(
-    Layer.provide([TokenEndpointClient.layer(), FileSystemCache]),
+    Layer.provide([TokenEndpointClient.layer(), TokenCacheLive]),
     Layer.provide(NodeHttpClient.layerUndici)
   )
   return Layer.mergeAll(

@@ -1,4 +1,4 @@
-import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, RedisServer, TokenServer } from "@access-token/test-server"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -122,49 +122,57 @@ describe("examples/worker.ts", () => {
     }), 30_000)
 })
 
+/** A token server with a client per API, the two APIs, and the environment that points the example at them. */
+const twoApis = Effect.gen(function*() {
+  const server = yield* TokenServer.make({
+    scopes: ["orders", "billing"],
+    clients: [
+      { clientId: "orders-worker", clientSecret: "orders-secret", scopes: ["orders"] },
+      { clientId: "billing-worker", clientSecret: "billing-secret", scopes: ["billing"] }
+    ]
+  })
+  const api = (requiredScope: string) =>
+    ProtectedApi.make({ requiredScope }).pipe(Effect.provideService(TokenServer.TokenServer, server))
+  const orders = yield* api("orders")
+  const billing = yield* api("billing")
+  const env: Record<string, string> = {
+    ORDERS_TOKEN_ENDPOINT: server.tokenEndpoint,
+    ORDERS_CLIENT_ID: "orders-worker",
+    ORDERS_CLIENT_SECRET: "orders-secret",
+    ORDERS_SCOPE: "orders",
+    ORDERS_API_URL: orders.baseUrl,
+    BILLING_TOKEN_ENDPOINT: server.tokenEndpoint,
+    BILLING_CLIENT_ID: "billing-worker",
+    BILLING_CLIENT_SECRET: "billing-secret",
+    BILLING_SCOPE: "billing",
+    BILLING_API_URL: billing.baseUrl,
+    WORKER_CYCLES: "2"
+  }
+  return { server, env }
+})
+
+/** Waits for a run of the example to finish and checks what it printed. */
+const finished = (worker: Run) =>
+  Effect.gen(function*() {
+    const exit = yield* Effect.promise(() => worker.exited)
+    assert.strictEqual(exit.code, 0, worker.errors())
+    const output = worker.output()
+    assert.strictEqual(output.split("Orders API response:").length - 1, 2)
+    assert.include(output, `{"type":"client_id","value":"orders-worker"}`)
+    assert.include(output, `{"type":"client_id","value":"billing-worker"}`)
+    assert.notInclude(output, "API call failed")
+  })
+
 describe("examples/two-apis.ts", () => {
   it.scoped(
     "calls two APIs with two token clients, and a restarted worker reuses its tokens from the file system",
     () =>
       Effect.gen(function*() {
-        const server = yield* TokenServer.make({
-          scopes: ["orders", "billing"],
-          clients: [
-            { clientId: "orders-worker", clientSecret: "orders-secret", scopes: ["orders"] },
-            { clientId: "billing-worker", clientSecret: "billing-secret", scopes: ["billing"] }
-          ]
-        })
-        const orders = yield* ProtectedApi.make({ requiredScope: "orders" }).pipe(
-          Effect.provideService(TokenServer.TokenServer, server)
-        )
-        const billing = yield* ProtectedApi.make({ requiredScope: "billing" }).pipe(
-          Effect.provideService(TokenServer.TokenServer, server)
-        )
+        const { env, server } = yield* twoApis
         const cacheDir = Fs.mkdtempSync(path.join(Os.tmpdir(), "access-token-test-"))
         yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(cacheDir, { recursive: true, force: true })))
-        const env = {
-          ORDERS_TOKEN_ENDPOINT: server.tokenEndpoint,
-          ORDERS_CLIENT_ID: "orders-worker",
-          ORDERS_CLIENT_SECRET: "orders-secret",
-          ORDERS_SCOPE: "orders",
-          ORDERS_API_URL: orders.baseUrl,
-          BILLING_TOKEN_ENDPOINT: server.tokenEndpoint,
-          BILLING_CLIENT_ID: "billing-worker",
-          BILLING_CLIENT_SECRET: "billing-secret",
-          BILLING_SCOPE: "billing",
-          BILLING_API_URL: billing.baseUrl,
-          TOKEN_CACHE_DIR: cacheDir,
-          WORKER_CYCLES: "2"
-        }
         for (let restart = 0; restart < 2; restart++) {
-          const worker = run("two-apis.ts", env)
-          const exit = yield* Effect.promise(() => worker.exited)
-          assert.strictEqual(exit.code, 0, worker.errors())
-          const output = worker.output()
-          assert.strictEqual(output.split("Orders API response:").length - 1, 2)
-          assert.include(output, `{"type":"client_id","value":"orders-worker"}`)
-          assert.include(output, `{"type":"client_id","value":"billing-worker"}`)
-          assert.notInclude(output, "API call failed")
+          yield* finished(run("two-apis.ts", { ...env, TOKEN_CACHE_DIR: cacheDir }))
         }
         const requests = yield* server.tokenRequests
         assert.deepStrictEqual(requests.map((request) => request.clientId).sort(), ["billing-worker", "orders-worker"])
@@ -172,4 +180,21 @@ describe("examples/two-apis.ts", () => {
       }),
     30_000
   )
+
+  it.live("with REDIS_URL, three replicas starting together share one token per client", () =>
+    Effect.gen(function*() {
+      const { env, server } = yield* twoApis
+      const redisUrl = yield* RedisServer.RedisUrl
+      const prefix = `examples-${Date.now()}:`
+      const replicas = Array.from({ length: 3 }, () =>
+        run("two-apis.ts", {
+          ...env,
+          REDIS_URL: redisUrl,
+          ACCESS_TOKEN_CACHE_PREFIX: prefix,
+          ACCESS_TOKEN_CACHE_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+        }))
+      for (const replica of replicas) yield* finished(replica)
+      const requests = yield* server.tokenRequests
+      assert.deepStrictEqual(requests.map((request) => request.clientId).sort(), ["billing-worker", "orders-worker"])
+    }).pipe(Effect.provide(RedisServer.layer), Effect.scoped), 60_000)
 })

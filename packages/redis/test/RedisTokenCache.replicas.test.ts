@@ -2,6 +2,7 @@
  * Worker replicas as real processes (`test/fixtures/replica.ts`), sharing one Redis and one token
  * endpoint.
  */
+import { RedisServer } from "@access-token/test-server"
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Exit, FiberId } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
@@ -10,7 +11,6 @@ import * as http from "node:http"
 import type * as net from "node:net"
 import * as path from "node:path"
 import * as readline from "node:readline"
-import * as RedisServer from "./utils/redisServer.js"
 
 const packageDir = path.resolve(import.meta.dirname, "..")
 const repositoryDir = path.resolve(packageDir, "..", "..")

@@ -1,5 +1,6 @@
 import { AccessToken, ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { RedisTokenCache } from "@access-token/redis"
+import { RedisServer } from "@access-token/test-server"
 import { assert, layer } from "@effect/vitest"
 import {
   ConfigProvider,
@@ -17,7 +18,7 @@ import {
 } from "effect"
 import { Redis } from "ioredis"
 import * as crypto from "node:crypto"
-import * as RedisServer from "./utils/redisServer.js"
+import { rawClient, timed } from "./utils/redis.js"
 
 const TOKEN = "tok3n-Sentinel-Value"
 const SECRET = "cl1ent-s3cr3t-Sentinel"
@@ -110,7 +111,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
       const prefix = freshPrefix()
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       const cache = yield* RedisTokenCache.make({ url, prefix })
       yield* cache.set("worker:ttl", yield* token(TOKEN), Duration.millis(250))
       const ttl = yield* Effect.promise(() => raw.pttl(`${prefix}token:worker:ttl`))
@@ -124,7 +125,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
   it.scoped("with an encryption key, stores neither the token nor the client secret in clear", () =>
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       const storesInClear = (encryptionKey: Redacted.Redacted<string> | undefined) =>
         Effect.gen(function*() {
           const prefix = freshPrefix()
@@ -149,7 +150,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
       const prefix = freshPrefix()
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       const key = yield* TokenService.cacheKey(yield* clientDefinition)
       for (const encryptionKey of [undefined, KEY_A]) {
         const cache = yield* RedisTokenCache.make({ url, prefix, encryptionKey })
@@ -174,7 +175,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
       const prefix = freshPrefix()
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       const withA = yield* RedisTokenCache.make({ url, prefix, encryptionKey: KEY_A })
       const withB = yield* RedisTokenCache.make({ url, prefix, encryptionKey: KEY_B })
       const plain = yield* RedisTokenCache.make({ url, prefix })
@@ -227,7 +228,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
       const prefix = freshPrefix()
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       const context = yield* Layer.build(RedisTokenCache.layerConfig()).pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(
           new Map([
@@ -250,7 +251,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
       const prefix = freshPrefix()
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       const replicas = yield* Effect.all(Array.from({ length: 5 }, () => RedisTokenCache.make({ url, prefix })))
       let requests = 0
       const request = (cache: TokenCache.TokenCache.Service) =>
@@ -299,7 +300,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
       const prefix = freshPrefix()
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       const cache = yield* RedisTokenCache.make({ url, prefix })
       const lockKey = `${prefix}lock:worker:owner`
       const result = yield* cache.coordinate(
@@ -350,11 +351,11 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
       const prefix = freshPrefix()
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       yield* Effect.promise(() => raw.set(`${prefix}lock:worker:stuck`, "a-replica-that-hangs", "PX", 10_000))
       const cache = yield* RedisTokenCache.make({ url, prefix, waitTimeout: "300 millis" })
       const logs = captureLogs()
-      const [millis, result] = yield* RedisServer.timed(
+      const [millis, result] = yield* timed(
         cache.coordinate("worker:stuck", token(TOKEN), () => true).pipe(Effect.provide(logs.logger))
       )
       assert.strictEqual(valueOf(result), TOKEN)
@@ -367,7 +368,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
       const port = yield* RedisServer.freePort
       const logs = captureLogs()
       const cache = yield* RedisTokenCache.make({ url: `redis://127.0.0.1:${port}`, encryptionKey: KEY_A })
-      const [millis, error] = yield* RedisServer.timed(Effect.flip(cache.get("worker:down")))
+      const [millis, error] = yield* timed(Effect.flip(cache.get("worker:down")))
       assert.strictEqual(error._tag, "TokenCacheError")
       assert.isTrue(millis < 1_500, `get took ${millis} ms`)
       assert.strictEqual(
@@ -383,7 +384,7 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
   it.scoped("closes a connection it opened, and never one it was given", () =>
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
-      const raw = yield* RedisServer.rawClient(url)
+      const raw = yield* rawClient(url)
       const connected = (name: string) =>
         Effect.promise(() => raw.client("LIST") as Promise<string>).pipe(
           Effect.map((list) => list.includes(`name=${name} `))
@@ -436,7 +437,7 @@ layer(Layer.empty, { excludeTestServices: true, timeout: "30 seconds" })("RedisT
         const replicaB = yield* service(cacheB, endpoint.layer)
         const getToken = (replica: TokenService.TokenService.Service, scope: string) =>
           Effect.gen(function*() {
-            const [millis, token] = yield* RedisServer.timed(replica.getToken("worker", { scope }))
+            const [millis, token] = yield* timed(replica.getToken("worker", { scope }))
             assert.isTrue(millis < 1_500, `a token took ${millis} ms`)
             return valueOf(token)
           })
@@ -474,15 +475,15 @@ layer(Layer.empty, { excludeTestServices: true, timeout: "30 seconds" })("RedisT
     Effect.gen(function*() {
       const server = yield* RedisServer.start
       const prefix = freshPrefix()
-      const raw = yield* RedisServer.rawClient(server.url)
+      const raw = yield* rawClient(server.url)
       const cache = yield* RedisTokenCache.make({ url: server.url, prefix, commandTimeout: "200 millis" })
       yield* cache.set("worker:slow", yield* token(TOKEN), Duration.minutes(1))
 
       yield* server.pause
-      const [getMillis, error] = yield* RedisServer.timed(Effect.flip(cache.get("worker:slow")))
+      const [getMillis, error] = yield* timed(Effect.flip(cache.get("worker:slow")))
       assert.strictEqual(error._tag, "TokenCacheError")
       assert.isTrue(getMillis < 1_000, `get took ${getMillis} ms`)
-      const [coordinateMillis, result] = yield* RedisServer.timed(
+      const [coordinateMillis, result] = yield* timed(
         cache.coordinate("worker:slow", token("own"), () => true).pipe(Effect.provide(logs.logger))
       )
       assert.strictEqual(valueOf(result), "own")

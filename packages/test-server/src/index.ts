@@ -17,3 +17,8 @@ export * as ProtectedApi from "./ProtectedApi.js"
  * @since 0.1.0
  */
 export * as TokenServer from "./TokenServer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RedisServer from "./RedisServer.js"

@@ -1,12 +1,21 @@
 /**
- * Redis for the tests: the one `REDIS_URL` names, or a `redis-server` started on a free loopback
- * port (never the default 6379, which may be someone else's).
+ * Redis for tests: the one `REDIS_URL` names, or a `redis-server` started on a free loopback port
+ * (never the default 6379, which may be someone else's).
+ *
+ * @since 0.1.0
  */
-import { Context, Data, Duration, Effect, Layer, Schedule } from "effect"
-import { Redis } from "ioredis"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 
+/**
+ * @since 0.1.0
+ * @category errors
+ */
 export class RedisServerError extends Data.TaggedError("RedisServerError")<{ readonly message: string }> {}
 
 const notInstalled = new RedisServerError({
@@ -15,7 +24,12 @@ const notInstalled = new RedisServerError({
     "(e.g. REDIS_URL=redis://127.0.0.1:6379 npx vitest run --project redis)"
 })
 
-/** A free TCP port on loopback, as the kernel hands one out. */
+/**
+ * A free TCP port on loopback, as the kernel hands one out.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
   const server = net.createServer()
   server.listen(0, "127.0.0.1", () => {
@@ -43,7 +57,12 @@ const ping = (port: number): Effect.Effect<boolean> =>
     return Effect.sync(() => socket.destroy())
   })
 
-/** Waits until Redis answers on `port`, for at most 5 seconds. */
+/**
+ * Waits until Redis answers on `port`, for at most 5 seconds.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const waitUntilAnswering = (port: number): Effect.Effect<void, RedisServerError> =>
   ping(port).pipe(
     Effect.filterOrFail((ok) => ok, () => new RedisServerError({ message: `nothing answers PING on port ${port}` })),
@@ -51,7 +70,12 @@ export const waitUntilAnswering = (port: number): Effect.Effect<void, RedisServe
     Effect.asVoid
   )
 
-/** A `redis-server` child process that a test can kill and start again on the same port. */
+/**
+ * A `redis-server` child process that a test can kill and start again on the same port.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RedisServer {
   readonly port: number
   readonly url: string
@@ -98,7 +122,12 @@ const stop = (child: ChildProcess): Effect.Effect<void> =>
     child.kill("SIGKILL")
   })
 
-/** Starts a `redis-server` of the test's own on a free port, killed when the scope closes. */
+/**
+ * Starts a `redis-server` of the test's own on a free port, killed when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const start = Effect.gen(function*() {
   const port = yield* freePort
   let child = yield* spawnServer(port)
@@ -123,9 +152,21 @@ export const start = Effect.gen(function*() {
   return server
 })
 
-/** The Redis a test suite uses: `REDIS_URL` when set, otherwise its own `redis-server`. */
-export class RedisUrl extends Context.Tag("test/RedisUrl")<RedisUrl, string>() {}
+/**
+ * The Redis a test suite uses: `REDIS_URL` when set, otherwise its own `redis-server`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class RedisUrl extends Context.Tag("@access-token/test-server/RedisUrl")<RedisUrl, string>() {}
 
+/**
+ * Provides {@link RedisUrl}: `REDIS_URL` when set, otherwise a `redis-server` of its own for the
+ * layer's lifetime.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer: Layer.Layer<RedisUrl, RedisServerError> = Layer.scoped(
   RedisUrl,
   Effect.suspend(() => {
@@ -133,19 +174,3 @@ export const layer: Layer.Layer<RedisUrl, RedisServerError> = Layer.scoped(
     return url !== undefined && url.length > 0 ? Effect.succeed(url) : Effect.map(start, (server) => server.url)
   })
 )
-
-/** A plain ioredis client for looking at what the cache stored, closed with the scope. */
-export const rawClient = (url: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
-      client.on("error", () => undefined)
-      await client.connect()
-      return client
-    }),
-    (client) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
-  )
-
-/** How long `effect` took, in milliseconds of real time. */
-export const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.timed(effect).pipe(Effect.map(([duration, value]) => [Duration.toMillis(duration), value] as const))
