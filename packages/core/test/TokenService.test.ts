@@ -18,6 +18,7 @@ import {
   Fiber,
   Layer,
   Logger,
+  Metric,
   Option,
   Redacted,
   Schedule,
@@ -358,6 +359,34 @@ describe("TokenService", () => {
       const token = yield* TokenService.getToken().pipe(Effect.provide(layer), Effect.withConfigProvider(provider))
       assert.strictEqual(valueOf(token), "token-1")
       assert.deepStrictEqual(endpoint.log, [{ client: "identityserver", scope: "api" }])
+    }))
+})
+
+describe("TokenService metrics", () => {
+  const count = (counter: Metric.Metric.Counter<number>, client: string) =>
+    Effect.map(Metric.value(Metric.tagged(counter, "client", client)), (state) => state.count)
+
+  it.scoped("counts hits, misses, token requests, failures and forced renewals by client", () =>
+    Effect.gen(function*() {
+      const name = `metrics-${Math.random().toString(36).slice(2)}`
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint, { clients: { [name]: client() } })
+      yield* service.getToken(name)
+      yield* service.getToken(name)
+      yield* service.getToken(name)
+      yield* service.getToken(name, { forceRenewal: true })
+      endpoint.respond = () => Effect.fail(refused)
+      yield* Effect.flip(service.getToken(name, { forceRenewal: true }))
+      assert.deepStrictEqual(
+        yield* Effect.all([
+          count(TokenService.cacheHits, name),
+          count(TokenService.cacheMisses, name),
+          count(TokenService.tokenRequests, name),
+          count(TokenService.tokenRequestFailures, name),
+          count(TokenService.forcedRenewals, name)
+        ]),
+        [2, 3, 3, 1, 2]
+      )
     }))
 })
 
