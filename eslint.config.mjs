@@ -10,6 +10,10 @@ export default tseslint.config(
   tseslint.configs.strict,
   effectEslint.configs.dprint,
   {
+    files: ["**/*.mjs"],
+    languageOptions: { globals: { console: "readonly", process: "readonly", URL: "readonly" } }
+  },
+  {
     languageOptions: {
       parser: tseslint.parser,
       ecmaVersion: 2022,

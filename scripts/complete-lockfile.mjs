@@ -13,7 +13,9 @@ const packages = lock.packages
 const platformOf = (name) => {
   const parts = name.slice(name.lastIndexOf("/") + 1).split("-")
   const osIndex = parts.findIndex((part) =>
-    ["android", "darwin", "freebsd", "linux", "openbsd", "openharmony", "win32", "sunos", "aix", "netbsd"].includes(part)
+    ["android", "darwin", "freebsd", "linux", "openbsd", "openharmony", "win32", "sunos", "aix", "netbsd"].includes(
+      part
+    )
   )
   if (osIndex < 0) return undefined
   const os = parts[osIndex]
