@@ -24,7 +24,7 @@ import * as Stream from "effect/Stream"
 import * as AccessToken from "./AccessToken.js"
 import * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import { basicAuthorization, formBody, formUrlEncode } from "./internal/form.js"
-import { redactText } from "./internal/redact.js"
+import { maskedShape, redactText } from "./internal/redact.js"
 import {
   ClientConfigurationError,
   InvalidTokenResponseError,
@@ -234,16 +234,25 @@ const readBody = (
           offset += chunk.length
         }
         return decoder.decode(bytes)
-      })
+      }),
+      // A fetch `Response` to a 204 or 205 has no body at all: that is an empty body, not a
+      // broken connection.
+      Effect.catchIf(
+        (error) => error._tag === "ResponseError" && error.reason === "EmptyBody",
+        () => Effect.succeed("")
+      )
     )
   })
 }
 
 const maxSnippet = 300
 
+const isForm = (contentType: string | undefined): boolean =>
+  contentType !== undefined && contentType.toLowerCase().startsWith("application/x-www-form-urlencoded")
+
 /** Parses a JSON object, or the form-urlencoded body some services (GitHub) still send. */
 const parseBody = (text: string, contentType: string | undefined): Record<string, unknown> | string => {
-  if (contentType !== undefined && contentType.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+  if (isForm(contentType)) {
     return Object.fromEntries(new URLSearchParams(text))
   }
   if (text.trim().length === 0) return "the body is empty"
@@ -293,17 +302,19 @@ const interpret = (
   const retryAfter = status === 429 || status === 503 || status === 408
     ? parseRetryAfter(response.headers["retry-after"], now)
     : undefined
-  const invalid = (reason: string) =>
-    Either.left(
+  const invalid = (reason: string) => {
+    const shape = status >= 200 && status < 300 ? maskedShape(text, isForm(contentType)) : undefined
+    return Either.left(
       new InvalidTokenResponseError({
         client: client.name,
         status,
         contentType,
         reason,
-        body: redactText(text, secrets, maxSnippet),
+        body: redactText(shape ?? text, secrets, maxSnippet),
         retryAfter
       })
     )
+  }
   const body = parseBody(text, contentType)
   if (typeof body !== "string" && typeof body.error === "string") {
     return Either.left(

@@ -61,7 +61,8 @@ export class TokenRefusedError extends Schema.TaggedError<TokenRefusedError>("@a
  * The token endpoint answered with something that is not a token response: an HTML page, a
  * truncated or oversized body, JSON of the wrong shape, an error status without an OAuth 2.0
  * error. `body` holds at most the first few hundred characters, with anything that looks like a
- * credential masked.
+ * credential masked; a JSON or form body sent with a success status is shown by its shape alone,
+ * every string value masked, since that is where a token would be.
  *
  * @since 0.1.0
  * @category errors

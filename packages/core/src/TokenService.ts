@@ -255,6 +255,8 @@ interface Registration {
    */
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   defaultSlot: Slot | undefined
+  /** The key of each scope asked for alone, so that a hit costs no `tokenKey` (a JSON encoding). */
+  readonly scopeKeys: Map<string, string>
 }
 
 /**
@@ -344,7 +346,8 @@ export const make = (
         expirationBuffer: client.expirationBuffer === undefined ? buffer : Duration.toMillis(client.expirationBuffer),
         defaultLifetime: client.defaultLifetime === undefined ? lifetime : Duration.toMillis(client.defaultLifetime),
         labels: [MetricLabel.make("client", name)],
-        defaultSlot: undefined
+        defaultSlot: undefined,
+        scopeKeys: new Map()
       })
     }
     const names = Array.from(registrations.keys())
@@ -401,17 +404,26 @@ export const make = (
       ) {
         return registration.defaultSlot!
       }
-      const requestParameters: TokenEndpointClientNs.RequestParameters = {
-        scope: parameters.scope,
-        resource: parameters.resource,
-        parameters: parameters.parameters
+      const scopeOnly = parameters.resource === undefined && parameters.parameters === undefined
+        ? parameters.scope
+        : undefined
+      let key = scopeOnly === undefined ? undefined : registration.scopeKeys.get(scopeOnly)
+      if (key === undefined) {
+        key = tokenKey(registration.client, parameters)
+        if (scopeOnly !== undefined) {
+          if (registration.scopeKeys.size >= capacity) registration.scopeKeys.clear()
+          registration.scopeKeys.set(scopeOnly, key)
+        }
       }
-      const key = tokenKey(registration.client, requestParameters)
       let slot = slots.get(key)
       if (slot === undefined) {
         if (key === registration.defaultSlot!.localKey) return registration.defaultSlot!
         if (slots.size >= capacity) evict(now)
-        slot = newSlot(registration, requestParameters, key)
+        slot = newSlot(registration, {
+          scope: parameters.scope,
+          resource: parameters.resource,
+          parameters: parameters.parameters
+        }, key)
         slots.set(key, slot)
       }
       return slot
@@ -520,7 +532,9 @@ export const make = (
 
     /** Renews the token in the background while callers keep the current one. */
     const refresh = (slot: Slot): Effect.Effect<void> =>
-      Effect.suspend(() => {
+      // Uninterruptible from marking the slot to forking the renewal: a caller interrupted in between
+      // would leave `refreshing` set with no renewal to clear it, and no renewal would start again.
+      Effect.uninterruptible(Effect.suspend(() => {
         if (slot.refreshing || slot.inflight !== undefined) return Effect.void
         slot.refreshing = true
         const attempt = Effect.clockWith((clock) => {
@@ -547,7 +561,7 @@ export const make = (
           Effect.forkIn(scope),
           Effect.asVoid
         )
-      })
+      }))
 
     const acquire = (slot: Slot, parameters: GetTokenParameters | undefined): Effect.Effect<AccessToken, TokenError> =>
       Effect.clockWith((clock) => {

@@ -41,3 +41,34 @@ export const redactText = (text: string, secrets: ReadonlyArray<string>, maxLeng
     .replace(opaque, REDACTED)
   return out.length > maxLength ? `${out.slice(0, maxLength)}…` : out
 }
+
+/** How deep a JSON body is shown; anything deeper is elided, so that no body can exhaust the stack. */
+const maxDepth = 8
+
+const maskValues = (value: unknown, depth: number): unknown => {
+  if (typeof value === "string") return REDACTED
+  if (value === null || typeof value !== "object") return value
+  if (depth >= maxDepth) return "…"
+  if (Array.isArray(value)) return value.map((item) => maskValues(item, depth + 1))
+  const out: Record<string, unknown> = {}
+  for (const [name, member] of Object.entries(value)) {
+    Object.defineProperty(out, name, { value: maskValues(member, depth + 1), enumerable: true })
+  }
+  return out
+}
+
+/**
+ * The shape of a JSON or form-urlencoded body with every string value masked, or `undefined` when
+ * the body is neither. A success response that is not a token response is shown this way: it is
+ * where a token is most likely to be, whatever member, array or nesting the server put it in.
+ */
+export const maskedShape = (text: string, form: boolean): string | undefined => {
+  if (form) {
+    return Array.from(new URLSearchParams(text).keys(), (name) => `${name}=${REDACTED}`).join("&")
+  }
+  try {
+    return JSON.stringify(maskValues(JSON.parse(text), 0))
+  } catch {
+    return undefined
+  }
+}

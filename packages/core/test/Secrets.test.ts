@@ -1,0 +1,300 @@
+/**
+ * The client secret and the access token go on the wire where they belong and nowhere else: not
+ * in a log line at any level, a span, an error in any rendering, nor in the inspection of the
+ * services and values that hold them, whatever the token endpoint does.
+ */
+import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Cause,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  HashMap,
+  Inspectable,
+  Layer,
+  List,
+  Logger,
+  LogLevel,
+  Option,
+  Redacted,
+  Schedule,
+  Tracer
+} from "effect"
+import type { FiberRefs, Scope } from "effect"
+import * as Util from "node:util"
+import * as FaultServer from "./utils/FaultServer.js"
+
+const SECRET = "SECRET-9f8e7d-sentinel"
+const TOKEN = "TOKEN-1a2b3c-sentinel"
+const CLIENT_ID = "worker"
+/** The secret as `client_secret_basic` puts it on the wire. */
+const BASIC = Buffer.from(`${CLIENT_ID}:${SECRET}`).toString("base64")
+
+const sentinels = [SECRET, TOKEN, BASIC]
+
+/** Every rendering of a value a person or a tool might see. */
+const renderings = (value: unknown): ReadonlyArray<string> => {
+  const out = [String(value), Util.inspect(value, { depth: 10, getters: true }), Inspectable.toStringUnknown(value)]
+  try {
+    out.push(JSON.stringify(value) ?? "")
+  } catch (error) {
+    out.push(`JSON.stringify threw ${String(error)}`)
+  }
+  if (value instanceof Error) out.push(value.message, value.stack ?? "")
+  return out
+}
+
+/** Everything the program let out, each piece labelled with where it came from. */
+class Observed {
+  readonly pieces: Array<{ readonly where: string; readonly text: string }> = []
+  readonly spans: Array<RecordedSpan> = []
+
+  add(where: string, value: unknown) {
+    for (const text of renderings(value)) this.pieces.push({ where, text })
+  }
+
+  readonly logger = Logger.make(({ annotations, cause, logLevel, message, spans }) => {
+    const line = [
+      logLevel.label,
+      ...(Array.isArray(message) ? message : [message]).map((part) => Inspectable.toStringUnknown(part)),
+      JSON.stringify(Object.fromEntries(HashMap.toEntries(annotations))),
+      List.toArray(spans).map((span) => span.label).join(","),
+      Cause.isEmpty(cause) ? "" : Cause.pretty(cause, { renderErrorCause: true })
+    ].join(" ")
+    this.pieces.push({ where: "log", text: line })
+  })
+
+  readonly tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const span = new RecordedSpan(name, parent, context, links, startTime, kind)
+      this.spans.push(span)
+      return span
+    },
+    context: (f) => f()
+  })
+
+  /** The fiber refs of the program, as Effect's loggers render values with them. */
+  fiberRefs: FiberRefs.FiberRefs | undefined = undefined
+
+  /**
+   * Adds every recorded span: its name, attributes, events and outcome. The outcome of
+   * `@effect/platform`'s own `http.client` spans holds its request, whose headers are redacted by
+   * the fiber's `Headers.currentRedactedNames` when Effect renders them (in a log line, or by an
+   * exporter through `Cause.pretty`): they are rendered that way. Every other outcome is rendered
+   * in every way, in no context at all.
+   */
+  collectSpans() {
+    for (const span of this.spans) {
+      const where = `span ${span.name}`
+      const platform = span.name.startsWith("http.client")
+      const add = (label: string, value: unknown) =>
+        platform && this.fiberRefs !== undefined
+          ? Inspectable.withRedactableContext(this.fiberRefs, () => this.add(label, value))
+          : this.add(label, value)
+      this.pieces.push({ where, text: span.name })
+      for (const [key, value] of span.attributes) this.add(`${where} attribute ${key}`, value)
+      for (const [name, , attributes] of span.events) this.add(`${where} event ${name}`, attributes)
+      if (span.status._tag === "Ended") {
+        const exit = span.status.exit
+        if (Exit.isFailure(exit)) {
+          this.pieces.push({ where: `${where} failure`, text: Cause.pretty(exit.cause, { renderErrorCause: true }) })
+          for (const failure of Cause.failures(exit.cause)) add(`${where} error`, failure)
+        } else {
+          add(`${where} value`, exit.value)
+        }
+      }
+    }
+  }
+
+  /** Fails naming every place a sentinel turned up. */
+  assertClean() {
+    this.collectSpans()
+    const leaks = this.pieces.flatMap(({ text, where }) =>
+      sentinels.filter((sentinel) => text.includes(sentinel)).map((sentinel) => `${sentinel} in ${where}: ${text}`)
+    )
+    assert.deepStrictEqual(leaks, [])
+  }
+}
+
+class RecordedSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  readonly spanId = Math.random().toString(16).slice(2)
+  readonly traceId: string
+  readonly sampled = true
+  status: Tracer.SpanStatus
+  readonly attributes = new Map<string, unknown>()
+  readonly events: Array<[string, bigint, Record<string, unknown>]> = []
+  readonly links: Array<Tracer.SpanLink>
+
+  constructor(
+    readonly name: string,
+    readonly parent: Option.Option<Tracer.AnySpan>,
+    readonly context: Context.Context<never>,
+    links: Iterable<Tracer.SpanLink>,
+    readonly startTime: bigint,
+    readonly kind: Tracer.SpanKind
+  ) {
+    this.status = { _tag: "Started", startTime }
+    this.traceId = Option.isSome(parent) ? parent.value.traceId : Math.random().toString(16).slice(2)
+    this.links = Array.from(links)
+  }
+
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
+    this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
+  }
+
+  attribute(key: string, value: unknown) {
+    this.attributes.set(key, value)
+  }
+
+  event(name: string, startTime: bigint, attributes?: Record<string, unknown>) {
+    this.events.push([name, startTime, attributes ?? {}])
+  }
+
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>) {
+    this.links.push(...links)
+  }
+}
+
+const setup = (credentialStyle: ClientCredentialsClient.CredentialStyle, observed: Observed) =>
+  Effect.gen(function*() {
+    const server = yield* FaultServer.make({ token: () => FaultServer.Reply.token({ value: TOKEN }) })
+    const input: ClientCredentialsClient.Input = {
+      tokenEndpoint: server.url,
+      clientId: CLIENT_ID,
+      clientSecret: Redacted.make(SECRET),
+      credentialStyle
+    }
+    const endpoint = TokenEndpointClient.layer({
+      requestTimeout: "200 millis",
+      retrySchedule: Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(1))),
+      maxRetryAfter: "50 millis"
+    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    const service = TokenService.layer({
+      clients: { worker: input },
+      // A renewal right away, retried once: so that a failed renewal is logged.
+      refreshWindow: { margin: "1 hour" },
+      refreshRetrySchedule: Schedule.recurs(1)
+    }).pipe(Layer.provide([endpoint, TokenCache.layerMemory()]), Layer.orDie)
+    const context = yield* Layer.build(Layer.merge(service, endpoint))
+    const tokens = Context.get(context, TokenService.TokenService)
+    const client = yield* Effect.orDie(ClientCredentialsClient.make(input, "worker"))
+    observed.add("the TokenService service", tokens)
+    observed.add("the TokenEndpointClient service", Context.get(context, TokenEndpointClient.TokenEndpointClient))
+    observed.add("the ClientCredentialsClient", client)
+    return { server, tokens, client }
+  })
+
+/** Runs `effect` with every log level on, every log line and span captured by `observed`. */
+const observing = <A, E>(observed: Observed, effect: Effect.Effect<A, E, Scope.Scope>) =>
+  effect.pipe(
+    Effect.scoped,
+    Effect.zipLeft(Effect.flatMap(Effect.getFiberRefs, (refs) =>
+      Effect.sync(() => {
+        observed.fiberRefs = refs
+      }))),
+    Effect.withTracer(observed.tracer),
+    Logger.withMinimumLogLevel(LogLevel.All),
+    Effect.provide(Logger.replace(Logger.defaultLogger, observed.logger))
+  )
+
+describe("secrets and tokens", () => {
+  for (const credentialStyle of ["header", "body"] as const) {
+    it.live(`stay out of logs, spans, errors and inspection through every fault (credentials in the ${credentialStyle})`, () => {
+      const observed = new Observed()
+      return observing(
+        observed,
+        Effect.gen(function*() {
+          const { server, tokens } = yield* setup(credentialStyle, observed)
+          for (const fault of FaultServer.faults(TOKEN)) {
+            yield* fault.start(server)
+            const exit = yield* Effect.exit(tokens.getToken("worker"))
+            if (Exit.isFailure(exit)) {
+              assert.isTrue(Cause.isFailType(exit.cause), Cause.pretty(exit.cause))
+              observed.pieces.push({ where: `${fault.name}: cause`, text: Cause.pretty(exit.cause) })
+              for (const error of Cause.failures(exit.cause)) observed.add(`${fault.name}: error`, error)
+            } else {
+              observed.add(`${fault.name}: token`, exit.value)
+            }
+            yield* fault.stop(server)
+            yield* tokens.invalidate("worker")
+          }
+
+          // A token that enters its refresh window at once, and a renewal that fails: a warning.
+          server.enqueue(FaultServer.Reply.token({ value: TOKEN, expiresIn: 30 }))
+          const token = yield* tokens.getToken("worker")
+          observed.add("the AccessToken", token)
+          server.fail(FaultServer.Reply.json(500, { error: "server_error", error_description: `no ${SECRET}` }))
+          yield* tokens.getToken("worker")
+          const renewalLogged = () =>
+            observed.pieces.some(({ text, where }) => where === "log" && text.includes("Background renewal"))
+          yield* Effect.sleep("20 millis").pipe(Effect.repeat({ until: renewalLogged, times: 100 }))
+          assert.isTrue(renewalLogged(), "the failed renewal was logged")
+
+          // The wire: the secret only where the credential style puts it, the token never.
+          assert.isAbove(server.count, 0)
+          for (const request of server.requests) {
+            const headers = JSON.stringify(request.headers)
+            assert.notInclude(headers + request.body, TOKEN)
+            if (credentialStyle === "header") {
+              assert.strictEqual(request.headers.authorization, `Basic ${BASIC}`)
+              assert.notInclude(request.body, SECRET)
+            } else {
+              assert.isUndefined(request.headers.authorization)
+              assert.include(request.body, `client_secret=${SECRET}`)
+              assert.notInclude(headers, SECRET)
+            }
+          }
+        })
+      ).pipe(Effect.tap(() => {
+        // The HttpClient's own spans record the request headers, with the credentials redacted.
+        const http = observed.spans.filter((span) => span.name.startsWith("http.client"))
+        assert.isAbove(http.length, 0)
+        for (const span of http) {
+          const authorization = span.attributes.get("http.request.header.authorization")
+          if (credentialStyle === "header") assert.strictEqual(authorization, "<redacted>")
+          else assert.isUndefined(authorization)
+        }
+        observed.assertClean()
+      }))
+    })
+  }
+
+  it.live("the sentinels are found where they are: the check can fail", () => {
+    const observed = new Observed()
+    return observing(
+      observed,
+      Effect.gen(function*() {
+        yield* Effect.logDebug(`leaked ${TOKEN}`)
+        yield* Effect.annotateCurrentSpan("leak", Duration.seconds(1)).pipe(
+          Effect.zipRight(Effect.annotateCurrentSpan("basic", `Basic ${BASIC}`)),
+          Effect.withSpan("leaky")
+        )
+        observed.add("a secret in clear", { secret: SECRET })
+      })
+    ).pipe(Effect.tap(() => {
+      observed.collectSpans()
+      const found = sentinels.map((sentinel) => observed.pieces.some(({ text }) => text.includes(sentinel)))
+      assert.deepStrictEqual(found, [true, true, true])
+      assert.isTrue(
+        observed.pieces.some(({ text, where }) => where === "log" && text.includes(TOKEN)),
+        "debug lines are captured"
+      )
+    }))
+  })
+
+  it.effect("a client with a secret renders it redacted, whatever renders it", () =>
+    Effect.gen(function*() {
+      const client = yield* ClientCredentialsClient.make({
+        tokenEndpoint: "https://auth.example.com/token",
+        clientId: CLIENT_ID,
+        clientSecret: Redacted.make(SECRET)
+      })
+      for (const text of renderings(client)) assert.notInclude(text, SECRET)
+      for (const text of renderings({ nested: [client] })) assert.notInclude(text, SECRET)
+      assert.include(Util.inspect(client), "<redacted>")
+    }))
+})
