@@ -473,7 +473,11 @@ export const make = (
             ? refreshAt > now
             : staleAt > now
         }
-        if (mode !== "force") {
+        if (mode === "force") {
+          // The token being replaced may have been rejected: should its renewal fail, the next
+          // caller must not find it in the cache again.
+          yield* Effect.catchAll(cache.remove(key), logCacheFailure(registration))
+        } else {
           const cached = yield* cache.get(key).pipe(
             Effect.catchAll((error) => Effect.as(logCacheFailure(registration)(error), Option.none()))
           )

@@ -542,6 +542,20 @@ describe("TokenService with a TokenCache", () => {
       assert.notInclude(TokenService.tokenKey(yield* clientDefinition()), SECRET)
     }))
 
+  it.scoped("a rejected token whose renewal fails is not served again from the cache", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint)
+      const rejected = yield* service.getToken("api")
+      endpoint.respond = () => Effect.fail(refused)
+      const error = yield* Effect.flip(service.getToken("api", { rejected }))
+      assert.strictEqual(error._tag, "TokenRefusedError")
+      endpoint.respond = (n) =>
+        Effect.map(DateTime.now, (receivedAt) =>
+          AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
+      assert.strictEqual(valueOf(yield* service.getToken("api")), "token-3")
+    }))
+
   it.scoped("a cache entry never outlives the token's expiry minus the buffer", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
