@@ -99,7 +99,10 @@ export class AccessToken extends Schema.Class<AccessToken>("@access-token/core/A
   expiresAt: Schema.optional(Schema.DateTimeUtc),
   /** When the server suggested renewing it (`refresh_in`), if it did. */
   refreshAt: Schema.optional(Schema.DateTimeUtc),
-  /** When this process received it. */
+  /**
+   * When this process asked for it: the lifetime counts from the request, so that the time the
+   * answer took never extends it.
+   */
   receivedAt: Schema.DateTimeUtc,
   /** The scope granted, when the server said. */
   scope: Schema.optional(Schema.String),

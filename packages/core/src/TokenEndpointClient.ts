@@ -294,6 +294,7 @@ const interpret = (
   client: ClientCredentialsClient.ClientCredentialsClient,
   response: HttpClientResponse.HttpClientResponse,
   text: string,
+  sentAt: number,
   now: number
 ): Either.Either<AccessToken.AccessToken, TokenRefusedError | InvalidTokenResponseError> => {
   const secrets = secretForms(client)
@@ -338,7 +339,7 @@ const interpret = (
   if (typeof body === "string") return invalid(body)
   const decoded = decodeTokenResponse(body)
   if (Either.isLeft(decoded)) return invalid(describeIssues(decoded.left))
-  return Either.right(AccessToken.fromResponse(decoded.right, DateTime.unsafeMake(now)))
+  return Either.right(AccessToken.fromResponse(decoded.right, DateTime.unsafeMake(sentAt)))
 }
 
 const configurationError = (client: string, field: string, reason: string) =>
@@ -444,39 +445,47 @@ export const make = (
       request: HttpClientRequest.HttpClientRequest,
       endpoint: string
     ): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> =>
-      withoutRedirects(httpClient.execute(request)).pipe(
-        Effect.flatMap((response) =>
-          readBody(response, maxBytes).pipe(
-            Effect.flatMap((text) =>
-              Effect.clockWith((clock) => interpret(client, response, text, clock.unsafeCurrentTimeMillis()))
+      // The lifetime counts from when the request was sent: `expires_in` starts at the server, so
+      // counting from the answer would stretch the token by the time the answer took.
+      Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis())).pipe(
+        Effect.flatMap((sentAt) =>
+          withoutRedirects(httpClient.execute(request)).pipe(
+            Effect.flatMap((response) =>
+              readBody(response, maxBytes).pipe(
+                Effect.flatMap((text) =>
+                  Effect.clockWith((clock) =>
+                    interpret(client, response, text, sentAt, clock.unsafeCurrentTimeMillis())
+                  )
+                ),
+                Effect.catchTag("BodyTooLarge", () =>
+                  Effect.fail(
+                    new InvalidTokenResponseError({
+                      client: client.name,
+                      status: response.status,
+                      contentType: response.headers["content-type"],
+                      reason: `the body is larger than ${maxBytes} bytes`,
+                      body: ""
+                    })
+                  ))
+              )
             ),
-            Effect.catchTag("BodyTooLarge", () =>
-              Effect.fail(
-                new InvalidTokenResponseError({
+            Effect.scoped,
+            Effect.catchTags({
+              RequestError: (error) => Effect.fail(transportError(client, endpoint, error)),
+              ResponseError: (error) => Effect.fail(transportError(client, endpoint, error))
+            }),
+            Effect.timeoutFail({
+              duration: timeout,
+              onTimeout: () =>
+                new TokenTransportError({
                   client: client.name,
-                  status: response.status,
-                  contentType: response.headers["content-type"],
-                  reason: `the body is larger than ${maxBytes} bytes`,
-                  body: ""
+                  reason: "Timeout",
+                  endpoint,
+                  description: `no complete answer within ${Duration.format(timeout)}`
                 })
-              ))
-          )
-        ),
-        Effect.scoped,
-        Effect.catchTags({
-          RequestError: (error) => Effect.fail(transportError(client, endpoint, error)),
-          ResponseError: (error) => Effect.fail(transportError(client, endpoint, error))
-        }),
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () =>
-            new TokenTransportError({
-              client: client.name,
-              reason: "Timeout",
-              endpoint,
-              description: `no complete answer within ${Duration.format(timeout)}`
             })
-        })
+          )
+        )
       )
 
     const requestToken = (

@@ -1077,3 +1077,31 @@ describe("tracing", () => {
       }
     }))
 })
+
+describe("the token's lifetime", () => {
+  it.effect("counts from when the request was sent, not from when a slow answer arrived", () =>
+    Effect.gen(function*() {
+      const slow = HttpClient.make((request) =>
+        Effect.as(
+          Effect.sleep("5 seconds"),
+          HttpClientResponse.fromWeb(
+            request,
+            new Response(JSON.stringify({ access_token: "slow-token", token_type: "Bearer", expires_in: 3600 }), {
+              status: 200,
+              headers: { "content-type": "application/json" }
+            })
+          )
+        )
+      )
+      const endpoint = yield* TokenEndpointClient.make().pipe(Effect.provideService(HttpClient.HttpClient, slow))
+      const client = yield* ClientCredentialsClient.make(
+        { tokenEndpoint: "https://auth.example.com/token", clientId: "slow" },
+        "slow"
+      )
+      const fiber = yield* Effect.fork(endpoint.requestToken(client))
+      yield* TestClock.adjust("5 seconds")
+      const token = yield* Fiber.join(fiber)
+      assert.strictEqual(DateTime.toEpochMillis(token.receivedAt), 0)
+      assert.strictEqual(DateTime.toEpochMillis(token.expiresAt!), 3_600_000)
+    }))
+})
