@@ -16,7 +16,8 @@ import { RedisTokenCache } from "@access-token/redis"
 import { ProtectedApi, TokenServer } from "@access-token/test-server"
 import { FileSystem, KeyValueStore } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer, Logger, Option, Schedule, type Scope } from "effect"
+import type { PlatformError } from "@effect/platform/Error"
+import { Config, type ConfigError, Effect, Layer, Logger, Option, Schedule, type Scope } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
@@ -89,10 +90,13 @@ const FileSystemCache = Layer.unwrapEffect(Effect.gen(function*() {
 
 /** Redis when `REDIS_URL` is set, the file system otherwise. */
 const TokenCacheLive = Layer.unwrapEffect(
-  Effect.map(Config.option(Config.string("REDIS_URL")), (redisUrl) =>
-    Option.isNone(redisUrl)
-      ? FileSystemCache
-      : RedisTokenCache.layerConfig() as Layer.Layer<TokenCache.TokenCache, unknown>)
+  Effect.map(
+    Config.option(Config.string("REDIS_URL")),
+    (redisUrl): Layer.Layer<
+      TokenCache.TokenCache,
+      ConfigError.ConfigError | PlatformError | RedisTokenCache.RedisConfigurationError
+    > => Option.isNone(redisUrl) ? FileSystemCache : RedisTokenCache.layerConfig()
+  )
 )
 
 const ApisLive = Layer.unwrapScoped(Effect.gen(function*() {
