@@ -2,14 +2,13 @@
  * The core against a real OAuth 2.0 server (oidc-provider) on loopback.
  */
 import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
-import { TokenServer } from "@access-token/test-server"
+import { LoopbackServer, TokenServer } from "@access-token/test-server"
 import { FetchHttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as Jose from "jose"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
+import type * as Http from "node:http"
 
 const SPECIAL_SECRET = "p@ss:w+rd%/ x~"
 
@@ -166,30 +165,12 @@ describe("TokenService against oidc-provider", () => {
     }).pipe(Effect.scoped))
 })
 
-/** A loopback server that answers every request with `respond` and records what it received. */
+/** A loopback token endpoint that answers every request with `respond`. */
 const loopbackServer = (respond: (response: Http.ServerResponse) => void) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly bodies: Array<string>; readonly server: Http.Server }>((resume) => {
-      const bodies: Array<string> = []
-      const server = Http.createServer((request, response) => {
-        let body = ""
-        request.on("data", (chunk) => (body += chunk))
-        request.on("end", () => {
-          bodies.push(`${request.headers.authorization ?? ""} ${body}`)
-          respond(response)
-        })
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(
-          Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`, bodies, server })
-        ))
-    }),
-    ({ server }) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  )
+  Effect.map(LoopbackServer.make((_, response) => respond(response)), (server) => ({
+    url: `${server.origin}/token`,
+    requests: server.requests
+  }))
 
 describe("TokenEndpointClient and redirects", () => {
   for (
@@ -215,9 +196,9 @@ describe("TokenEndpointClient and redirects", () => {
         }).pipe(Effect.provide(transport))
         assert.strictEqual(error._tag, "InvalidTokenResponseError")
         assert.include(error.message, "redirects are not followed")
-        assert.strictEqual(endpoint.bodies.length, 1)
-        assert.include(endpoint.bodies[0], "client_secret=redirected-secret")
-        assert.deepStrictEqual(elsewhere.bodies, [])
+        assert.strictEqual(endpoint.requests.length, 1)
+        assert.include(endpoint.requests[0].body, "client_secret=redirected-secret")
+        assert.deepStrictEqual(elsewhere.requests, [])
       }))
   }
 })

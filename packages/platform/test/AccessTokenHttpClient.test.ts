@@ -1,5 +1,6 @@
 import { AccessToken, TokenCache, TokenEndpointClient, TokenError, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
+import { LoopbackServer } from "@access-token/test-server"
 import {
   FetchHttpClient,
   HttpBody,
@@ -11,8 +12,6 @@ import {
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Deferred, Duration, Effect, Fiber, Layer, Redacted, Stream } from "effect"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 
 /** A token endpoint stand-in: counts requests and hands out `token-<n>`. */
 class Tokens {
@@ -268,26 +267,13 @@ describe("AccessTokenHttpClient layers", () => {
 })
 
 /** A loopback server that records the Authorization header of every request it gets. */
-const recordingServer = (handler: (request: Http.IncomingMessage, response: Http.ServerResponse) => void) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly origin: string; readonly seen: Array<string | undefined> }>((resume) => {
-      const seen: Array<string | undefined> = []
-      const server = Http.createServer((request, response) => {
-        seen.push(request.headers.authorization)
-        handler(request, response)
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed(Object.assign({ origin: `http://127.0.0.1:${port}`, seen }, { server })))
-      })
-    }),
-    (value) =>
-      Effect.async<void>((resume) => {
-        const server = (value as unknown as { server: Http.Server }).server
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  )
+const recordingServer = (handler: LoopbackServer.Handler) =>
+  Effect.map(LoopbackServer.make(handler), (server) => ({
+    origin: server.origin,
+    get seen() {
+      return server.requests.map((request) => request.headers.authorization)
+    }
+  }))
 
 describe("AccessTokenHttpClient redirects", () => {
   const redirectPair = Effect.gen(function*() {

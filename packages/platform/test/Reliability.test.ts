@@ -5,13 +5,12 @@
  */
 import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenError, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
+import { LoopbackServer } from "@access-token/test-server"
 import { FetchHttpClient, HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer, Option, Redacted, Schedule, Tracer } from "effect"
 import type { Scope } from "effect"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 
 interface Received {
   readonly method: string
@@ -37,46 +36,27 @@ interface Loopback {
 }
 
 const loopback = (answer: Loopback["answer"]): Effect.Effect<Loopback, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<Loopback>((resume) => {
-      const received: Array<Received> = []
-      const server = Http.createServer((request, response) => {
-        const chunks: Array<Buffer> = []
-        request.on("data", (chunk: Buffer) => chunks.push(chunk))
-        request.on("end", () => {
-          const entry: Received = {
-            method: request.method ?? "",
-            url: request.url ?? "",
-            authorization: request.headers.authorization,
-            body: Buffer.concat(chunks).toString("utf8")
-          }
-          received.push(entry)
-          const reply = self.answer(entry, received.length)
-          if (reply.destroy === true) {
-            request.socket.destroy()
-            return
-          }
-          response.writeHead(reply.status, reply.headers ?? {})
-          response.end(reply.body ?? "")
-        })
-      })
-      const self: Loopback = {
-        origin: "",
-        received,
-        answer,
-        close: Effect.async<void>((done) => {
-          server.closeAllConnections()
-          if (server.listening) server.close(() => done(Effect.void))
-          else done(Effect.void)
-        })
+  Effect.gen(function*() {
+    const received: Array<Received> = []
+    const server = yield* LoopbackServer.make((request, response) => {
+      const entry: Received = {
+        method: request.method,
+        url: request.url,
+        authorization: request.headers.authorization,
+        body: request.body
       }
-      server.listen(0, "127.0.0.1", () => {
-        Object.assign(self, { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })
-        resume(Effect.succeed(self))
-      })
-    }),
-    (server) => server.close
-  )
+      received.push(entry)
+      const reply = self.answer(entry, received.length)
+      if (reply.destroy === true) {
+        response.socket?.destroy()
+        return
+      }
+      response.writeHead(reply.status, reply.headers ?? {})
+      response.end(reply.body ?? "")
+    })
+    const self: Loopback = { origin: server.origin, received, answer, close: server.refuse }
+    return self
+  })
 
 const ok: Answer = { status: 200, headers: { "content-type": "text/plain" }, body: "ok" }
 

@@ -2,13 +2,11 @@
  * Worker replicas as real processes (`test/fixtures/replica.ts`), sharing one Redis and one token
  * endpoint.
  */
-import { RedisServer } from "@access-token/test-server"
+import { LoopbackServer, RedisServer } from "@access-token/test-server"
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Exit, FiberId } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as crypto from "node:crypto"
-import * as http from "node:http"
-import type * as net from "node:net"
 import * as path from "node:path"
 import * as readline from "node:readline"
 
@@ -26,39 +24,21 @@ const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest
  * `replica-token-<n>` after {@link endpointLatency}; with `hangFirst`, it never answers the first.
  */
 const tokenEndpoint = (options: { readonly hangFirst: boolean }) =>
-  Effect.acquireRelease(
-    Effect.async<{
-      readonly server: http.Server
-      readonly url: string
-      readonly requests: Array<string>
-      readonly first: Deferred.Deferred<string>
-    }>((resume) => {
-      const requests: Array<string> = []
-      const first = Deferred.unsafeMake<string>(FiberId.none)
-      const server = http.createServer((request, response) => {
-        request.resume()
-        request.on("end", () => {
-          const replica = String(request.headers["x-replica"])
-          const n = requests.push(replica)
-          if (n === 1) Deferred.unsafeDone(first, Exit.succeed(replica))
-          if (options.hangFirst && n === 1) return
-          setTimeout(() => {
-            response.writeHead(200, { "content-type": "application/json" })
-            response.end(JSON.stringify({ access_token: `replica-token-${n}`, token_type: "Bearer", expires_in: 3600 }))
-          }, endpointLatency)
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const port = (server.address() as net.AddressInfo).port
-        resume(Effect.succeed({ server, url: `http://127.0.0.1:${port}/connect/token`, requests, first }))
-      })
-    }),
-    ({ server }) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  )
+  Effect.gen(function*() {
+    const requests: Array<string> = []
+    const first = yield* Deferred.make<string>()
+    const server = yield* LoopbackServer.make((request, response, n) => {
+      const replica = String(request.headers["x-replica"])
+      requests.push(replica)
+      if (n === 1) Deferred.unsafeDone(first, Exit.succeed(replica))
+      if (options.hangFirst && n === 1) return
+      setTimeout(() => {
+        response.writeHead(200, { "content-type": "application/json" })
+        response.end(JSON.stringify({ access_token: `replica-token-${n}`, token_type: "Bearer", expires_in: 3600 }))
+      }, endpointLatency)
+    })
+    return { url: `${server.origin}/connect/token`, requests, first }
+  })
 
 interface Replica {
   readonly child: ChildProcessWithoutNullStreams

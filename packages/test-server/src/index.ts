@@ -19,6 +19,15 @@ export * as ProtectedApi from "./ProtectedApi.js"
 export * as TokenServer from "./TokenServer.js"
 
 /**
+ * An HTTP or HTTPS server on 127.0.0.1 for tests: every test that needs a server of its own (a
+ * token endpoint that misbehaves, an API that records what it receives, a redirect) starts it
+ * here, and closing the scope closes it with every connection, so its port is free again.
+ *
+ * @since 0.2.0
+ */
+export * as LoopbackServer from "./LoopbackServer.js"
+
+/**
  * @since 0.1.0
  */
 export * as RedisServer from "./RedisServer.js"

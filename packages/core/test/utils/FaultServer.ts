@@ -3,10 +3,10 @@
  * connections, resets, silence, trickles, error statuses, malformed or oversized bodies) and reads
  * back every request it received.
  */
+import { LoopbackServer } from "@access-token/test-server"
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import * as Http from "node:http"
-import type { AddressInfo, Socket } from "node:net"
+import type * as Http from "node:http"
 
 /** One answer of the server. */
 export type Reply =
@@ -89,12 +89,7 @@ export const Reply = {
 }
 
 /** A request as the server received it. */
-export interface ReceivedRequest {
-  readonly method: string
-  readonly url: string
-  readonly headers: Http.IncomingHttpHeaders
-  readonly body: string
-}
+export type ReceivedRequest = LoopbackServer.ReceivedRequest
 
 export interface FaultServer {
   /** The token endpoint: `http://127.0.0.1:<port>/connect/token`. */
@@ -125,86 +120,56 @@ export interface Options {
 
 /** Starts a fault server on `127.0.0.1`, port 0; releasing the scope closes every connection. */
 export const make = (options?: Options): Effect.Effect<FaultServer, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<Implementation>((resume) => {
-      const implementation = new Implementation(options?.token ?? ((n) => Reply.token({ value: `token-${n}` })))
-      implementation.server.listen(0, "127.0.0.1", () => {
-        implementation.port = (implementation.server.address() as AddressInfo).port
-        resume(Effect.succeed(implementation))
-      })
-    }),
-    (implementation) => implementation.close
-  )
+  Effect.gen(function*() {
+    const script = new Script(options?.token ?? ((n) => Reply.token({ value: `token-${n}` })))
+    const server = yield* LoopbackServer.make((_, response, n) => script.handle(response, n))
+    // Released before the server closes, so that no scripted answer starts on a closing server.
+    yield* Effect.addFinalizer(() => Effect.sync(() => script.stop()))
+    const faultServer: FaultServer = {
+      url: `${server.origin}/connect/token`,
+      origin: server.origin,
+      requests: server.requests,
+      get count() {
+        return server.requests.length
+      },
+      get openResponses() {
+        return script.openResponses
+      },
+      enqueue: (...replies) => {
+        script.queue.push(...replies)
+      },
+      fail: (reply) => {
+        script.failure = reply
+      },
+      clear: () => script.clear(),
+      refuse: Effect.zipRight(Effect.sync(() => script.stopTimers()), server.refuse),
+      accept: server.accept
+    }
+    return faultServer
+  })
 
-class Implementation implements FaultServer {
-  readonly server: Http.Server
-  port = 0
-  readonly requests: Array<ReceivedRequest> = []
+/** The scripted answers, and the timers of those that are answered later. */
+class Script {
   readonly queue: Array<Reply> = []
   failure: Reply | undefined = undefined
   openResponses = 0
-  readonly sockets = new Set<Socket>()
   readonly timers = new Set<ReturnType<typeof setTimeout>>()
 
-  constructor(readonly token: (n: number) => Reply) {
-    this.server = Http.createServer((request, response) => this.handle(request, response))
-    this.server.on("connection", (socket) => {
-      this.sockets.add(socket)
-      socket.on("close", () => this.sockets.delete(socket))
-    })
-  }
+  constructor(readonly token: (n: number) => Reply) {}
 
-  get origin() {
-    return `http://127.0.0.1:${this.port}`
-  }
-
-  get url() {
-    return `${this.origin}/connect/token`
-  }
-
-  get count() {
-    return this.requests.length
-  }
-
-  enqueue = (...replies: ReadonlyArray<Reply>) => {
-    this.queue.push(...replies)
-  }
-
-  fail = (reply: Reply) => {
-    this.failure = reply
-  }
-
-  clear = () => {
+  clear() {
     this.queue.length = 0
     this.failure = undefined
   }
 
-  get refuse(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      this.server.close(() => resume(Effect.void))
-      this.dropConnections()
-    })
+  stop() {
+    this.clear()
+    this.stopTimers()
   }
 
-  get accept(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      this.server.listen(this.port, "127.0.0.1", () => resume(Effect.void))
-    })
-  }
-
-  get close(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      this.clear()
-      if (this.server.listening) this.server.close(() => resume(Effect.void))
-      else resume(Effect.void)
-      this.dropConnections()
-    })
-  }
-
-  private dropConnections() {
+  stopTimers() {
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
-    for (const socket of this.sockets) socket.destroy()
   }
 
   private later(ms: number, f: () => void) {
@@ -215,28 +180,18 @@ class Implementation implements FaultServer {
     this.timers.add(timer)
   }
 
-  private handle(request: Http.IncomingMessage, response: Http.ServerResponse) {
-    const chunks: Array<Buffer> = []
-    request.on("data", (chunk: Buffer) => chunks.push(chunk))
-    request.on("end", () => {
-      this.requests.push({
-        method: request.method ?? "",
-        url: request.url ?? "",
-        headers: request.headers,
-        body: Buffer.concat(chunks).toString("utf8")
-      })
-      this.openResponses++
-      response.on("close", () => this.openResponses--)
-      const reply = this.queue.shift() ?? this.failure ?? this.token(this.requests.length)
-      this.answer(reply, request, response)
-    })
+  handle(response: Http.ServerResponse, n: number) {
+    this.openResponses++
+    response.on("close", () => this.openResponses--)
+    const reply = this.queue.shift() ?? this.failure ?? this.token(n)
+    this.answer(reply, response)
   }
 
-  private answer(reply: Reply, request: Http.IncomingMessage, response: Http.ServerResponse) {
-    const socket = request.socket
+  private answer(reply: Reply, response: Http.ServerResponse) {
+    const socket = response.socket
     switch (reply._tag) {
       case "Destroy": {
-        socket.destroy()
+        socket?.destroy()
         return
       }
       case "Hang": {
@@ -244,7 +199,7 @@ class Implementation implements FaultServer {
       }
       case "Delay": {
         this.later(reply.delay, () => {
-          if (!response.destroyed) this.answer(reply.reply, request, response)
+          if (!response.destroyed) this.answer(reply.reply, response)
         })
         return
       }
@@ -253,7 +208,7 @@ class Implementation implements FaultServer {
           "content-type": "application/json",
           "content-length": String(Buffer.byteLength(reply.body))
         })
-        response.write(reply.body.slice(0, reply.sent), () => socket.destroy())
+        response.write(reply.body.slice(0, reply.sent), () => socket?.destroy())
         return
       }
       case "Trickle": {

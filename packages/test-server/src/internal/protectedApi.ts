@@ -138,7 +138,7 @@ export const make = (
       )
     }
 
-    const { origin, server } = yield* listen
+    const { origin, server } = yield* listen()
     const run = yield* FiberSet.makeRuntime()
     server.on("request", (request, response) => {
       requestCount++

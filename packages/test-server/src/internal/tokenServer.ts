@@ -108,7 +108,7 @@ export const make = (
 ): Effect.Effect<TokenServer.TokenServer.Service, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { default: Provider, errors } = yield* oidcProvider
-    const { origin, server } = yield* listen
+    const { origin, server } = yield* listen()
     const key = yield* signingKey
 
     const resource = options.resource ?? defaultResource
