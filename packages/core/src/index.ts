@@ -27,3 +27,8 @@ export * as TokenEndpointClient from "./TokenEndpointClient.js"
  * @since 0.1.0
  */
 export * as TokenService from "./TokenService.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as DPoP from "./DPoP.js"

@@ -1,0 +1,222 @@
+/**
+ * DPoP (RFC 9449): the key a client proves possession of, the proofs it signs for token requests
+ * and API calls, and the nonces servers hand out.
+ *
+ * A token bound to a key is worthless without it: a leaked DPoP token cannot be replayed. The
+ * private key stays in a non-extractable `CryptoKey` that no rendering of a {@link Key} shows, and
+ * never enters a token cache; proofs are `Redacted` until they are written on the wire.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Jose from "jose"
+import * as internal from "./internal/dpopProof.js"
+
+/**
+ * @since 0.2.0
+ * @category symbols
+ */
+export const KeyTypeId: unique symbol = Symbol.for("@access-token/core/DPoP/Key")
+
+/**
+ * @since 0.2.0
+ * @category symbols
+ */
+export type KeyTypeId = typeof KeyTypeId
+
+/**
+ * The JWS algorithms a DPoP key may sign with.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const Algorithm = Schema.Literal(...internal.algorithms)
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type Algorithm = typeof Algorithm.Type
+
+/**
+ * The algorithm of a generated key, and the one every DPoP server supports.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultAlgorithm: Algorithm = "ES256"
+
+/**
+ * A DPoP key: a private signing key, held where nothing can read it, with its public JWK and
+ * RFC 7638 thumbprint. It renders as its algorithm and thumbprint only.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Key {
+  readonly [KeyTypeId]: KeyTypeId
+  readonly algorithm: Algorithm
+  /** The public key, as it goes into the `jwk` header of every proof. */
+  readonly publicJwk: Readonly<Jose.JWK>
+  /** The RFC 7638 SHA-256 thumbprint of the public key: the `cnf.jkt` of the tokens bound to it. */
+  readonly thumbprint: string
+}
+
+/**
+ * @since 0.2.0
+ * @category guards
+ */
+export const isKey = (u: unknown): u is Key => internal.isKey(u)
+
+/**
+ * A {@link Key} as a field of a Schema class; it is never encoded, as a key never leaves the process.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const KeyFromSelf: Schema.Schema<Key> = Schema.declare(isKey, {
+  identifier: "DPoP.Key",
+  message: () => "must be a DPoP key (DPoP.generate or DPoP.importKey)"
+})
+
+/**
+ * Key material that cannot be used for DPoP. The message says what is wrong, never what the key is.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class KeyError extends Schema.TaggedError<KeyError>("@access-token/core/DPoP/KeyError")("DPoPKeyError", {
+  reason: Schema.String
+}) {
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    return `The DPoP key ${this.reason}`
+  }
+}
+
+/**
+ * Generates a key in memory (ES256 unless told otherwise). Tokens bound to it are useless to any
+ * other process: replicas that share a token cache need a key from configuration instead.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const generate = (algorithm: Algorithm = defaultAlgorithm): Effect.Effect<Key, KeyError> =>
+  Effect.flatMap(
+    internal.generate(algorithm),
+    Either.match({ onLeft: (reason) => Effect.fail(new KeyError({ reason })), onRight: Effect.succeed })
+  )
+
+/**
+ * Imports a private key given as a JWK (JSON text) or a PKCS#8 PEM, as read with
+ * `Config.redacted`. The algorithm defaults to the key's `alg`, else follows from its type: EC
+ * P-256/P-384/P-521 → ES256/ES384/ES512, Ed25519 → Ed25519, RSA → PS256.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const importKey = (
+  material: Redacted.Redacted<string>,
+  options?: { readonly algorithm?: Algorithm | undefined }
+): Effect.Effect<Key, KeyError> =>
+  Effect.flatMap(
+    internal.importKey(material, options?.algorithm),
+    Either.match({ onLeft: (reason) => Effect.fail(new KeyError({ reason })), onRight: Effect.succeed })
+  )
+
+/**
+ * What a proof is for: the request's method and URL (query and fragment are left out of `htu`),
+ * the server's nonce if it gave one, and the access token the request carries, if any.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ProofRequest {
+  readonly method: string
+  readonly url: string | URL
+  readonly nonce?: string | undefined
+  readonly accessToken?: Redacted.Redacted<string> | undefined
+}
+
+/**
+ * Signs a proof (RFC 9449 §4): header `typ` `dpop+jwt`, `alg` and the public `jwk`; claims `htm`,
+ * `htu`, `iat` (from `Clock`), a fresh `jti`, `nonce` when given and `ath` when the request carries
+ * an access token.
+ *
+ * @since 0.2.0
+ * @category proofs
+ */
+export const proof = (key: Key, request: ProofRequest): Effect.Effect<Redacted.Redacted<string>> => {
+  const url = typeof request.url === "string" ? request.url : request.url.href
+  const ath = request.accessToken === undefined ? Effect.void : internal.accessTokenHash(request.accessToken)
+  return Effect.flatMap(ath, (ath) =>
+    Effect.clockWith((clock) =>
+      internal.sign(
+        key as unknown as internal.KeyImpl,
+        internal.claims(clock.unsafeCurrentTimeMillis(), request.method, url, request.nonce, ath ?? undefined)
+      )
+    ))
+}
+
+/**
+ * `ath` (RFC 9449 §4.2): the base64url SHA-256 of an access token, computed once per token.
+ *
+ * @since 0.2.0
+ * @category proofs
+ */
+export const accessTokenHash: (accessToken: Redacted.Redacted<string>) => Effect.Effect<string> =
+  internal.accessTokenHash
+
+/**
+ * The nonces servers handed out, by origin: each response's `DPoP-Nonce` replaces the one kept
+ * for its origin, and the next proof to that origin carries it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Nonces {
+  /** The nonce to put in a proof for `url`, if its origin gave one. */
+  readonly get: (url: string) => Effect.Effect<string | undefined>
+  /** Remembers the `DPoP-Nonce` header sent by `url`'s origin; true when it changed. */
+  readonly update: (url: string, header: string | undefined) => Effect.Effect<boolean>
+}
+
+/**
+ * How many origins' nonces are kept before the least recently used is dropped.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultNonceCapacity = 100
+
+/**
+ * A nonce store of its own, for code that signs proofs itself.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeNonces = (capacity: number = defaultNonceCapacity): Effect.Effect<Nonces> =>
+  Effect.sync(() => {
+    const store = new internal.NonceStore(Math.max(1, capacity))
+    return {
+      get: (url) => Effect.sync(() => store.get(url)),
+      update: (url, header) => Effect.sync(() => store.update(url, header))
+    }
+  })
+
+/**
+ * Whether a resource server's response asks for a proof with a nonce (RFC 9449 §9): a `401` whose
+ * `WWW-Authenticate` has `error="use_dpop_nonce"`, under the `DPoP` scheme or, as some servers
+ * send it, `Bearer`.
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isNonceChallenge = (
+  response: { readonly status: number; readonly headers: Readonly<Record<string, string | undefined>> }
+): boolean => internal.isNonceChallenge(response.status, response.headers["www-authenticate"])
