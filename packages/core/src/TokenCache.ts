@@ -60,6 +60,23 @@ export declare namespace TokenCache {
  * Builds a cache from its three operations; `coordinate` defaults to running the request as is,
  * which is right for any cache that is not shared between processes.
  *
+ * @example
+ * ```ts
+ * import { AccessToken, TokenCache } from "@access-token/core"
+ * import { Effect, Layer, Option } from "effect"
+ *
+ * // A cache on a store of your own (here a Map): get, set and remove are all it takes.
+ * const store = new Map<string, AccessToken.AccessToken>()
+ * const MapCache = Layer.succeed(
+ *   TokenCache.TokenCache,
+ *   TokenCache.make({
+ *     get: (key) => Effect.sync(() => Option.fromNullable(store.get(key))),
+ *     set: (key, token) => Effect.sync(() => void store.set(key, token)),
+ *     remove: (key) => Effect.sync(() => void store.delete(key))
+ *   })
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -86,6 +103,23 @@ interface MemoryEntry {
 /**
  * An in-process cache, bounded to `capacity` entries (default {@link defaultCapacity}). When full,
  * it first drops the entries that have expired, then the least recently used.
+ *
+ * @example
+ * ```ts
+ * import { AccessToken, TokenCache } from "@access-token/core"
+ * import { DateTime, Duration, Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const cache = yield* TokenCache.makeMemory({ capacity: 100 })
+ *   const token = AccessToken.make({ value: "eyJhbGciOi", receivedAt: yield* DateTime.now, expiresIn: "1 hour" })
+ *   yield* cache.set("api", token, Duration.minutes(59))
+ *   assert.deepStrictEqual(yield* cache.get("api"), Option.some(token))
+ *   yield* cache.remove("api")
+ *   assert.deepStrictEqual(yield* cache.get("api"), Option.none())
+ * })
+ *
+ * Effect.runSync(program)
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -132,6 +166,22 @@ export const makeMemory = (options?: { readonly capacity?: number | undefined })
 /**
  * The default cache: in process, bounded, see {@link makeMemory}.
  *
+ * @example
+ * ```ts
+ * import { TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer, Redacted } from "effect"
+ *
+ * const Tokens = TokenService.layer({
+ *   clients: {
+ *     api: { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("secret") }
+ *   }
+ * }).pipe(
+ *   Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory({ capacity: 1_000 })]),
+ *   Layer.provide(FetchHttpClient.layer)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -174,6 +224,26 @@ const storeFailure = (operation: TokenCacheError["operation"]) => (cause: unknow
  * decoded is dropped and reported as a miss.
  *
  * The store holds tokens in clear: put it where only the worker can read it.
+ *
+ * @example
+ * ```ts
+ * import { TokenCache } from "@access-token/core"
+ * import { KeyValueStore } from "@effect/platform"
+ * import { Effect, Layer } from "effect"
+ *
+ * // Two caches in one store, kept apart by their prefixes.
+ * const Caches = Layer.effect(
+ *   TokenCache.TokenCache,
+ *   TokenCache.makeKeyValueStore({ prefix: "tokens/billing/" })
+ * ).pipe(Layer.provide(KeyValueStore.layerMemory))
+ *
+ * const program = Effect.gen(function*() {
+ *   const cache = yield* TokenCache.TokenCache
+ *   yield* cache.remove("api")
+ * })
+ *
+ * Effect.runSync(Effect.provide(program, Caches))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -222,6 +292,18 @@ export const makeKeyValueStore = (options?: {
 
 /**
  * A layer for {@link makeKeyValueStore}.
+ *
+ * @example
+ * ```ts
+ * import { TokenCache } from "@access-token/core"
+ * import { NodeKeyValueStore } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ *
+ * // A restarted worker reuses its tokens: they are kept in files under .tokens/ (readable by the worker only).
+ * const FileCache = TokenCache.layerKeyValueStore({ prefix: "worker/" }).pipe(
+ *   Layer.provide(NodeKeyValueStore.layerFileSystem(".tokens"))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -215,6 +215,24 @@ const authenticator = <E, R>(
 /**
  * Authenticates every request of `self` with a token from `tokens`.
  *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { AccessTokenHttpClient } from "@access-token/platform"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // A client bound to one token service, with no TokenService left in its requirements.
+ * const makeBillingClient = Effect.gen(function*() {
+ *   const tokens = yield* TokenService.TokenService
+ *   const client = yield* HttpClient.HttpClient
+ *   return AccessTokenHttpClient.make(client, tokens, {
+ *     client: "billing",
+ *     allowedOrigins: ["https://billing.example.com"]
+ *   })
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -231,6 +249,23 @@ export const make = <E, R>(
 /**
  * Authenticates every request of an `HttpClient` with a token from the `TokenService` of the
  * context: `client.pipe(withAccessToken("api"))` or `withAccessToken({ client: "api", scope })`.
+ *
+ * @example
+ * ```ts
+ * import { AccessTokenHttpClient } from "@access-token/platform"
+ * import { HttpClient, HttpClientRequest } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const listInvoices = Effect.gen(function*() {
+ *   const client = (yield* HttpClient.HttpClient).pipe(
+ *     HttpClient.mapRequest(HttpClientRequest.prependUrl("https://billing.example.com")),
+ *     AccessTokenHttpClient.withAccessToken({ client: "billing", scope: "invoices:read" }),
+ *     HttpClient.filterStatusOk
+ *   )
+ *   const response = yield* client.get("/invoices")
+ *   return yield* response.json
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category combinators
@@ -324,6 +359,33 @@ const asRequestError = (
  * `RequestError` whose `cause` is the typed error; use {@link Tag} for a client that keeps it
  * in its error type.
  *
+ * @example
+ * ```ts
+ * import { TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { AccessTokenHttpClient } from "@access-token/platform"
+ * import { FetchHttpClient, HttpClient } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * const Tokens = TokenService.layer({
+ *   clients: {
+ *     api: { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("secret") }
+ *   }
+ * }).pipe(
+ *   Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+ *   Layer.provide(FetchHttpClient.layer)
+ * )
+ *
+ * // Every HttpClient of the program now sends a token, to https://api.example.com only.
+ * const Api = AccessTokenHttpClient.layer({ baseUrl: "https://api.example.com/" }).pipe(
+ *   Layer.provide([Tokens, FetchHttpClient.layer])
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const response = yield* (yield* HttpClient.HttpClient).get("test")
+ *   return yield* response.text
+ * }).pipe(Effect.provide(Api))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -364,6 +426,34 @@ export interface AuthenticatedHttpClient extends HttpClient.HttpClient.With<Http
  * ```ts
  * class BillingApi extends AccessTokenHttpClient.Tag("BillingApi")<BillingApi>() {}
  * const BillingApiLive = BillingApi.layer({ client: "billing", baseUrl: "https://billing.example.com/" })
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { AccessTokenHttpClient } from "@access-token/platform"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect, Layer } from "effect"
+ *
+ * class BillingApi extends AccessTokenHttpClient.Tag("BillingApi")<BillingApi>() {}
+ * class ReportsApi extends AccessTokenHttpClient.Tag("ReportsApi")<ReportsApi>() {}
+ *
+ * const Tokens = TokenService.layerConfig({
+ *   // BILLING_TOKEN_ENDPOINT, BILLING_CLIENT_ID, BILLING_CLIENT_SECRET, ...
+ *   clients: { billing: ClientCredentialsClient.config("BILLING") }
+ * }).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]), Layer.provide(FetchHttpClient.layer))
+ *
+ * const Apis = Layer.mergeAll(
+ *   BillingApi.layer({ client: "billing", baseUrl: "https://billing.example.com/" }),
+ *   ReportsApi.layer({ client: "billing", baseUrl: "https://reports.example.com/", scope: "reports" })
+ * ).pipe(Layer.provide([Tokens, FetchHttpClient.layer]))
+ *
+ * const program = Effect.gen(function*() {
+ *   const billing = yield* BillingApi
+ *   const response = yield* billing.get("invoices")
+ *   // A token failure keeps its type: TokenRefusedError, TokenTransportError, ...
+ *   return response.status
+ * }).pipe(Effect.provide(Apis))
  * ```
  *
  * @since 0.1.0
