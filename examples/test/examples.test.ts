@@ -196,5 +196,5 @@ describe("examples/two-apis.ts", () => {
       for (const replica of replicas) yield* finished(replica)
       const requests = yield* server.tokenRequests
       assert.deepStrictEqual(requests.map((request) => request.clientId).sort(), ["billing-worker", "orders-worker"])
-    }).pipe(Effect.provide(RedisServer.layer), Effect.scoped), 60_000)
+    }).pipe(Effect.provide(RedisServer.layerUrl), Effect.scoped), 60_000)
 })

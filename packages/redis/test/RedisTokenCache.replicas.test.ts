@@ -100,7 +100,7 @@ const replicaEnv = (redisUrl: string, tokenEndpoint: string, lockTimeToLive: num
   LOCK_TIME_TO_LIVE_MS: String(lockTimeToLive)
 })
 
-layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("RedisTokenCache replicas", (it) => {
+layer(RedisServer.layerUrl, { excludeTestServices: true, timeout: "10 seconds" })("RedisTokenCache replicas", (it) => {
   it.scoped(
     "four replicas starting cold make one token request, and all print its token",
     () =>

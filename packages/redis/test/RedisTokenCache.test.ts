@@ -88,7 +88,7 @@ const captureLogs = () => {
   return { lines, logger }
 }
 
-layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("RedisTokenCache", (it) => {
+layer(RedisServer.layerUrl, { excludeTestServices: true, timeout: "10 seconds" })("RedisTokenCache", (it) => {
   it.scoped("round-trips a token", () =>
     Effect.gen(function*() {
       const url = yield* RedisServer.RedisUrl
@@ -365,7 +365,9 @@ layer(RedisServer.layer, { excludeTestServices: true, timeout: "10 seconds" })("
 
   it.scoped("with Redis unreachable, builds, misses at once and runs the request itself", () =>
     Effect.gen(function*() {
-      const port = yield* RedisServer.freePort
+      const stopped = yield* RedisServer.make
+      yield* stopped.kill
+      const port = stopped.port
       const logs = captureLogs()
       const cache = yield* RedisTokenCache.make({ url: `redis://127.0.0.1:${port}`, encryptionKey: KEY_A })
       const [millis, error] = yield* timed(Effect.flip(cache.get("worker:down")))
@@ -427,7 +429,7 @@ layer(Layer.empty, { excludeTestServices: true, timeout: "30 seconds" })("RedisT
     "a Redis outage never fails a token request, and replicas share tokens again once Redis is back",
     () =>
       Effect.gen(function*() {
-        const server = yield* RedisServer.start
+        const server = yield* RedisServer.make
         const prefix = freshPrefix()
         const options = { url: server.url, prefix, encryptionKey: KEY_A, commandTimeout: "300 millis" } as const
         const cacheA = yield* RedisTokenCache.make(options)
@@ -473,7 +475,7 @@ layer(Layer.empty, { excludeTestServices: true, timeout: "30 seconds" })("RedisT
 
   it.scoped("a Redis that stops answering costs each command at most commandTimeout, and leaves no lock behind", () =>
     Effect.gen(function*() {
-      const server = yield* RedisServer.start
+      const server = yield* RedisServer.make
       const prefix = freshPrefix()
       const raw = yield* rawClient(server.url)
       const cache = yield* RedisTokenCache.make({ url: server.url, prefix, commandTimeout: "200 millis" })
