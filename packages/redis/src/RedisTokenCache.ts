@@ -442,6 +442,27 @@ const build = (
  * with the scope. Give it `enableOfflineQueue: false` (see {@link defaultRedisOptions}) so that
  * commands fail fast while Redis is down instead of queueing.
  *
+ * @example
+ * ```ts
+ * import { TokenCache } from "@access-token/core"
+ * import { RedisTokenCache } from "@access-token/redis"
+ * import { Layer, Redacted } from "effect"
+ * import { Redis } from "ioredis"
+ *
+ * // The program's own connection, shared with the cache; the program closes it.
+ * const redis = new Redis("redis://cache.internal:6379", { ...RedisTokenCache.defaultRedisOptions, lazyConnect: true })
+ *
+ * const Cache = Layer.scoped(
+ *   TokenCache.TokenCache,
+ *   RedisTokenCache.makeFromClient(redis, {
+ *     prefix: "billing-worker:",
+ *     encryptionKey: Redacted.make("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+ *   })
+ * )
+ *
+ * redis.disconnect()
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -455,6 +476,21 @@ export const makeFromClient = (
  * A cache on a Redis connection of its own, opened now and closed with the scope. Building it does
  * not wait for Redis: while Redis is unreachable, the cache misses and each replica requests its
  * own tokens.
+ *
+ * @example
+ * ```ts
+ * import { RedisTokenCache } from "@access-token/redis"
+ * import { Effect, Option } from "effect"
+ *
+ * // Look up what the replicas share, for example in a diagnostics command.
+ * const cachedToken = (key: string) =>
+ *   Effect.scoped(
+ *     Effect.gen(function*() {
+ *       const cache = yield* RedisTokenCache.make({ url: "redis://cache.internal:6379", commandTimeout: "1 second" })
+ *       return Option.isSome(yield* cache.get(key))
+ *     })
+ *   )
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -494,6 +530,29 @@ export const make = (
 /**
  * A layer for {@link makeFromClient}.
  *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { RedisTokenCache } from "@access-token/redis"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer } from "effect"
+ * import { Redis } from "ioredis"
+ *
+ * const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", {
+ *   ...RedisTokenCache.defaultRedisOptions,
+ *   lazyConnect: true
+ * })
+ *
+ * const Tokens = TokenService.layerConfig({
+ *   clients: { api: ClientCredentialsClient.config("API") }
+ * }).pipe(
+ *   Layer.provide([TokenEndpointClient.layer(), RedisTokenCache.layerFromClient(redis)]),
+ *   Layer.provide(FetchHttpClient.layer)
+ * )
+ *
+ * redis.disconnect()
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -506,6 +565,25 @@ export const layerFromClient = (
 /**
  * The cache on a Redis connection of its own, closed with the layer; see {@link make}.
  *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { RedisTokenCache } from "@access-token/redis"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer, Redacted } from "effect"
+ *
+ * // Every replica of the worker shares its tokens: one token request per cold start, not one per replica.
+ * const Cache = RedisTokenCache.layer({
+ *   url: Redacted.make("redis://:password@cache.internal:6379/0"),
+ *   encryptionKey: Redacted.make("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+ *   lockTimeToLive: "5 seconds"
+ * })
+ *
+ * const Tokens = TokenService.layerConfig({
+ *   clients: { api: ClientCredentialsClient.config("API") }
+ * }).pipe(Layer.provide([TokenEndpointClient.layer(), Cache]), Layer.provide(FetchHttpClient.layer))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -515,6 +593,22 @@ export const layer = (options?: Options): Layer.Layer<TokenCache.TokenCache, Red
 /**
  * Reads `REDIS_URL` (redacted, as it may hold a password), and the optional
  * `ACCESS_TOKEN_CACHE_ENCRYPTION_KEY` (redacted) and `ACCESS_TOKEN_CACHE_PREFIX`.
+ *
+ * @example
+ * ```ts
+ * import { RedisTokenCache } from "@access-token/redis"
+ * import { Config, ConfigProvider, Effect, Redacted } from "effect"
+ *
+ * const provider = ConfigProvider.fromMap(new Map([["REDIS_URL", "redis://cache.internal:6379"]]))
+ * const options = Effect.runSync(Effect.withConfigProvider(RedisTokenCache.config, provider))
+ *
+ * // The URL may hold a password: it stays redacted.
+ * assert.ok(Redacted.isRedacted(options.url))
+ * assert.strictEqual(options.encryptionKey, undefined)
+ *
+ * // Under a prefix of your own: CACHE_REDIS_URL, CACHE_ACCESS_TOKEN_CACHE_ENCRYPTION_KEY, ...
+ * const prefixed = Config.nested(RedisTokenCache.config, "CACHE")
+ * ```
  *
  * @since 0.1.0
  * @category config
@@ -535,6 +629,27 @@ export const config: Config.Config<Options> = Config.map(
 /**
  * The cache with its options read from configuration, by default {@link config}; or, for example,
  * `layerConfig({ url: Config.redacted("CACHE_URL"), encryptionKey: Config.redacted("CACHE_KEY") })`.
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { RedisTokenCache } from "@access-token/redis"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Config, Layer } from "effect"
+ *
+ * // REDIS_URL, ACCESS_TOKEN_CACHE_ENCRYPTION_KEY and ACCESS_TOKEN_CACHE_PREFIX from the environment
+ * const Cache = RedisTokenCache.layerConfig()
+ *
+ * // or from names of your own
+ * const CustomCache = RedisTokenCache.layerConfig({
+ *   url: Config.redacted("CACHE_URL"),
+ *   encryptionKey: Config.redacted("CACHE_KEY")
+ * })
+ *
+ * const Tokens = TokenService.layerConfig({
+ *   clients: { api: ClientCredentialsClient.config("API") }
+ * }).pipe(Layer.provide([TokenEndpointClient.layer(), Cache]), Layer.provide(FetchHttpClient.layer))
+ * ```
  *
  * @since 0.1.0
  * @category layers
