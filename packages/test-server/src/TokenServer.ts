@@ -63,6 +63,15 @@ export interface Options {
   readonly scopes?: ReadonlyArray<string> | undefined
   /** Rounded up to whole seconds, at least one. */
   readonly accessTokenLifetime?: Duration.DurationInput | undefined
+  /**
+   * A path for the issuer, such as `/tenants/acme`: the issuer is then
+   * `http://127.0.0.1:PORT/tenants/acme`, every endpoint is under it, and its metadata is at both
+   * well-known locations (`/.well-known/oauth-authorization-server/tenants/acme` and
+   * `/tenants/acme/.well-known/openid-configuration`). Defaults to none.
+   *
+   * @since 0.2.0
+   */
+  readonly issuerPath?: string | undefined
 }
 
 /**
@@ -121,6 +130,20 @@ export declare namespace TokenServer {
     readonly tokenRequests: Effect.Effect<ReadonlyArray<TokenRequest>>
     /** How many requests reached the token endpoint, successful or not. */
     readonly tokenRequestCount: Effect.Effect<number>
+    /**
+     * How many requests reached either well-known metadata location (RFC 8414 or OpenID Connect
+     * Discovery), answered or not.
+     *
+     * @since 0.2.0
+     */
+    readonly metadataRequestCount: Effect.Effect<number>
+    /**
+     * Takes both metadata documents down (each answers `503`) or brings them back; the other
+     * endpoints keep working.
+     *
+     * @since 0.2.0
+     */
+    readonly setMetadataAvailable: (available: boolean) => Effect.Effect<void>
   }
 }
 

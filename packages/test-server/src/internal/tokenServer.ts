@@ -31,6 +31,29 @@ const tokenEndpointAuthMethods: ReadonlyArray<TokenServer.TokenEndpointAuthMetho
 
 const routes = { token: "/token", jwks: "/jwks" } as const
 
+const rfc8414Route = "/.well-known/oauth-authorization-server"
+
+/** `/tenants/acme/` and `tenants/acme` both mean `/tenants/acme`; the empty path means the origin. */
+const normalizePath = (path: string | undefined): string => {
+  const trimmed = (path ?? "").replace(/^\/+|\/+$/g, "")
+  return trimmed === "" ? "" : `/${trimmed}`
+}
+
+/**
+ * The request as oidc-provider must see it when the issuer has a path, or `undefined` when the
+ * request is not for this issuer. oidc-provider serves its routes relative to where it is mounted,
+ * and finds the mount path as the part of `originalUrl` before `url`, which builds every endpoint
+ * URL of its documents. RFC 8414 puts the issuer's path after the well-known segment
+ * (`/.well-known/oauth-authorization-server/tenants/acme`), outside the mount: it is handed over
+ * as the provider's own RFC 8414 route.
+ */
+const mountedUrl = (url: string, path: string, issuerPath: string): string | undefined => {
+  if (issuerPath === "") return url
+  const query = url.slice(path.length)
+  if (path === `${rfc8414Route}${issuerPath}`) return `${rfc8414Route}${query}`
+  return path.startsWith(`${issuerPath}/`) ? url.slice(issuerPath.length) : undefined
+}
+
 const signingKey = Effect.promise(async (): Promise<Oidc.JWK> => {
   const { privateKey } = await Jose.generateKeyPair("ES256", { extractable: true })
   const jwk = await Jose.exportJWK(privateKey)
@@ -167,10 +190,15 @@ export const make = (
       }
     }
 
-    const provider = quietly(() => new Provider(origin, configuration))
+    const issuerPath = normalizePath(options.issuerPath)
+    const issuer = `${origin}${issuerPath}`
+    const provider = quietly(() => new Provider(issuer, configuration))
 
     const tokenRequests: Array<TokenServer.TokenRequest> = []
     let tokenRequestCount = 0
+    let metadataRequestCount = 0
+    let metadataAvailable = true
+    const wellKnown = new Set([`${rfc8414Route}${issuerPath}`, `${issuerPath}/.well-known/openid-configuration`])
 
     const record = (
       ctx: Oidc.KoaContextWithOIDC,
@@ -205,20 +233,44 @@ export const make = (
 
     const callback = provider.callback()
     server.on("request", (request, response) => {
-      if (request.method === "POST" && pathnameOf(request) === routes.token) {
+      const path = pathnameOf(request)
+      if (request.method === "POST" && path === `${issuerPath}${routes.token}`) {
         tokenRequestCount++
+      }
+      if (wellKnown.has(path)) {
+        metadataRequestCount++
+        if (!metadataAvailable) {
+          response.writeHead(503, { "content-type": "application/json" })
+          response.end(JSON.stringify({ error: "temporarily_unavailable" }))
+          return
+        }
+      }
+      const url = request.url ?? "/"
+      const mounted = mountedUrl(url, path, issuerPath)
+      if (mounted === undefined) {
+        response.writeHead(404, { "content-type": "application/json" })
+        response.end(JSON.stringify({ error: "invalid_request", error_description: "unrecognized route" }))
+        return
+      }
+      if (mounted !== url) {
+        Object.assign(request, { originalUrl: `${issuerPath}${mounted}`, url: mounted })
       }
       callback(request, response)
     })
 
     return {
-      issuer: origin,
-      tokenEndpoint: `${origin}${routes.token}`,
-      jwksUri: `${origin}${routes.jwks}`,
+      issuer,
+      tokenEndpoint: `${issuer}${routes.token}`,
+      jwksUri: `${issuer}${routes.jwks}`,
       resource,
       scopes,
       clients,
       tokenRequests: Effect.sync(() => [...tokenRequests]),
-      tokenRequestCount: Effect.sync(() => tokenRequestCount)
+      tokenRequestCount: Effect.sync(() => tokenRequestCount),
+      metadataRequestCount: Effect.sync(() => metadataRequestCount),
+      setMetadataAvailable: (available: boolean) =>
+        Effect.sync(() => {
+          metadataAvailable = available
+        })
     }
   })
