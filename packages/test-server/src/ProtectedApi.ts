@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -22,6 +23,27 @@ export interface Options {
   readonly requiredScope?: string | undefined
   /** The `aud` an access token must carry. Defaults to the token server's resource. */
   readonly audience?: string | undefined
+  /** How DPoP-bound tokens are checked; they are always checked, these options make it stricter. */
+  readonly dpop?: DPoPOptions | undefined
+}
+
+/**
+ * The API verifies the proof of every DPoP-bound token (RFC 9449 §7): signature by its `jwk`, `htm`,
+ * `htu`, `ath`, `iat` within the proof lifetime, `jti` never seen before, and the key's thumbprint
+ * against the token's `cnf.jkt`. A bound token sent as a `Bearer` token is refused.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DPoPOptions {
+  /**
+   * Every proof must carry the API's current nonce (RFC 9449 §9): otherwise `401` with
+   * `WWW-Authenticate: DPoP error="use_dpop_nonce"` and the nonce in `DPoP-Nonce`, which every answer
+   * carries.
+   */
+  readonly requireNonce?: boolean | undefined
+  /** How far a proof's `iat` may be from now. Defaults to {@link defaultProofLifetime}. */
+  readonly proofLifetime?: Duration.DurationInput | undefined
 }
 
 /**
@@ -35,6 +57,12 @@ export interface ApiRequest {
   readonly path: string
   /** Whether the request carried an `Authorization` header. */
   readonly authorization: boolean
+  /**
+   * The scheme of the `Authorization` header (`Bearer`, `DPoP`), present when there is one.
+   *
+   * @since 0.2.0
+   */
+  readonly scheme?: string | undefined
   readonly status: number
   /** The RFC 6750 error code the API answered with, such as `invalid_token`. */
   readonly error: string | undefined
@@ -81,6 +109,13 @@ export declare namespace ProtectedApi {
     readonly requestCount: Effect.Effect<number>
     /** From now on, every access token the API has accepted so far is refused with `invalid_token`. */
     readonly revokeAll: Effect.Effect<void>
+    /**
+     * Replaces the API's DPoP nonce: a proof with the previous one is answered with `use_dpop_nonce`
+     * when nonces are required.
+     *
+     * @since 0.2.0
+     */
+    readonly rotateNonce: Effect.Effect<void>
   }
 }
 
@@ -91,6 +126,14 @@ export declare namespace ProtectedApi {
  * @category defaults
  */
 export const defaultRequiredScope: string = internal.defaultRequiredScope
+
+/**
+ * How far a DPoP proof's `iat` may be from the API's clock when the options name nothing.
+ *
+ * @since 0.2.0
+ * @category defaults
+ */
+export const defaultProofLifetime: Duration.Duration = internal.defaultProofLifetime
 
 /**
  * Starts the API on 127.0.0.1 beside the token server; closing the scope stops it and frees its port.

@@ -72,6 +72,21 @@ export interface Options {
    * @since 0.2.0
    */
   readonly issuerPath?: string | undefined
+  /** DPoP (RFC 9449) beyond oidc-provider's default, which binds a token when a proof is sent. */
+  readonly dpop?: DPoPOptions | undefined
+}
+
+/**
+ * How strictly the token endpoint asks for DPoP.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DPoPOptions {
+  /** Every client must send a proof (`dpop_bound_access_tokens`); a request without one is refused. */
+  readonly required?: boolean | undefined
+  /** Every proof must carry a nonce of the server's: a proof without one gets `use_dpop_nonce`. */
+  readonly requireNonce?: boolean | undefined
 }
 
 /**
@@ -95,6 +110,13 @@ export interface TokenRequest {
   readonly resource: string | undefined
   /** The OAuth 2.0 error code of a refused request, such as `invalid_client`. */
   readonly error: string | undefined
+  /**
+   * Present only when the request carried a DPoP proof; `jkt` is the key thumbprint the issued token
+   * is bound to (its `cnf.jkt`), absent when no token was issued.
+   *
+   * @since 0.2.0
+   */
+  readonly dpop?: { readonly jkt: string | undefined } | undefined
 }
 
 /**

@@ -1,7 +1,9 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import * as Jose from "jose"
+import * as crypto from "node:crypto"
 import type * as Http from "node:http"
 import type * as ProtectedApi from "../ProtectedApi.js"
 import { TokenServer } from "../TokenServer.js"
@@ -17,10 +19,20 @@ interface Answer {
   readonly body?: unknown
 }
 
-const challenge = (error: string, description: string): Answer => ({
+/** @internal */
+export const defaultProofLifetime = Duration.seconds(60)
+
+/** The algorithms a proof may be signed with, as oidc-provider's default and then some. */
+const proofAlgorithms = ["ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "Ed25519", "EdDSA"]
+
+const challenge = (error: string, description: string, scheme: "Bearer" | "DPoP" = "Bearer"): Answer => ({
   status: 401,
   error,
-  headers: { "www-authenticate": `Bearer error="${error}", error_description="${description}"` }
+  headers: {
+    "www-authenticate": `${scheme} error="${error}", error_description="${description}"${
+      scheme === "DPoP" ? ` algs="${proofAlgorithms.join(" ")}"` : ""
+    }`
+  }
 })
 
 // The claims as a .NET API returns `User.Claims`: one string-valued claim per value.
@@ -32,9 +44,23 @@ const claimsOf = (payload: Jose.JWTPayload): Array<ProtectedApi.Claim> =>
     }))
   )
 
-const bearerTokenOf = (authorization: string | undefined): string | undefined => {
-  const match = authorization === undefined ? null : /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization)
-  return match === null ? undefined : match[1]
+const credentialsOf = (
+  authorization: string | undefined
+): { readonly scheme: "Bearer" | "DPoP"; readonly token: string } | undefined => {
+  const match = authorization === undefined
+    ? null
+    : /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization)
+  if (match === null) return undefined
+  return { scheme: match[1]!.toLowerCase() === "dpop" ? "DPoP" : "Bearer", token: match[2]! }
+}
+
+/** What `htu` must name: the request's URL without query and fragment, normalised. */
+const normalizedHtu = (url: string): string | undefined => {
+  const parsed = URL.parse(url)
+  if (parsed === null) return undefined
+  parsed.search = ""
+  parsed.hash = ""
+  return parsed.href
 }
 
 const descriptionOf = (error: Jose.errors.JOSEError): string => {
@@ -65,11 +91,72 @@ export const make = (
     const accepted = new Set<string>()
     const revoked = new Set<string>()
 
-    const authorize = (authorization: string | undefined): Effect.Effect<Answer> => {
-      const token = bearerTokenOf(authorization)
-      if (token === undefined) {
+    const requireNonce = options.dpop?.requireNonce === true
+    const proofLifetime = Duration.toSeconds(options.dpop?.proofLifetime ?? defaultProofLifetime)
+    const newNonce = () => crypto.randomBytes(18).toString("base64url")
+    let nonce = newNonce()
+    /** The `jti` of each proof accepted, with its `iat`, kept for as long as a proof is accepted. */
+    const proofsSeen = new Map<string, number>()
+
+    const proofFailure = (description: string) => challenge("invalid_dpop_proof", description, "DPoP")
+
+    /**
+     * Checks a DPoP proof (RFC 9449 §4.3, §7.1) for a request carrying `token`, bound to `jkt`:
+     * `undefined` when it is good.
+     */
+    const checkProof = (
+      request: Http.IncomingMessage,
+      url: string,
+      token: string,
+      jkt: string
+    ): Effect.Effect<Answer | undefined> => {
+      const header = request.headers.dpop
+      if (header === undefined) return Effect.succeed(proofFailure("a DPoP proof is required"))
+      // Node joins repeated headers with commas, which a compact JWS never contains.
+      if (Array.isArray(header) || header.includes(",")) {
+        return Effect.succeed(proofFailure("exactly one DPoP proof is allowed"))
+      }
+      return Effect.promise(async (): Promise<Answer | undefined> => {
+        let verified: Jose.JWTVerifyResult & Jose.ResolvedKey
+        try {
+          verified = await Jose.jwtVerify(header, Jose.EmbeddedJWK, { typ: "dpop+jwt", algorithms: proofAlgorithms })
+        } catch {
+          return proofFailure("the DPoP proof is not a valid dpop+jwt signed by its jwk")
+        }
+        const { payload, protectedHeader } = verified
+        if (payload.htm !== request.method) return proofFailure("htm does not match the request method")
+        if (typeof payload.htu !== "string" || normalizedHtu(payload.htu) !== normalizedHtu(url)) {
+          return proofFailure("htu does not match the request URL")
+        }
+        if (payload.ath !== crypto.createHash("sha256").update(token).digest("base64url")) {
+          return proofFailure("ath does not match the access token")
+        }
+        const now = Date.now() / 1000
+        if (typeof payload.iat !== "number" || Math.abs(now - payload.iat) > proofLifetime) {
+          return proofFailure("the DPoP proof is too old, or from the future")
+        }
+        if (typeof payload.jti !== "string" || payload.jti.length === 0) return proofFailure("jti is missing")
+        if (await Jose.calculateJwkThumbprint(protectedHeader.jwk!) !== jkt) {
+          return proofFailure("the DPoP proof is signed by another key than the access token is bound to")
+        }
+        if (requireNonce && payload.nonce !== nonce) {
+          return challenge("use_dpop_nonce", "Resource server requires nonce in DPoP proof", "DPoP")
+        }
+        for (const [jti, iat] of proofsSeen) {
+          if (iat < now - proofLifetime) proofsSeen.delete(jti)
+        }
+        if (proofsSeen.has(payload.jti)) return proofFailure("the DPoP proof was used before")
+        proofsSeen.set(payload.jti, payload.iat)
+        return undefined
+      })
+    }
+
+    const authorize = (request: Http.IncomingMessage, url: string): Effect.Effect<Answer> => {
+      const credentials = credentialsOf(request.headers.authorization)
+      if (credentials === undefined) {
         return Effect.succeed({ status: 401, headers: { "www-authenticate": "Bearer" } })
       }
+      const { scheme, token } = credentials
       return Effect.tryPromise({
         try: () =>
           Jose.jwtVerify(token, keySet, {
@@ -81,9 +168,26 @@ export const make = (
           }),
         catch: (error) => error
       }).pipe(
-        Effect.map(({ payload }): Answer => {
+        Effect.flatMap(({ payload }) => {
+          const jkt = (payload.cnf as { readonly jkt?: unknown } | undefined)?.jkt
+          if (typeof jkt !== "string") {
+            return Effect.succeed(
+              scheme === "DPoP" ? challenge("invalid_token", "the access token is not DPoP-bound", "DPoP") : payload
+            )
+          }
+          // A bound token without its proof is what a thief would send: it is refused.
+          if (scheme === "Bearer") {
+            return Effect.succeed(
+              challenge("invalid_token", "the access token is DPoP-bound: send it with a proof", "DPoP")
+            )
+          }
+          return Effect.map(checkProof(request, url, token, jkt), (failure) => failure ?? payload)
+        }),
+        Effect.map((checked): Answer => {
+          if ("status" in checked) return checked as Answer
+          const payload = checked as Jose.JWTPayload
           if (payload.jti !== undefined && revoked.has(payload.jti)) {
-            return challenge("invalid_token", "the access token was revoked")
+            return challenge("invalid_token", "the access token was revoked", scheme)
           }
           const scopes = typeof payload.scope === "string" ? payload.scope.split(" ") : []
           if (!scopes.includes(requiredScope)) {
@@ -114,21 +218,25 @@ export const make = (
       const path = pathnameOf(request)
       const answer: Effect.Effect<Answer> = path !== "/test"
         ? Effect.succeed({ status: 404 })
-        : request.method !== "GET"
-        ? Effect.succeed({ status: 405, headers: { allow: "GET" } })
-        : authorize(request.headers.authorization)
+        : request.method !== "GET" && request.method !== "POST"
+        ? Effect.succeed({ status: 405, headers: { allow: "GET, POST" } })
+        : authorize(request, `${origin}${request.url ?? "/"}`)
       return answer.pipe(
         Effect.tap((answer) =>
           Effect.sync(() => {
+            const authorization = request.headers.authorization
             requests.push({
               method: request.method ?? "GET",
               path,
-              authorization: request.headers.authorization !== undefined,
+              authorization: authorization !== undefined,
+              ...(authorization === undefined ? {} : { scheme: authorization.split(" ", 1)[0] }),
               status: answer.status,
               error: answer.error
             })
             const body = answer.body === undefined ? undefined : JSON.stringify(answer.body)
             response.writeHead(answer.status, {
+              // RFC 9449 §8: a server that wants nonces may hand out the next one with any answer.
+              ...(requireNonce ? { "dpop-nonce": nonce } : {}),
               ...answer.headers,
               ...(body === undefined ? { "content-length": "0" } : { "content-type": "application/json" })
             })
@@ -151,6 +259,9 @@ export const make = (
       requestCount: Effect.sync(() => requestCount),
       revokeAll: Effect.sync(() => {
         for (const jti of accepted) revoked.add(jti)
+      }),
+      rotateNonce: Effect.sync(() => {
+        nonce = newNonce()
       })
     }
   })

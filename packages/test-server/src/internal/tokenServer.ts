@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Jose from "jose"
+import * as crypto from "node:crypto"
 import type * as Oidc from "oidc-provider"
 import type * as TokenServer from "../TokenServer.js"
 import { listen, pathnameOf } from "./loopback.js"
@@ -67,7 +68,8 @@ const registerClient = (scopes: ReadonlyArray<string>) => (client: TokenServer.C
   scopes: client.scopes ?? scopes
 })
 
-const clientMetadata = (client: TokenServer.Client): Oidc.ClientMetadata => ({
+const clientMetadata = (dpopRequired: boolean) => (client: TokenServer.Client): Oidc.ClientMetadata => ({
+  ...(dpopRequired ? { dpop_bound_access_tokens: true } : {}),
   client_id: client.clientId,
   client_secret: Redacted.value(client.clientSecret),
   token_endpoint_auth_method: client.tokenEndpointAuthMethod,
@@ -150,7 +152,7 @@ export const make = (
 
     const configuration: Oidc.Configuration = {
       adapter: memoryAdapter(),
-      clients: clients.map(clientMetadata),
+      clients: clients.map(clientMetadata(options.dpop?.required === true)),
       clientAuthMethods: [...tokenEndpointAuthMethods],
       // the default, RS256, has no key in this key set, which would make every client invalid
       clientDefaults: { id_token_signed_response_alg: "ES256" },
@@ -167,6 +169,12 @@ export const make = (
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        dPoP: {
+          enabled: true,
+          // Nonces are HMACs under this secret, rotating every minute (RFC 9449 §8).
+          nonceSecret: crypto.randomBytes(32),
+          requireNonce: () => options.dpop?.requireNonce === true
+        },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => resource,
@@ -208,7 +216,9 @@ export const make = (
         ...clientAuthenticationOf(ctx),
         grantType: stringParam(ctx, "grant_type"),
         requestedScope: stringParam(ctx, "scope"),
-        ...outcome
+        ...outcome,
+        // Only on requests with a proof, so that records of plain requests keep their shape.
+        ...(ctx.get("dpop") === "" ? {} : { dpop: { jkt: ctx.oidc.entities.ClientCredentials?.jkt } })
       })
     }
 
