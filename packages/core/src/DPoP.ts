@@ -8,9 +8,11 @@
  *
  * @since 0.2.0
  */
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Redacted from "effect/Redacted"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Jose from "jose"
 import * as internal from "./internal/dpopProof.js"
@@ -220,3 +222,74 @@ export const makeNonces = (capacity: number = defaultNonceCapacity): Effect.Effe
 export const isNonceChallenge = (
   response: { readonly status: number; readonly headers: Readonly<Record<string, string | undefined>> }
 ): boolean => internal.isNonceChallenge(response.status, response.headers["www-authenticate"])
+
+/**
+ * How a client uses DPoP, as a user writes it: the key (a {@link Key}, or a private JWK or PKCS#8
+ * PEM as read with `Config.redacted`; generated in memory when absent), its algorithm, and whether
+ * a `Bearer` token in answer to a DPoP request is accepted (default: it is an error).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Input {
+  readonly key?: Key | Redacted.Redacted<string> | undefined
+  readonly algorithm?: Algorithm | undefined
+  readonly allowBearer?: boolean | undefined
+}
+
+/**
+ * How a client uses DPoP, resolved: the key every proof of the client is signed with, for its
+ * token requests and its API calls alike.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class Settings extends Schema.Class<Settings>("@access-token/core/DPoP/Settings")({
+  key: KeyFromSelf,
+  /** Accept a `Bearer` token from a token endpoint that ignored the proof, instead of failing. */
+  allowBearer: Schema.optionalWith(Schema.Boolean, { default: () => false })
+}) {}
+
+/**
+ * Resolves what a user wrote: `true` means a key generated in memory.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const settings = (input: true | Input | Settings): Effect.Effect<Settings, KeyError> => {
+  if (input instanceof Settings) return Effect.succeed(input)
+  const options: Input = input === true ? {} : input
+  const key = options.key === undefined
+    ? generate(options.algorithm)
+    : isKey(options.key)
+    ? Effect.succeed(options.key)
+    : Redacted.isRedacted(options.key)
+    ? importKey(options.key, { algorithm: options.algorithm })
+    : Effect.fail(new KeyError({ reason: "must be a DPoP.Key, or a Redacted private JWK or PKCS#8 PEM" }))
+  return Effect.map(key, (key) => new Settings({ key, allowBearer: options.allowBearer === true }))
+}
+
+/**
+ * Reads a client's DPoP settings from configuration: `DPOP_KEY` (redacted; a private JWK or a
+ * PKCS#8 PEM), `DPOP` (`true` for a key generated in memory), `DPOP_ALGORITHM` and
+ * `DPOP_ALLOW_BEARER`. Without `DPOP_KEY` or `DPOP=true`, the client does not use DPoP.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const config: Config.Config<Input | undefined> = Config.map(
+  Config.all({
+    enabled: Config.option(Config.boolean("DPOP")),
+    key: Config.option(Config.redacted("DPOP_KEY")),
+    algorithm: Config.option(Config.literal(...internal.algorithms)("DPOP_ALGORITHM")),
+    allowBearer: Config.option(Config.boolean("DPOP_ALLOW_BEARER"))
+  }),
+  ({ algorithm, allowBearer, enabled, key }): Input | undefined =>
+    Option.isNone(key) && !Option.getOrElse(enabled, () => false)
+      ? undefined
+      : {
+        key: Option.getOrUndefined(key),
+        algorithm: Option.getOrUndefined(algorithm),
+        allowBearer: Option.getOrUndefined(allowBearer)
+      }
+)

@@ -1,6 +1,6 @@
 import { DPoP } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Inspectable, Redacted, TestClock } from "effect"
+import { ConfigProvider, Effect, Exit, Inspectable, Redacted, TestClock } from "effect"
 import * as Jose from "jose"
 import * as Crypto from "node:crypto"
 import * as Util from "node:util"
@@ -231,5 +231,27 @@ describe("DPoP", () => {
       assert.isFalse(challenge(401))
       assert.isFalse(challenge(400, "DPoP error=\"use_dpop_nonce\""))
     })
+  })
+
+  describe("settings", () => {
+    it.effect("come from configuration: a key, a generated key, or none", () =>
+      Effect.gen(function*() {
+        const { jwk } = yield* privateMaterial("ES256")
+        const read = (map: Record<string, string>) =>
+          Effect.withConfigProvider(DPoP.config, ConfigProvider.fromMap(new Map(Object.entries(map))))
+        assert.isUndefined(yield* read({}))
+        assert.isUndefined(yield* read({ DPOP: "false" }))
+        const configured = yield* read({ DPOP_KEY: JSON.stringify(jwk), DPOP_ALLOW_BEARER: "true" })
+        assert.isTrue(Redacted.isRedacted(configured!.key))
+        const fromKey = yield* DPoP.settings(configured!)
+        const { d: _d, ...publicJwk } = jwk
+        assert.strictEqual(fromKey.key.thumbprint, yield* Effect.promise(() => Jose.calculateJwkThumbprint(publicJwk)))
+        assert.isTrue(fromKey.allowBearer)
+        for (const text of renderings(fromKey)) assert.notInclude(text, jwk.d!)
+        const generated = yield* DPoP.settings((yield* read({ DPOP: "true", DPOP_ALGORITHM: "ES384" }))!)
+        assert.strictEqual(generated.key.algorithm, "ES384")
+        assert.isFalse(generated.allowBearer)
+        assert.strictEqual((yield* DPoP.settings(true)).key.algorithm, "ES256")
+      }))
   })
 })
