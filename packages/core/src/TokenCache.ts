@@ -6,15 +6,13 @@
  * @since 0.1.0
  */
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import { AccessToken } from "./AccessToken.js"
+import type { AccessToken } from "./AccessToken.js"
+import * as storedToken from "./internal/storedToken.js"
 import { TokenCacheError } from "./TokenError.js"
 
 /**
@@ -43,10 +41,11 @@ export declare namespace TokenCache {
     /** Forgets the token stored under `key`. */
     readonly remove: (key: string) => Effect.Effect<void, TokenCacheError>
     /**
-     * Runs `request`, which asks the token endpoint and stores its token under `key`, on behalf of
-     * every process that shares this cache: a shared cache lets one process run it while the
-     * others wait for the token it stores and accept it when `isFresh` holds. A cache local to
-     * one process simply runs `request`.
+     * Coordinates the processes that share this cache so that one token request serves them all:
+     * `request` asks the token endpoint and stores its token under `key`; a shared cache lets one
+     * process run it (for example under a lock) while the others wait for the token it stores, and
+     * accept it when `isFresh` holds. The token service calls it on a miss; a cache local to one
+     * process simply runs `request`.
      */
     readonly coordinate: <E, R>(
       key: string,
@@ -195,16 +194,50 @@ export const layerMemory = (options?: { readonly capacity?: number | undefined }
  * @since 0.1.0
  * @category schemas
  */
-export const StoredToken = Schema.Struct({
-  token: AccessToken,
-  expiresAt: Schema.DateTimeUtc
-})
+export const StoredToken = storedToken.StoredToken
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const StoredTokenJson = Schema.parseJson(StoredToken)
+export const StoredTokenJson = storedToken.StoredTokenJson
+
+/**
+ * An entry to write to a string store, with the time to live to give it there.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoredTokenEntry {
+  /** {@link StoredTokenJson}: the token and when the entry stops being valid. */
+  readonly value: string
+  /** The time to live asked for, rounded up to whole milliseconds; a day at most when it is infinite. */
+  readonly timeToLive: Duration.Duration
+}
+
+/**
+ * Encodes a token for a cache on a store of strings, as {@link makeKeyValueStore} and
+ * `@access-token/redis` do, so that such caches read each other's entries. The error never quotes
+ * the token.
+ *
+ * @since 0.2.0
+ * @category codecs
+ */
+export const encodeStoredToken: (
+  token: AccessToken,
+  timeToLive: Duration.Duration
+) => Effect.Effect<StoredTokenEntry, TokenCacheError> = storedToken.encode
+
+/**
+ * Decodes an entry written by {@link encodeStoredToken}: `None` once it has expired, and a
+ * `TokenCacheError` (which never quotes the entry) when it cannot be decoded, in which case the
+ * cache should drop it.
+ *
+ * @since 0.2.0
+ * @category codecs
+ */
+export const decodeStoredToken: (value: string) => Effect.Effect<Option.Option<AccessToken>, TokenCacheError> =
+  storedToken.decode
 
 /**
  * The default key prefix of {@link layerKeyValueStore}.
@@ -253,39 +286,29 @@ export const makeKeyValueStore = (options?: {
 }): Effect.Effect<TokenCache.Service, never, KeyValueStore.KeyValueStore> =>
   Effect.map(KeyValueStore.KeyValueStore, (store) => {
     const prefixed = KeyValueStore.prefix(store, options?.prefix ?? defaultKeyValueStorePrefix)
-    const encode = Schema.encode(StoredTokenJson)
-    const decode = Schema.decodeUnknown(StoredTokenJson)
     const remove = (key: string) => Effect.mapError(prefixed.remove(key), storeFailure("remove"))
     return make({
       get: (key) =>
         Effect.gen(function*() {
           const raw = yield* Effect.mapError(prefixed.get(key), storeFailure("get"))
           if (Option.isNone(raw)) return Option.none()
-          const decoded = yield* Effect.option(decode(raw.value))
-          if (Option.isNone(decoded)) {
+          const token = yield* Effect.option(storedToken.decode(raw.value))
+          if (Option.isNone(token)) {
             yield* remove(key)
             return yield* new TokenCacheError({
               operation: "get",
               description: "dropped an entry that could not be decoded"
             })
           }
-          const now = yield* Clock.currentTimeMillis
-          if (DateTime.toEpochMillis(decoded.value.expiresAt) <= now) {
-            yield* remove(key)
-            return Option.none()
-          }
-          return Option.some(decoded.value.token)
+          // An expired entry is dropped, as the store has no expiry of its own.
+          if (Option.isNone(token.value)) yield* remove(key)
+          return token.value
         }),
       set: (key, token, timeToLive) =>
-        Effect.gen(function*() {
-          const now = yield* DateTime.now
-          const value = yield* Effect.mapError(
-            encode({ token, expiresAt: DateTime.addDuration(now, timeToLive) }),
-            // The parse error would quote the token: report the failure without it.
-            () => new TokenCacheError({ operation: "set", description: "the token could not be encoded" })
-          )
-          yield* Effect.mapError(prefixed.set(key, value), storeFailure("set"))
-        }),
+        Effect.flatMap(
+          storedToken.encode(token, timeToLive),
+          (entry) => Effect.mapError(prefixed.set(key, entry.value), storeFailure("set"))
+        ),
       remove
     })
   })

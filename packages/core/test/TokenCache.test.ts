@@ -107,3 +107,35 @@ describe("TokenCache.layerKeyValueStore", () => {
       assert.strictEqual(valueOf(read), "file-token")
     }).pipe(Effect.provide(Layer.mergeAll(NodeContext.layer))))
 })
+
+describe("TokenCache stored-token codec", () => {
+  it.effect("an encoded token decodes to itself until its time to live runs out, then to a miss", () =>
+    Effect.gen(function*() {
+      const original = yield* token("codec-token")
+      const entry = yield* TokenCache.encodeStoredToken(original, Duration.millis(1500.2))
+      assert.strictEqual(Duration.toMillis(entry.timeToLive), 1501, "rounded up to whole milliseconds")
+      const decoded = yield* TokenCache.decodeStoredToken(entry.value)
+      assert.strictEqual(valueOf(decoded), "codec-token")
+      assert.strictEqual(Option.getOrUndefined(decoded)?.scope, "api")
+      yield* TestClock.adjust(Duration.millis(1500))
+      assert.isTrue(Option.isSome(yield* TokenCache.decodeStoredToken(entry.value)))
+      yield* TestClock.adjust(Duration.millis(1))
+      assert.isTrue(Option.isNone(yield* TokenCache.decodeStoredToken(entry.value)))
+    }))
+
+  it.effect("an infinite time to live is written as a day", () =>
+    Effect.gen(function*() {
+      const entry = yield* TokenCache.encodeStoredToken(yield* token("forever"), Duration.infinity)
+      assert.isTrue(Duration.equals(entry.timeToLive, Duration.days(1)))
+    }))
+
+  it.effect("an entry that cannot be decoded fails without quoting it", () =>
+    Effect.gen(function*() {
+      for (const value of ["not json", "{\"token\":{}}", "{\"token\":{\"value\":\"leak-me\"},\"expiresAt\":1}"]) {
+        const error = yield* Effect.flip(TokenCache.decodeStoredToken(value))
+        assert.strictEqual(error._tag, "TokenCacheError")
+        assert.strictEqual(error.operation, "get")
+        assert.notInclude(error.message, "leak-me")
+      }
+    }))
+})

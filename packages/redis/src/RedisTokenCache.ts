@@ -6,26 +6,23 @@
  *
  * @since 0.1.0
  */
-import type * as AccessToken from "@access-token/core/AccessToken"
 import * as TokenCache from "@access-token/core/TokenCache"
-import { TokenCacheError } from "@access-token/core/TokenError"
-import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Data from "effect/Data"
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { Redis, type RedisOptions } from "ioredis"
-import * as crypto from "node:crypto"
-import * as Encryption from "./internal/encryption.js"
+import type { Redis } from "ioredis"
+import { type RedisOptions } from "ioredis"
+import * as Connection from "./internal/connection.js"
+import * as Coordination from "./internal/coordination.js"
+import * as Entries from "./internal/entries.js"
+import * as Settings from "./internal/settings.js"
 
 /**
  * What the cache does with a Redis connection, whoever owns it.
@@ -77,19 +74,19 @@ export interface Options extends CacheOptions {
  * @since 0.1.0
  * @category constants
  */
-export const defaultPrefix = "access-token:"
+export const defaultPrefix: string = Settings.defaultPrefix
 
 /**
  * @since 0.1.0
  * @category constants
  */
-export const defaultCommandTimeout: Duration.Duration = Duration.millis(500)
+export const defaultCommandTimeout: Duration.Duration = Settings.defaultCommandTimeout
 
 /**
  * @since 0.1.0
  * @category constants
  */
-export const defaultLockTimeToLive: Duration.Duration = Duration.seconds(10)
+export const defaultLockTimeToLive: Duration.Duration = Settings.defaultLockTimeToLive
 
 /**
  * How much longer than the lock's time to live a replica waits for another's token by default.
@@ -97,13 +94,13 @@ export const defaultLockTimeToLive: Duration.Duration = Duration.seconds(10)
  * @since 0.1.0
  * @category constants
  */
-export const defaultWaitMargin: Duration.Duration = Duration.seconds(2)
+export const defaultWaitMargin: Duration.Duration = Settings.defaultWaitMargin
 
 /**
  * @since 0.1.0
  * @category constants
  */
-export const defaultPollInterval: Duration.Duration = Duration.millis(50)
+export const defaultPollInterval: Duration.Duration = Settings.defaultPollInterval
 
 /**
  * The ioredis options of a connection the cache opens itself: commands fail at once while Redis is
@@ -145,295 +142,25 @@ export class RedisConfigurationError
   }
 }
 
-/** Deletes a key only if it still holds the value the caller read or wrote. */
-const compareAndDelete =
-  `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`
-
-/** An entry that is there but cannot be used: it is dropped, and `get` reports it. */
-class Unreadable extends Data.TaggedError("Unreadable")<{ readonly reason: string }> {}
-
-const decodeStored = Schema.decodeUnknownEither(TokenCache.StoredTokenJson)
-const encodeStored = Schema.encodeEither(TokenCache.StoredTokenJson)
-
-/** The longest time to live written, for a caller that passes an infinite one. */
-const maxTimeToLive = Duration.toMillis(Duration.days(1))
-
-/** What went wrong with a command, without its arguments, which may hold a token. */
-const describeFailure = (cause: unknown): string => {
-  if (cause instanceof Error) {
-    const code = (cause as { readonly code?: unknown }).code
-    const text = typeof code === "string" && !cause.message.includes(code) ? `${code}: ${cause.message}` : cause.message
-    return text.length > 200 ? `${text.slice(0, 200)}...` : text
-  }
-  return "unknown failure"
-}
-
-interface Settings {
-  readonly prefix: string
-  readonly key: Buffer | undefined
-  readonly commandTimeout: Duration.Duration
-  readonly lockTimeToLive: Duration.Duration
-  readonly waitTimeout: Duration.Duration
-  readonly pollInterval: Duration.Duration
-}
-
-const positive = (
-  field: string,
-  input: Duration.DurationInput | undefined,
-  fallback: Duration.Duration
-): Either.Either<Duration.Duration, RedisConfigurationError> => {
-  const duration = input === undefined ? Option.some(fallback) : Duration.decodeUnknown(input)
-  return Option.isSome(duration) && Duration.greaterThan(duration.value, Duration.zero) &&
-      Duration.isFinite(duration.value)
-    ? Either.right(duration.value)
-    : Either.left(new RedisConfigurationError({ field, reason: "must be a positive, finite duration" }))
-}
-
-const settings = (options: CacheOptions | undefined): Either.Either<Settings, RedisConfigurationError> =>
-  Either.gen(function*() {
-    const key = options?.encryptionKey === undefined
-      ? undefined
-      : yield* Either.mapLeft(
-        Encryption.parseKey(options.encryptionKey),
-        (reason) => new RedisConfigurationError({ field: "encryptionKey", reason })
-      )
-    const commandTimeout = yield* positive("commandTimeout", options?.commandTimeout, defaultCommandTimeout)
-    const lockTimeToLive = yield* positive("lockTimeToLive", options?.lockTimeToLive, defaultLockTimeToLive)
-    const waitTimeout = yield* positive(
-      "waitTimeout",
-      options?.waitTimeout,
-      Duration.sum(lockTimeToLive, defaultWaitMargin)
-    )
-    const pollInterval = yield* positive("pollInterval", options?.pollInterval, defaultPollInterval)
-    return { prefix: options?.prefix ?? defaultPrefix, key, commandTimeout, lockTimeToLive, waitTimeout, pollInterval }
-  })
-
-/**
- * Logs when the connection is lost and when it is back, once each per outage, and keeps ioredis
- * from reporting an `error` event that nobody listens to.
- */
-const watchConnection = (client: Redis): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    let lost = false
-    const onError = (error: unknown) => {
-      if (lost) return
-      lost = true
-      runFork(
-        Effect.logWarning(
-          `Redis token cache connection failed (${
-            describeFailure(error)
-          }); each replica requests its own tokens until it is back`
-        )
-      )
-    }
-    const onReady = () => {
-      if (!lost) return
-      lost = false
-      runFork(Effect.logInfo("Redis token cache connection restored"))
-    }
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        client.on("error", onError)
-        client.on("ready", onReady)
-      }),
-      () =>
-        Effect.sync(() => {
-          client.off("error", onError)
-          client.off("ready", onReady)
-        })
-    )
-  })
+const settings = (options: CacheOptions | undefined) =>
+  Either.mapLeft(Settings.parse(options), (invalid) => new RedisConfigurationError(invalid))
 
 const build = (
   client: Redis,
-  config: Settings
+  config: Settings.Settings
 ): Effect.Effect<TokenCache.TokenCache.Service, never, Scope.Scope> =>
   Effect.gen(function*() {
-    yield* watchConnection(client)
-    const { commandTimeout, key: encryptionKey, lockTimeToLive, pollInterval, prefix, waitTimeout } = config
-    const lockMillis = Duration.toMillis(lockTimeToLive)
-    const tokenKey = (key: string) => `${prefix}token:${key}`
-    const lockKey = (key: string) => `${prefix}lock:${key}`
-
-    /** Settles when the connection being opened is ready (`true`) or has failed; one for all waiting commands. */
-    let opening: Promise<boolean> | undefined
-    const opened = (): Promise<boolean> => {
-      if (opening !== undefined) return opening
-      opening = new Promise<boolean>((resolve) => {
-        const settle = (ok: boolean) => {
-          client.off("ready", onReady)
-          client.off("close", onClose)
-          client.off("end", onClose)
-          opening = undefined
-          resolve(ok)
-        }
-        const onReady = () => settle(true)
-        const onClose = () => settle(false)
-        client.on("ready", onReady)
-        client.on("close", onClose)
-        client.on("end", onClose)
-      })
-      if (client.status === "wait") client.connect().catch(() => undefined)
-      return opening
-    }
-
-    /**
-     * Waits for a connection being opened, and fails at once while Redis is unreachable, so that
-     * no command is queued to run later.
-     */
-    const connected = (
-      operation: TokenCacheError["operation"],
-      command: string
-    ): Effect.Effect<void, TokenCacheError> =>
-      Effect.suspend(() => {
-        const status = client.status
-        if (status === "ready") return Effect.void
-        const notConnected = new TokenCacheError({
-          operation,
-          description: `Redis ${command} not sent: Redis is not connected`
-        })
-        if (status !== "wait" && status !== "connecting" && status !== "connect") return Effect.fail(notConnected)
-        return Effect.flatMap(Effect.promise(opened), (ok) => ok ? Effect.void : Effect.fail(notConnected))
-      })
-
-    const run = <A>(
-      operation: TokenCacheError["operation"],
-      command: string,
-      send: (client: Redis) => Promise<A>
-    ): Effect.Effect<A, TokenCacheError> =>
-      connected(operation, command).pipe(
-        Effect.zipRight(Effect.tryPromise({
-          try: () => send(client),
-          catch: (cause) =>
-            new TokenCacheError({ operation, description: `Redis ${command} failed: ${describeFailure(cause)}` })
-        })),
-        Effect.timeoutFail({
-          duration: commandTimeout,
-          onTimeout: () =>
-            new TokenCacheError({
-              operation,
-              description: `Redis ${command} got no answer within ${Duration.format(commandTimeout)}`
-            })
-        })
-      )
-
-    const read = (key: string): Effect.Effect<Option.Option<AccessToken.AccessToken>, TokenCacheError | Unreadable> =>
-      Effect.gen(function*() {
-        const redisKey = tokenKey(key)
-        const raw = yield* run("get", "GET", (client) => client.get(redisKey))
-        if (raw === null) return Option.none()
-        const json = encryptionKey === undefined ? raw : Encryption.open(encryptionKey, key, raw)
-        const decoded = json === undefined ? undefined : decodeStored(json)
-        if (decoded === undefined || Either.isLeft(decoded)) {
-          // Only this value is dropped: a token another replica writes meanwhile stays.
-          yield* Effect.ignore(run("get", "EVAL", (client) => client.eval(compareAndDelete, 1, redisKey, raw)))
-          return yield* new Unreadable({
-            reason: decoded === undefined
-              ? "dropped an entry that could not be decrypted (written with another encryption key, or without one)"
-              : encryptionKey === undefined
-              ? "dropped an entry that could not be decoded (written with an encryption key, or corrupt)"
-              : "dropped an entry that could not be decoded"
-          })
-        }
-        const now = yield* Clock.currentTimeMillis
-        return DateTime.toEpochMillis(decoded.right.expiresAt) <= now ? Option.none() : Option.some(decoded.right.token)
-      })
-
-    const get = (key: string) =>
-      Effect.catchTag(
-        read(key),
-        "Unreadable",
-        ({ reason }) => Effect.fail(new TokenCacheError({ operation: "get", description: reason }))
-      )
-
-    const set = (key: string, token: AccessToken.AccessToken, timeToLive: Duration.Duration) =>
-      Effect.gen(function*() {
-        const requested = Duration.toMillis(timeToLive)
-        const millis = Number.isFinite(requested) ? Math.max(1, Math.ceil(requested)) : maxTimeToLive
-        const now = yield* DateTime.now
-        const json = encodeStored({ token, expiresAt: DateTime.add(now, { millis }) })
-        if (Either.isLeft(json)) {
-          // The parse error would quote the token: report the failure without it.
-          return yield* new TokenCacheError({ operation: "set", description: "the token could not be encoded" })
-        }
-        const value = encryptionKey === undefined ? json.right : Encryption.seal(encryptionKey, key, json.right)
-        yield* run("set", "SET", (client) => client.set(tokenKey(key), value, "PX", millis))
-      })
-
-    const remove = (key: string) => Effect.asVoid(run("remove", "DEL", (client) => client.del(tokenKey(key))))
-
-    /** Releases the lock only if it is still this owner's: once it has expired it may be another's. */
-    const unlock = (key: string, owner: string): Effect.Effect<void> =>
-      run("lock", "EVAL", (client) => client.eval(compareAndDelete, 1, lockKey(key), owner)).pipe(
-        Effect.catchAll((error) => Effect.logDebug(`${error.message}; the lock expires by itself`)),
-        Effect.asVoid
-      )
-
-    /** Takes the lock of `key` under a value of its own; `None` if another replica holds it. */
-    const lock = (key: string): Effect.Effect<Option.Option<string>, TokenCacheError> =>
-      Effect.suspend(() => {
-        const owner = crypto.randomUUID()
-        return run("lock", "SET NX", (client) => client.set(lockKey(key), owner, "PX", lockMillis, "NX")).pipe(
-          Effect.map((reply) => reply === "OK" ? Option.some(owner) : Option.none()),
-          // A stalled Redis may still take the lock when it wakes up: release it right behind.
-          Effect.tapError(() => Effect.forkDaemon(unlock(key, owner)))
-        )
-      })
-
-    const coordinate = <E, R>(
-      key: string,
-      request: Effect.Effect<AccessToken.AccessToken, E, R>,
-      isFresh: (token: AccessToken.AccessToken) => boolean
-    ): Effect.Effect<AccessToken.AccessToken, E, R> =>
-      Effect.uninterruptibleMask((restore) => {
-        const fresh: Effect.Effect<Option.Option<AccessToken.AccessToken>, TokenCacheError> = read(key).pipe(
-          Effect.catchTag("Unreadable", () => Effect.succeedNone),
-          Effect.map(Option.filter(isFresh))
-        )
-        const outcome = (name: string) => Effect.annotateCurrentSpan("access_token.cache.coordination", name)
-        const withoutLock = (error: TokenCacheError) =>
-          Effect.logWarning(`${error.message}; requesting a token without the other replicas`).pipe(
-            Effect.zipRight(outcome("unavailable")),
-            Effect.zipRight(restore(request))
-          )
-        // The token may have been stored between the caller's look and the lock.
-        const asOwner = (owner: string) =>
-          restore(
-            outcome("owner").pipe(
-              Effect.zipRight(Effect.orElseSucceed(fresh, () => Option.none<AccessToken.AccessToken>())),
-              Effect.flatMap(Option.match({ onNone: () => request, onSome: Effect.succeed }))
-            )
-          ).pipe(Effect.ensuring(unlock(key, owner)))
-
-        return Effect.gen(function*() {
-          const first = yield* Effect.either(restore(lock(key)))
-          if (Either.isLeft(first)) return yield* withoutLock(first.left)
-          if (Option.isSome(first.right)) return yield* asOwner(first.right.value)
-          const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(waitTimeout)
-          while (true) {
-            yield* restore(Effect.sleep(pollInterval))
-            const found = yield* Effect.either(restore(fresh))
-            if (Either.isLeft(found)) return yield* withoutLock(found.left)
-            if (Option.isSome(found.right)) {
-              yield* outcome("waited")
-              return found.right.value
-            }
-            if ((yield* Clock.currentTimeMillis) >= deadline) {
-              yield* Effect.logWarning(
-                `No token from the replica holding the lock within ${Duration.format(waitTimeout)}; requesting one`
-              )
-              yield* outcome("timeout")
-              return yield* restore(request)
-            }
-            // The lock is free again when its owner failed or died without storing a token.
-            const next = yield* Effect.either(restore(lock(key)))
-            if (Either.isLeft(next)) return yield* withoutLock(next.left)
-            if (Option.isSome(next.right)) return yield* asOwner(next.right.value)
-          }
-        })
-      })
-
+    const run = yield* Connection.commands(client, config.commandTimeout)
+    const { key: encryptionKey, lockTimeToLive, pollInterval, prefix, waitTimeout } = config
+    const { get, remove, set, stored } = Entries.make(run, prefix, encryptionKey)
+    const coordinate = Coordination.coordinate({
+      run,
+      lockKey: (key) => `${prefix}lock:${key}`,
+      stored,
+      lockTimeToLive,
+      waitTimeout,
+      pollInterval
+    })
     return TokenCache.make({ get, set, remove, coordinate })
   })
 
@@ -500,30 +227,11 @@ export const make = (
 ): Effect.Effect<TokenCache.TokenCache.Service, RedisConfigurationError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* settings(options)
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const redisOptions: RedisOptions = {
-          ...defaultRedisOptions,
-          commandTimeout: Duration.toMillis(config.commandTimeout),
-          ...options?.redisOptions
-        }
-        const url = options?.url === undefined
-          ? undefined
-          : Redacted.isRedacted(options.url)
-          ? Redacted.value(options.url)
-          : options.url
-        const client = url === undefined ? new Redis(redisOptions) : new Redis(url, redisOptions)
-        // The connection is the cache's own: no error event of it may go unhandled.
-        client.on("error", () => undefined)
-        return client
-      }),
-      (client) =>
-        Effect.promise(() => client.quit().catch(() => undefined)).pipe(
-          Effect.timeout(config.commandTimeout),
-          Effect.ignore,
-          Effect.ensuring(Effect.sync(() => client.disconnect()))
-        )
-    )
+    const client = yield* Connection.open(options?.url, {
+      ...defaultRedisOptions,
+      commandTimeout: Duration.toMillis(config.commandTimeout),
+      ...options?.redisOptions
+    }, config.commandTimeout)
     return yield* build(client, config)
   })
 
