@@ -32,3 +32,13 @@ export * as TokenService from "./TokenService.js"
  * @since 0.2.0
  */
 export * as DPoP from "./DPoP.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as ClientAuthentication from "./ClientAuthentication.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as JwtBearerGrant from "./JwtBearerGrant.js"

@@ -1,0 +1,429 @@
+/**
+ * How a client proves who it is at the token endpoint: with its secret (`client_secret_basic`,
+ * `client_secret_post`), or with a signed assertion (`private_key_jwt`, `client_secret_jwt`,
+ * RFC 7523 §2.2 and OpenID Connect Core §9). A fresh assertion is signed for every attempt.
+ *
+ * @since 0.2.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { loadSigningKey } from "./internal/clientAssertion.js"
+import { ClientConfigurationError } from "./TokenError.js"
+
+/**
+ * The client authentication methods of the OAuth 2.0 registry (RFC 7591 §2) that a client can use.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Method = "client_secret_basic" | "client_secret_post" | "client_secret_jwt" | "private_key_jwt"
+
+/**
+ * @since 0.2.0
+ * @category constants
+ */
+export const methods: ReadonlyArray<Method> = [
+  "client_secret_basic",
+  "client_secret_post",
+  "client_secret_jwt",
+  "private_key_jwt"
+]
+
+/**
+ * The algorithms a private key may sign with; by default the key's type decides (RSA: `RS256`,
+ * EC: `ES256` / `ES384` / `ES512` by curve, Ed25519: `EdDSA`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SigningAlgorithm =
+  | "RS256"
+  | "RS384"
+  | "RS512"
+  | "PS256"
+  | "PS384"
+  | "PS512"
+  | "ES256"
+  | "ES384"
+  | "ES512"
+  | "EdDSA"
+
+/**
+ * The algorithms of `client_secret_jwt`; `HS256` by default.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SecretAlgorithm = "HS256" | "HS384" | "HS512"
+
+/**
+ * The `aud` of an assertion: the authorization server's issuer identifier (the default, as OpenID
+ * Connect Core errata and draft-ietf-oauth-rfc7523bis require), or its token endpoint URL for
+ * servers still on the old rule.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Audience = "issuer" | "tokenEndpoint"
+
+/**
+ * A private key: a PKCS#8 PEM or a private JWK (as JSON text or as an object), kept `Redacted`,
+ * or a WebCrypto `CryptoKey` that can sign.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type PrivateKey = Redacted.Redacted<string> | Redacted.Redacted<JsonWebKey> | CryptoKey
+
+/**
+ * A private key as configured.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SigningKeyInput {
+  readonly privateKey: PrivateKey
+  /** Must fit the key; by default the key's type decides (a JWK's own `alg` first). */
+  readonly algorithm?: SigningAlgorithm | undefined
+  /** The `kid` the server knows the key by; a JWK's own `kid` by default, else none. */
+  readonly keyId?: string | undefined
+  /**
+   * The key's X.509 certificate (PEM; the first of a chain), whose SHA-256 thumbprint goes in the
+   * `x5t#S256` header, as Microsoft Entra ID identifies certificate credentials. It must hold the
+   * key's public half.
+   */
+  readonly certificate?: string | undefined
+}
+
+/**
+ * A private key, imported (never extractable when imported here) and checked.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SigningKey {
+  readonly key: CryptoKey
+  readonly algorithm: SigningAlgorithm
+  readonly keyId: string | undefined
+  readonly certificateThumbprintS256: string | undefined
+}
+
+/**
+ * How assertions are dated and addressed.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AssertionOptions {
+  /** Default `"issuer"`. */
+  readonly audience?: Audience | undefined
+  /** How long an assertion is valid; default {@link defaultAssertionLifetime}. */
+  readonly lifetime?: Duration.DurationInput | undefined
+  /** How far back `iat` and `nbf` are dated; default {@link defaultClockSkew}. */
+  readonly clockSkew?: Duration.DurationInput | undefined
+}
+
+/**
+ * A client's authentication as a user writes it. The secret methods use the client's
+ * `clientSecret`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Input =
+  | { readonly method: "client_secret_basic" }
+  | { readonly method: "client_secret_post" }
+  | ({ readonly method: "client_secret_jwt"; readonly algorithm?: SecretAlgorithm | undefined } & AssertionOptions)
+  | ({ readonly method: "private_key_jwt" } & SigningKeyInput & AssertionOptions)
+
+/**
+ * How long an assertion is valid unless configured: 60 s.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultAssertionLifetime: Duration.Duration = Duration.seconds(60)
+
+/**
+ * How far back an assertion's `iat` and `nbf` are dated unless configured: 5 s, so that a server
+ * whose clock is a little behind does not refuse an assertion from its future.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultClockSkew: Duration.Duration = Duration.seconds(5)
+
+/**
+ * The longest an assertion may be valid, its clock-skew allowance included: one hour, Google's
+ * limit, and longer than any server needs.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maxAssertionLifetime: Duration.Duration = Duration.hours(1)
+
+/**
+ * The dating and addressing of a client's assertions, validated.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AssertionSettings {
+  readonly audience: Audience
+  readonly lifetime: Duration.Duration
+  readonly clockSkew: Duration.Duration
+}
+
+/**
+ * `client_secret_basic` (RFC 6749 §2.3.1): the client id and secret in the `Authorization` header.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class ClientSecretBasic extends Data.TaggedClass("ClientSecretBasic")<{}> {
+  /**
+   * @since 0.2.0
+   */
+  readonly method = "client_secret_basic" as const
+}
+
+/**
+ * `client_secret_post` (RFC 6749 §2.3.1): the client id and secret in the form.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class ClientSecretPost extends Data.TaggedClass("ClientSecretPost")<{}> {
+  /**
+   * @since 0.2.0
+   */
+  readonly method = "client_secret_post" as const
+}
+
+/**
+ * `client_secret_jwt`: an assertion signed with an HMAC of the client secret, which never travels.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class ClientSecretJwt extends Data.TaggedClass("ClientSecretJwt")<{
+  readonly algorithm: SecretAlgorithm
+  readonly assertion: AssertionSettings
+}> {
+  /**
+   * @since 0.2.0
+   */
+  readonly method = "client_secret_jwt" as const
+}
+
+/**
+ * `private_key_jwt`: an assertion signed with the client's private key, whose public key the server
+ * has registered.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class PrivateKeyJwt extends Data.TaggedClass("PrivateKeyJwt")<{
+  readonly signingKey: SigningKey
+  readonly assertion: AssertionSettings
+}> {
+  /**
+   * @since 0.2.0
+   */
+  readonly method = "private_key_jwt" as const
+}
+
+/**
+ * A client's authentication, ready to use: keys imported and checked.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ClientAuthentication = ClientSecretBasic | ClientSecretPost | ClientSecretJwt | PrivateKeyJwt
+
+/**
+ * @since 0.2.0
+ * @category refinements
+ */
+export const isClientAuthentication = (u: unknown): u is ClientAuthentication =>
+  u instanceof ClientSecretBasic || u instanceof ClientSecretPost || u instanceof ClientSecretJwt ||
+  u instanceof PrivateKeyJwt
+
+/**
+ * The schema of a loaded client authentication, for the field of a client definition.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ClientAuthenticationFromSelf: Schema.Schema<ClientAuthentication> = Schema.declare(
+  isClientAuthentication,
+  {
+    identifier: "ClientAuthentication",
+    message: () => "must be made by ClientAuthentication.make"
+  }
+)
+
+const durationOf = (value: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
+  value === undefined ? Option.some(fallback) : Duration.decodeUnknown(value)
+
+/**
+ * Validates how assertions are dated and addressed: a positive lifetime, a skew allowance of at
+ * least zero, together at most {@link maxAssertionLifetime}.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const assertionSettings = (
+  client: string,
+  field: string,
+  options: AssertionOptions,
+  defaults?: { readonly audience?: Audience | undefined }
+): Effect.Effect<AssertionSettings, ClientConfigurationError> => {
+  const fail = (name: string, reason: string) =>
+    Effect.fail(new ClientConfigurationError({ client, field: `${field}.${name}`, reason }))
+  const audience = options.audience ?? defaults?.audience ?? "issuer"
+  if (audience !== "issuer" && audience !== "tokenEndpoint") return fail("audience", "must be issuer or tokenEndpoint")
+  const lifetime = durationOf(options.lifetime, defaultAssertionLifetime)
+  const clockSkew = durationOf(options.clockSkew, defaultClockSkew)
+  if (Option.isNone(lifetime) || Duration.toMillis(lifetime.value) < 1000) {
+    return fail("lifetime", "must be a duration of at least one second")
+  }
+  if (Option.isNone(clockSkew) || !Duration.isFinite(clockSkew.value)) {
+    return fail("clockSkew", "must be a finite duration")
+  }
+  if (Duration.greaterThan(Duration.sum(lifetime.value, clockSkew.value), maxAssertionLifetime)) {
+    return fail("lifetime", `together with clockSkew must not exceed ${Duration.format(maxAssertionLifetime)}`)
+  }
+  return Effect.succeed({ audience, lifetime: lifetime.value, clockSkew: clockSkew.value })
+}
+
+const secretAlgorithms: ReadonlyArray<string> = ["HS256", "HS384", "HS512"]
+
+/**
+ * Loads a client's authentication: imports and checks its key, validates its settings. A key that
+ * cannot be read or an algorithm that does not fit it fails with `ClientConfigurationError`
+ * naming the client and the field, never quoting the key.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (
+  input: Input | ClientAuthentication,
+  client: string
+): Effect.Effect<ClientAuthentication, ClientConfigurationError> => {
+  if (isClientAuthentication(input)) return Effect.succeed(input)
+  const field = "authentication"
+  switch (input?.method) {
+    case "client_secret_basic":
+      return Effect.succeed(new ClientSecretBasic())
+    case "client_secret_post":
+      return Effect.succeed(new ClientSecretPost())
+    case "client_secret_jwt": {
+      const algorithm = input.algorithm ?? "HS256"
+      if (!secretAlgorithms.includes(algorithm)) {
+        return Effect.fail(
+          new ClientConfigurationError({ client, field: `${field}.algorithm`, reason: "must be HS256, HS384 or HS512" })
+        )
+      }
+      return Effect.map(
+        assertionSettings(client, field, input),
+        (assertion) => new ClientSecretJwt({ algorithm, assertion })
+      )
+    }
+    case "private_key_jwt":
+      return Effect.zipWith(
+        loadSigningKey(client, field, input),
+        assertionSettings(client, field, input),
+        (signingKey, assertion) => new PrivateKeyJwt({ signingKey, assertion })
+      )
+    default:
+      return Effect.fail(
+        new ClientConfigurationError({
+          client,
+          field: `${field}.method`,
+          reason: `must be one of ${methods.join(", ")}`
+        })
+      )
+  }
+}
+
+/**
+ * Reads a client's authentication from configuration (nest it under the client's prefix):
+ * `TOKEN_ENDPOINT_AUTH_METHOD` (one of {@link methods}; `private_key_jwt` when only a private key is
+ * set), `PRIVATE_KEY` (redacted: a PKCS#8 PEM or a private JWK as JSON), `PRIVATE_KEY_ID` (the
+ * `kid`), `SIGNING_ALGORITHM`, `CERTIFICATE` (PEM, for `x5t#S256`), `ASSERTION_AUDIENCE` (`issuer`
+ * or `token_endpoint`), `ASSERTION_LIFETIME` (a duration). `None` when no method is configured, so
+ * that a client with a secret keeps its credential style.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const config: Config.Config<Option.Option<Input>> = Config.all({
+  method: Config.option(Config.literal(...methods)("TOKEN_ENDPOINT_AUTH_METHOD")),
+  privateKey: Config.option(Config.redacted("PRIVATE_KEY")),
+  keyId: Config.option(Config.string("PRIVATE_KEY_ID")),
+  algorithm: Config.option(
+    Config.literal(
+      "RS256",
+      "RS384",
+      "RS512",
+      "PS256",
+      "PS384",
+      "PS512",
+      "ES256",
+      "ES384",
+      "ES512",
+      "EdDSA",
+      "HS256",
+      "HS384",
+      "HS512"
+    )("SIGNING_ALGORITHM")
+  ),
+  certificate: Config.option(Config.string("CERTIFICATE")),
+  audience: Config.option(Config.literal("issuer", "token_endpoint")("ASSERTION_AUDIENCE")),
+  lifetime: Config.option(Config.duration("ASSERTION_LIFETIME"))
+}).pipe(
+  Config.mapOrFail((fields) => {
+    const method = Option.orElse(fields.method, () => Option.as(fields.privateKey, "private_key_jwt" as const))
+    const assertion: AssertionOptions = {
+      audience: Option.getOrUndefined(
+        Option.map(fields.audience, (audience) => audience === "token_endpoint" ? "tokenEndpoint" : "issuer")
+      ),
+      lifetime: Option.getOrUndefined(fields.lifetime)
+    }
+    const algorithm = Option.getOrUndefined(fields.algorithm)
+    const invalid = (path: string, reason: string) => Either.left(ConfigError.InvalidData([path], reason))
+    if (Option.isNone(method)) return Either.right(Option.none())
+    switch (method.value) {
+      case "client_secret_basic":
+      case "client_secret_post":
+        return Either.right(Option.some({ method: method.value }))
+      case "client_secret_jwt":
+        return algorithm === undefined || secretAlgorithms.includes(algorithm)
+          ? Either.right(
+            Option.some({ method: method.value, algorithm: algorithm as SecretAlgorithm | undefined, ...assertion })
+          )
+          : invalid("SIGNING_ALGORITHM", "client_secret_jwt signs with HS256, HS384 or HS512")
+      case "private_key_jwt":
+        if (Option.isNone(fields.privateKey)) return invalid("PRIVATE_KEY", "private_key_jwt needs a private key")
+        if (algorithm !== undefined && secretAlgorithms.includes(algorithm)) {
+          return invalid("SIGNING_ALGORITHM", "private_key_jwt signs with a private key, not with HS256/384/512")
+        }
+        return Either.right(Option.some<Input>({
+          method: method.value,
+          privateKey: fields.privateKey.value,
+          algorithm: algorithm as SigningAlgorithm | undefined,
+          keyId: Option.getOrUndefined(fields.keyId),
+          certificate: Option.getOrUndefined(fields.certificate),
+          ...assertion
+        }))
+    }
+  })
+)

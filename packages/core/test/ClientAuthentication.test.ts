@@ -1,0 +1,541 @@
+import { ClientAuthentication, JwtBearerGrant } from "@access-token/core"
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Either, Inspectable, Option, Redacted, TestClock } from "effect"
+import * as Jose from "jose"
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as FileSystem from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Util from "node:util"
+import { credentials, type Identity, jwtBearerGrant } from "../src/internal/clientAuthentication.js"
+
+const CLIENT = "worker"
+const CLIENT_ID = "worker-id"
+const ISSUER = "https://auth.example.com/tenant"
+const TOKEN_ENDPOINT = "https://auth.example.com/tenant/oauth2/token"
+const target = { tokenEndpoint: TOKEN_ENDPOINT, issuer: ISSUER }
+const NOW = 1_767_225_600_000 // 2026-01-01T00:00:00Z
+
+interface KeyKind {
+  readonly name: string
+  readonly algorithm: ClientAuthentication.SigningAlgorithm
+  /** Generates a key pair with Node's crypto, as a user's PEM or JWK would come from elsewhere. */
+  readonly generate: () => Crypto.KeyPairKeyObjectResult
+}
+
+const keyKinds: ReadonlyArray<KeyKind> = [
+  { name: "RSA", algorithm: "RS256", generate: () => Crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }) },
+  { name: "EC P-256", algorithm: "ES256", generate: () => Crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }) },
+  { name: "EC P-384", algorithm: "ES384", generate: () => Crypto.generateKeyPairSync("ec", { namedCurve: "P-384" }) },
+  { name: "EC P-521", algorithm: "ES512", generate: () => Crypto.generateKeyPairSync("ec", { namedCurve: "P-521" }) },
+  { name: "Ed25519", algorithm: "EdDSA", generate: () => Crypto.generateKeyPairSync("ed25519") }
+]
+
+const pemOf = (pair: Crypto.KeyPairKeyObjectResult): string =>
+  pair.privateKey.export({ type: "pkcs8", format: "pem" }) as string
+
+const jwkOf = (pair: Crypto.KeyPairKeyObjectResult): Jose.JWK => pair.privateKey.export({ format: "jwk" }) as Jose.JWK
+
+/** The base64 lines of a PEM: what a leak of the key would show. */
+const keyMaterial = (pem: string): ReadonlyArray<string> =>
+  pem.split("\n").filter((line) => line.length > 20 && !line.startsWith("-----"))
+
+/** A self-signed RSA certificate and its key, made by the openssl command line. */
+const selfSignedCertificate = (): { readonly certificate: string; readonly privateKey: string } => {
+  const directory = FileSystem.mkdtempSync(Path.join(Os.tmpdir(), "client-auth-"))
+  try {
+    const [key, certificate] = [Path.join(directory, "key.pem"), Path.join(directory, "certificate.pem")]
+    ChildProcess.execFileSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=worker",
+      "-days",
+      "1",
+      "-keyout",
+      key,
+      "-out",
+      certificate
+    ], { stdio: "ignore" })
+    return {
+      certificate: FileSystem.readFileSync(certificate, "utf8"),
+      privateKey: FileSystem.readFileSync(key, "utf8")
+    }
+  } finally {
+    FileSystem.rmSync(directory, { recursive: true, force: true })
+  }
+}
+
+const identity = (authentication: ClientAuthentication.ClientAuthentication, secret?: string): Identity => ({
+  name: CLIENT,
+  clientId: CLIENT_ID,
+  clientSecret: secret === undefined ? undefined : Redacted.make(secret),
+  credentialStyle: "header",
+  authentication
+})
+
+const formOf = (result: { readonly form: ReadonlyArray<readonly [string, string]> }) => new Map(result.form)
+
+const assertionOf = (result: { readonly form: ReadonlyArray<readonly [string, string]> }): string => {
+  const assertion = formOf(result).get("client_assertion")
+  assert.isDefined(assertion)
+  return assertion!
+}
+
+const verify = (jwt: string, key: Jose.CryptoKey | Jose.KeyObject | Uint8Array, audience = ISSUER) =>
+  Effect.promise(() => Jose.jwtVerify(jwt, key, { audience, issuer: CLIENT_ID, currentDate: new Date(NOW) }))
+
+const makeError = (input: ClientAuthentication.Input) => Effect.flip(ClientAuthentication.make(input, CLIENT))
+
+describe("private_key_jwt", () => {
+  for (const kind of keyKinds) {
+    it.effect(`signs an assertion the public key verifies (${kind.name}, PKCS#8 PEM)`, () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const pair = kind.generate()
+        const auth = yield* ClientAuthentication.make({
+          method: "private_key_jwt",
+          privateKey: Redacted.make(pemOf(pair)),
+          keyId: "key-1"
+        }, CLIENT)
+        const result = yield* credentials(identity(auth), target)
+        assert.deepStrictEqual(result.headers, [])
+        const form = formOf(result)
+        assert.strictEqual(form.get("client_id"), CLIENT_ID)
+        assert.strictEqual(form.get("client_assertion_type"), "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        const { payload, protectedHeader } = yield* verify(assertionOf(result), pair.publicKey)
+        assert.deepStrictEqual(protectedHeader, { alg: kind.algorithm, kid: "key-1" })
+        assert.strictEqual(payload.iss, CLIENT_ID)
+        assert.strictEqual(payload.sub, CLIENT_ID)
+        assert.strictEqual(payload.aud, ISSUER, "aud is the issuer, as one string")
+        assert.strictEqual(payload.iat, NOW / 1000 - 5)
+        assert.strictEqual(payload.nbf, NOW / 1000 - 5)
+        assert.strictEqual(payload.exp, NOW / 1000 + 60)
+        assert.match(payload.jti ?? "", /^[A-Za-z0-9_-]{22}$/)
+      }))
+
+    it.effect(`signs with a private JWK, its kid and alg kept (${kind.name})`, () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const pair = kind.generate()
+        const jwk = { ...jwkOf(pair), kid: "from-the-jwk", alg: kind.algorithm }
+        for (const privateKey of [Redacted.make(JSON.stringify(jwk)), Redacted.make(jwk as JsonWebKey)]) {
+          const auth = yield* ClientAuthentication.make({ method: "private_key_jwt", privateKey }, CLIENT)
+          const { protectedHeader } = yield* verify(
+            assertionOf(yield* credentials(identity(auth), target)),
+            pair.publicKey
+          )
+          assert.deepStrictEqual(protectedHeader, { alg: kind.algorithm, kid: "from-the-jwk" })
+        }
+      }))
+  }
+
+  it.effect("signs with PS256 when asked, with an RSA key (RSA-PSS)", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const pair = Crypto.generateKeyPairSync("rsa", { modulusLength: 2048 })
+      const auth = yield* ClientAuthentication.make({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(pair)),
+        algorithm: "PS256"
+      }, CLIENT)
+      const { protectedHeader } = yield* verify(assertionOf(yield* credentials(identity(auth), target)), pair.publicKey)
+      assert.deepStrictEqual(protectedHeader, { alg: "PS256" })
+    }))
+
+  it.effect("signs with a CryptoKey, its algorithm from the key", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      for (const alg of ["ES256", "PS384", "EdDSA"]) {
+        const { privateKey, publicKey } = yield* Effect.promise(() => Jose.generateKeyPair(alg))
+        const auth = yield* ClientAuthentication.make({ method: "private_key_jwt", privateKey }, CLIENT)
+        const { protectedHeader } = yield* verify(assertionOf(yield* credentials(identity(auth), target)), publicKey)
+        assert.strictEqual(protectedHeader.alg, alg)
+      }
+    }))
+
+  it.effect("signs a fresh assertion, with a new jti, on every call", () =>
+    Effect.gen(function*() {
+      const auth = yield* ClientAuthentication.make({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(keyKinds[1].generate()))
+      }, CLIENT)
+      const jtis = new Set<unknown>()
+      for (let i = 0; i < 20; i++) {
+        jtis.add(Jose.decodeJwt(assertionOf(yield* credentials(identity(auth), target))).jti)
+      }
+      assert.strictEqual(jtis.size, 20)
+    }))
+
+  it.effect("dates assertions by the Clock, with the configured lifetime and skew", () =>
+    Effect.gen(function*() {
+      const auth = yield* ClientAuthentication.make({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(keyKinds[1].generate())),
+        lifetime: "2 minutes",
+        clockSkew: 0
+      }, CLIENT)
+      yield* TestClock.setTime(NOW)
+      const first = Jose.decodeJwt(assertionOf(yield* credentials(identity(auth), target)))
+      yield* TestClock.adjust("90 seconds")
+      const second = Jose.decodeJwt(assertionOf(yield* credentials(identity(auth), target)))
+      assert.deepStrictEqual([first.iat, first.exp], [NOW / 1000, NOW / 1000 + 120])
+      assert.deepStrictEqual([second.iat, second.exp], [NOW / 1000 + 90, NOW / 1000 + 210])
+    }))
+
+  it.effect("addresses the token endpoint when told to", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const pair = keyKinds[1].generate()
+      const auth = yield* ClientAuthentication.make({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(pair)),
+        audience: "tokenEndpoint"
+      }, CLIENT)
+      const { payload } = yield* verify(
+        assertionOf(yield* credentials(identity(auth), { tokenEndpoint: TOKEN_ENDPOINT })),
+        pair.publicKey,
+        TOKEN_ENDPOINT
+      )
+      assert.strictEqual(payload.aud, TOKEN_ENDPOINT)
+    }))
+
+  it.effect("without a known issuer, fails naming the audience rather than guessing one", () =>
+    Effect.gen(function*() {
+      const auth = yield* ClientAuthentication.make({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(keyKinds[1].generate()))
+      }, CLIENT)
+      const error = yield* Effect.flip(credentials(identity(auth), { tokenEndpoint: TOKEN_ENDPOINT }))
+      assert.strictEqual(error._tag, "ClientConfigurationError")
+      assert.strictEqual(error.field, "authentication.audience")
+      assert.include(error.message, "issuer")
+    }))
+
+  it.effect("puts the certificate's SHA-256 thumbprint in x5t#S256", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const { certificate, privateKey } = selfSignedCertificate()
+      const auth = yield* ClientAuthentication.make({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(privateKey),
+        certificate
+      }, CLIENT)
+      const publicKey = new Crypto.X509Certificate(certificate).publicKey
+      const { protectedHeader } = yield* verify(assertionOf(yield* credentials(identity(auth), target)), publicKey)
+      const expected = Crypto.createHash("sha256").update(new Crypto.X509Certificate(certificate).raw).digest(
+        "base64url"
+      )
+      assert.deepStrictEqual(protectedHeader, { alg: "RS256", "x5t#S256": expected })
+
+      // A certificate of another key is refused when the client is built.
+      const error = yield* makeError({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(keyKinds[0].generate())),
+        certificate
+      })
+      assert.strictEqual(error.field, "authentication.certificate")
+      assert.include(error.message, "does not belong to the private key")
+    }))
+})
+
+describe("keys that cannot be used", () => {
+  const rsa = keyKinds[0].generate()
+  const ec = keyKinds[1].generate()
+  const cases: ReadonlyArray<readonly [string, ClientAuthentication.Input, field: string, reason: string]> = [
+    [
+      "garbage",
+      { method: "private_key_jwt", privateKey: Redacted.make("not a key") },
+      "authentication.privateKey",
+      "is not a PKCS#8 PEM"
+    ],
+    [
+      "a PKCS#1 PEM",
+      {
+        method: "private_key_jwt",
+        privateKey: Redacted.make(rsa.privateKey.export({ type: "pkcs1", format: "pem" }) as string)
+      },
+      "authentication.privateKey",
+      "convert it to PKCS#8"
+    ],
+    [
+      "a PEM with a corrupt body",
+      { method: "private_key_jwt", privateKey: Redacted.make(pemOf(ec).replace(/[A-Za-z]{8}/, "AAAAAAAA")) },
+      "authentication.privateKey",
+      "is not a PKCS#8 PEM"
+    ],
+    [
+      "a public JWK",
+      { method: "private_key_jwt", privateKey: Redacted.make(JSON.stringify(ec.publicKey.export({ format: "jwk" }))) },
+      "authentication.privateKey",
+      "is a public key"
+    ],
+    [
+      "a symmetric JWK",
+      { method: "private_key_jwt", privateKey: Redacted.make(JSON.stringify({ kty: "oct", k: "c2VjcmV0" })) },
+      "authentication.privateKey",
+      "use client_secret_jwt"
+    ],
+    [
+      "JSON that is not a JWK",
+      { method: "private_key_jwt", privateKey: Redacted.make("{ not json") },
+      "authentication.privateKey",
+      "not valid JSON"
+    ],
+    [
+      "an algorithm that does not fit an RSA key",
+      { method: "private_key_jwt", privateKey: Redacted.make(pemOf(rsa)), algorithm: "ES256" },
+      "algorithm",
+      "ES256 does not fit the key (an RSA key, which signs with RS256"
+    ],
+    [
+      "an algorithm that does not fit an EC JWK",
+      { method: "private_key_jwt", privateKey: Redacted.make(jwkOf(ec) as JsonWebKey), algorithm: "RS256" },
+      "algorithm",
+      "RS256 does not fit the key (an EC P-256 key"
+    ],
+    [
+      "an RSA key too short to sign",
+      {
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(Crypto.generateKeyPairSync("rsa", { modulusLength: 1024 })))
+      },
+      "authentication.privateKey",
+      "at least 2048 bits"
+    ],
+    [
+      "a plain string key",
+      { method: "private_key_jwt", privateKey: pemOf(ec) as unknown as Redacted.Redacted<string> },
+      "authentication.privateKey",
+      "must be a Redacted PEM or JWK"
+    ],
+    [
+      "a lifetime over an hour",
+      {
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(ec)),
+        lifetime: "59 minutes",
+        clockSkew: "2 minutes"
+      },
+      "authentication.lifetime",
+      "must not exceed 1h"
+    ],
+    [
+      "an unknown method",
+      { method: "tls_client_auth" } as unknown as ClientAuthentication.Input,
+      "authentication.method",
+      "must be one of"
+    ]
+  ]
+  for (const [name, input, field, reason] of cases) {
+    it.effect(`${name}: ClientConfigurationError naming the client and the field, never quoting the key`, () =>
+      Effect.gen(function*() {
+        const error = yield* makeError(input)
+        assert.strictEqual(error._tag, "ClientConfigurationError")
+        assert.strictEqual(error.client, CLIENT)
+        assert.strictEqual(error.field, field)
+        assert.include(error.message, reason)
+        assert.include(error.message, `Client "${CLIENT}"`)
+        const rendered = [error.message, Util.inspect(error), JSON.stringify(error), Inspectable.toStringUnknown(error)]
+        for (const line of [...keyMaterial(pemOf(rsa)), ...keyMaterial(pemOf(ec)), jwkOf(ec).d!]) {
+          for (const text of rendered) assert.notInclude(text, line)
+        }
+      }))
+  }
+})
+
+describe("client_secret_jwt", () => {
+  it.effect("signs an HMAC assertion with the client secret, which never travels", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const secret = "a-shared-secret-of-enough-length-for-hs256"
+      for (const algorithm of ["HS256", "HS512"] as const) {
+        const auth = yield* ClientAuthentication.make({ method: "client_secret_jwt", algorithm }, CLIENT)
+        const result = yield* credentials(identity(auth, secret), target)
+        const { payload, protectedHeader } = yield* verify(assertionOf(result), new TextEncoder().encode(secret))
+        assert.deepStrictEqual(protectedHeader, { alg: algorithm })
+        assert.strictEqual(payload.sub, CLIENT_ID)
+        assert.notInclude(JSON.stringify(result), secret)
+      }
+    }))
+
+  it.effect("needs the client secret", () =>
+    Effect.gen(function*() {
+      const auth = yield* ClientAuthentication.make({ method: "client_secret_jwt" }, CLIENT)
+      const error = yield* Effect.flip(credentials(identity(auth), target))
+      assert.strictEqual(error.field, "clientSecret")
+    }))
+})
+
+describe("client secrets", () => {
+  const secret = "p@ss:w+rd%/ x~"
+  it.effect("keep the credential styles: header is client_secret_basic, body client_secret_post", () =>
+    Effect.gen(function*() {
+      const base = { name: CLIENT, clientId: CLIENT_ID, clientSecret: Redacted.make(secret) }
+      const header = yield* credentials({ ...base, credentialStyle: "header" }, target)
+      const body = yield* credentials({ ...base, credentialStyle: "body" }, target)
+      const expected = `Basic ${Buffer.from("worker-id:p%40ss%3Aw%2Brd%25%2F+x%7E").toString("base64")}`
+      assert.deepStrictEqual(header, { headers: [["authorization", expected]], form: [] })
+      assert.deepStrictEqual(body, { headers: [], form: [["client_id", CLIENT_ID], ["client_secret", secret]] })
+      const explicitBasic = yield* ClientAuthentication.make({ method: "client_secret_basic" }, CLIENT)
+      const explicitPost = yield* ClientAuthentication.make({ method: "client_secret_post" }, CLIENT)
+      assert.deepStrictEqual(
+        yield* credentials({ ...base, credentialStyle: "body", authentication: explicitBasic }, target),
+        header
+      )
+      assert.deepStrictEqual(
+        yield* credentials({ ...base, credentialStyle: "header", authentication: explicitPost }, target),
+        body
+      )
+    }))
+
+  it.effect("a public client sends its id alone", () =>
+    Effect.gen(function*() {
+      const result = yield* credentials({ name: CLIENT, clientId: CLIENT_ID, credentialStyle: "header" }, target)
+      assert.deepStrictEqual(result, { headers: [], form: [["client_id", CLIENT_ID]] })
+    }))
+})
+
+describe("a loaded key", () => {
+  it.effect("renders without its material, whatever renders it", () =>
+    Effect.gen(function*() {
+      const pair = keyKinds[0].generate()
+      const jwk = jwkOf(pair)
+      for (const privateKey of [Redacted.make(pemOf(pair)), Redacted.make(JSON.stringify(jwk))]) {
+        const auth = yield* ClientAuthentication.make({ method: "private_key_jwt", privateKey }, CLIENT)
+        const renderings = [
+          String(auth),
+          Util.inspect(auth, { depth: 10, getters: true }),
+          JSON.stringify(auth),
+          Inspectable.toStringUnknown(auth)
+        ]
+        for (const text of renderings) {
+          for (const secret of [...keyMaterial(pemOf(pair)), jwk.d!, jwk.p!, jwk.q!]) assert.notInclude(text, secret)
+        }
+        assert.isFalse((auth as ClientAuthentication.PrivateKeyJwt).signingKey.key.extractable)
+      }
+    }))
+})
+
+describe("config", () => {
+  const read = (entries: Record<string, string>) =>
+    Effect.withConfigProvider(ClientAuthentication.config, ConfigProvider.fromMap(new Map(Object.entries(entries))))
+
+  it.effect("a private key alone means private_key_jwt", () =>
+    Effect.gen(function*() {
+      const pem = pemOf(keyKinds[1].generate())
+      const input = yield* read({
+        PRIVATE_KEY: pem,
+        PRIVATE_KEY_ID: "k1",
+        ASSERTION_AUDIENCE: "token_endpoint",
+        ASSERTION_LIFETIME: "30 seconds"
+      })
+      assert.isTrue(Option.isSome(input))
+      const value = Option.getOrThrow(input)
+      assert.strictEqual(value.method, "private_key_jwt")
+      if (value.method !== "private_key_jwt") return
+      assert.isTrue(Redacted.isRedacted(value.privateKey))
+      assert.strictEqual(value.keyId, "k1")
+      assert.strictEqual(value.audience, "tokenEndpoint")
+      const auth = yield* ClientAuthentication.make(value, CLIENT)
+      assert.strictEqual(auth.method, "private_key_jwt")
+    }))
+
+  it.effect("no method and no key leaves the credential style in charge; bad combinations are refused", () =>
+    Effect.gen(function*() {
+      assert.isTrue(Option.isNone(yield* read({})))
+      const jwt = yield* read({ TOKEN_ENDPOINT_AUTH_METHOD: "client_secret_jwt", SIGNING_ALGORITHM: "HS384" })
+      assert.deepStrictEqual(Option.getOrThrow(jwt), {
+        method: "client_secret_jwt",
+        algorithm: "HS384",
+        audience: undefined,
+        lifetime: undefined
+      })
+      const missingKey = yield* Effect.either(read({ TOKEN_ENDPOINT_AUTH_METHOD: "private_key_jwt" }))
+      assert.isTrue(Either.isLeft(missingKey))
+      const wrongAlgorithm = yield* Effect.either(
+        read({ TOKEN_ENDPOINT_AUTH_METHOD: "client_secret_jwt", SIGNING_ALGORITHM: "ES256" })
+      )
+      assert.isTrue(Either.isLeft(wrongAlgorithm))
+    }))
+})
+
+describe("the JWT bearer grant", () => {
+  const serviceAccountKey = (pair: Crypto.KeyPairKeyObjectResult) =>
+    JSON.stringify({
+      type: "service_account",
+      project_id: "a-project",
+      private_key_id: "0123abcd",
+      private_key: pemOf(pair),
+      client_email: "worker@a-project.iam.gserviceaccount.com",
+      client_id: "1234567890",
+      auth_uri: "https://accounts.google.com/o/oauth2/auth",
+      token_uri: "https://oauth2.googleapis.com/token"
+    })
+
+  it.effect("loads a service-account key file as it is, and signs what Google requires", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const pair = keyKinds[0].generate()
+      const loaded = yield* JwtBearerGrant.make(
+        { serviceAccountKey: Redacted.make(serviceAccountKey(pair)) },
+        CLIENT,
+        undefined
+      )
+      assert.strictEqual(loaded.clientId, "worker@a-project.iam.gserviceaccount.com")
+      assert.strictEqual(loaded.tokenEndpoint, "https://oauth2.googleapis.com/token")
+      const form = yield* jwtBearerGrant(
+        { name: CLIENT, clientId: loaded.clientId! },
+        loaded.grant,
+        { tokenEndpoint: loaded.tokenEndpoint! },
+        "https://www.googleapis.com/auth/cloud-platform"
+      )
+      assert.strictEqual(form[0][1], "urn:ietf:params:oauth:grant-type:jwt-bearer")
+      assert.strictEqual(form[1][0], "assertion")
+      const { payload, protectedHeader } = yield* Effect.promise(() =>
+        Jose.jwtVerify(form[1][1], pair.publicKey, { currentDate: new Date(NOW) })
+      )
+      assert.deepStrictEqual(protectedHeader, { alg: "RS256", kid: "0123abcd" })
+      assert.strictEqual(payload.iss, "worker@a-project.iam.gserviceaccount.com")
+      assert.strictEqual(payload.aud, "https://oauth2.googleapis.com/token")
+      assert.strictEqual(payload.scope, "https://www.googleapis.com/auth/cloud-platform")
+      assert.isUndefined(payload.sub)
+      assert.isAtMost(payload.exp! - payload.iat!, 3600)
+    }))
+
+  it.effect("with a key of its own: sub is the client id and the scope stays a parameter by default", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const pair = keyKinds[1].generate()
+      const { grant } = yield* JwtBearerGrant.make({ privateKey: Redacted.make(pemOf(pair)) }, CLIENT, CLIENT_ID)
+      const form = yield* jwtBearerGrant({ name: CLIENT, clientId: CLIENT_ID }, grant, target, "api")
+      const { payload } = yield* verify(form[1][1], pair.publicKey)
+      assert.strictEqual(payload.sub, CLIENT_ID)
+      assert.isUndefined(payload.scope)
+    }))
+
+  it.effect("a key file that is not one fails without quoting it", () =>
+    Effect.gen(function*() {
+      const pair = keyKinds[0].generate()
+      const broken = serviceAccountKey(pair).replace("client_email", "email")
+      for (const text of ["not json", "[1]", broken]) {
+        const error = yield* Effect.flip(
+          JwtBearerGrant.make({ serviceAccountKey: Redacted.make(text) }, CLIENT, undefined)
+        )
+        assert.strictEqual(error.field, "grant.serviceAccountKey")
+        for (const line of keyMaterial(pemOf(pair))) assert.notInclude(error.message, line)
+      }
+      const tooLong = yield* Effect.flip(
+        JwtBearerGrant.make(
+          { serviceAccountKey: Redacted.make(serviceAccountKey(pair)), lifetime: "2 hours" },
+          CLIENT,
+          undefined
+        )
+      )
+      assert.strictEqual(tooLong.field, "grant.lifetime")
+    }))
+})
