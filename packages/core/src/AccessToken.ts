@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { normalizeTokenType } from "./internal/tokenType.js"
 
 /**
  * The longest lifetime taken from `expires_in`: larger values (up to `1e308`) are clamped to it,
@@ -117,20 +118,6 @@ export class AccessToken extends Schema.Class<AccessToken>("@access-token/core/A
   get authorization(): string {
     return `${this.type} ${Redacted.value(this.value)}`
   }
-}
-
-/**
- * Normalises `token_type` for the `Authorization` header as Duende does: `bearer` in any case
- * becomes `Bearer`, `dpop` becomes `DPoP`, anything else is kept as sent. A missing type means
- * `Bearer`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const normalizeTokenType = (tokenType: string | undefined): string => {
-  if (tokenType === undefined) return "Bearer"
-  const lower = tokenType.toLowerCase()
-  return lower === "bearer" ? "Bearer" : lower === "dpop" ? "DPoP" : tokenType
 }
 
 /** Members that must not be kept: a client-credentials grant issues no refresh or ID token. */

@@ -12,37 +12,11 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { reservedParameters } from "./internal/form.js"
+import { checkTransport } from "./internal/transport.js"
 import { ClientConfigurationError } from "./TokenError.js"
 
-/**
- * Form parameters that an extra parameter may not set: they carry the grant, the client's
- * identity or its credentials, or have a field of their own.
- *
- * @since 0.1.0
- * @category constants
- */
-export const reservedParameters: ReadonlySet<string> = new Set([
-  "grant_type",
-  "client_id",
-  "client_secret",
-  "client_assertion",
-  "client_assertion_type",
-  "scope",
-  "resource"
-])
-
 const parseUrl = (s: string): URL | undefined => URL.canParse(s) ? new URL(s) : undefined
-
-const loopbackHost = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
-
-/**
- * Whether `url` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`), where plain `http` does
- * not expose a secret to the network.
- *
- * @since 0.1.0
- * @category predicates
- */
-export const isLoopback = (url: URL): boolean => loopbackHost.test(url.hostname)
 
 /**
  * An absolute `http` or `https` URL with no fragment.
@@ -181,27 +155,6 @@ const firstIssue = (error: ParseResult.ParseError): { readonly field: string; re
       field: issue.path.length === 0 ? "(definition)" : issue.path.map(String).join("."),
       reason: issue._tag === "Missing" ? "is required" : issue.message
     }
-}
-
-/**
- * Checks that the token endpoint keeps the secret off the network in clear: `https`, or `http` on
- * loopback, or `allowInsecureTransport`.
- *
- * @since 0.1.0
- * @category validation
- */
-export const checkTransport = (client: ClientCredentialsClient): Either.Either<void, ClientConfigurationError> => {
-  const url = new URL(client.tokenEndpoint)
-  return url.protocol === "https:" || isLoopback(url) || client.allowInsecureTransport
-    ? Either.void
-    : Either.left(
-      new ClientConfigurationError({
-        client: client.name,
-        field: "tokenEndpoint",
-        reason:
-          `plain http to ${url.host} would send the client's credentials in clear: use https, or set allowInsecureTransport`
-      })
-    )
 }
 
 /**

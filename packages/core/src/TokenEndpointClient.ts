@@ -6,33 +6,19 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
-import * as AccessToken from "./AccessToken.js"
-import * as ClientCredentialsClient from "./ClientCredentialsClient.js"
-import { basicAuthorization, formBody, formUrlEncode } from "./internal/form.js"
-import { maskedShape, redactText } from "./internal/redact.js"
-import {
-  ClientConfigurationError,
-  InvalidTokenResponseError,
-  isRetryable,
-  type TokenEndpointError,
-  TokenRefusedError,
-  TokenTransportError
-} from "./TokenError.js"
+import type * as AccessToken from "./AccessToken.js"
+import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
+import { encodeAttempt, resolve, type Target } from "./internal/tokenRequest.js"
+import { readResponse, transportError } from "./internal/tokenResponse.js"
+import { isRetryable, type TokenEndpointError, TokenTransportError } from "./TokenError.js"
 
 /**
  * @since 0.1.0
@@ -54,7 +40,8 @@ export declare namespace TokenEndpointClient {
   export interface Service {
     /**
      * Requests a token for `client`; `parameters` replace the client's own scope and resource for
-     * this request, and add to (or override) its extra parameters.
+     * this request, and add to (or override) its extra parameters. `TokenService` passes them
+     * already resolved against the client (and validated), with every value in place.
      */
     readonly requestToken: (
       client: ClientCredentialsClient.ClientCredentialsClient,
@@ -157,42 +144,6 @@ export const withRetryPolicy = (
     Schedule.whileInput(isRetryable)
   )
 
-/** `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. */
-const parseRetryAfter = (value: string | undefined, now: number): Duration.Duration | undefined => {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Duration.millis(Math.max(0, date - now))
-}
-
-const errorCode = (cause: unknown): string | undefined => {
-  for (let current = cause, depth = 0; current !== null && typeof current === "object" && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string") return code
-    current = (current as { cause?: unknown }).cause
-  }
-  return undefined
-}
-
-const connectCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"])
-const resetCodes = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"])
-
-const transportError = (
-  client: ClientCredentialsClient.ClientCredentialsClient,
-  endpoint: string,
-  error: HttpClientError.HttpClientError
-): TokenTransportError => {
-  const code = errorCode(error.cause)
-  const reason = code !== undefined && connectCodes.has(code)
-    ? "Connect"
-    : code !== undefined && resetCodes.has(code) || error._tag === "ResponseError"
-    ? "Reset"
-    : "Transport"
-  const description = code ?? (error._tag === "ResponseError" ? "the response body could not be read" : error.reason)
-  return new TokenTransportError({ client: client.name, reason, endpoint, description })
-}
-
 /**
  * Keeps a transport that follows redirects itself (`fetch`) from doing so: a `307` would send the
  * form, secret included, wherever it points. Other transports do not follow redirects.
@@ -202,220 +153,6 @@ const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effec
     Effect.serviceOption(FetchHttpClient.RequestInit),
     (init) =>
       Effect.provideService(effect, FetchHttpClient.RequestInit, { ...Option.getOrUndefined(init), redirect: "manual" })
-  )
-
-const decoder = new TextDecoder("utf-8", { fatal: false })
-
-class BodyTooLarge {
-  readonly _tag = "BodyTooLarge"
-}
-
-const readBody = (
-  response: HttpClientResponse.HttpClientResponse,
-  maxBytes: number
-): Effect.Effect<string, BodyTooLarge | HttpClientError.ResponseError> => {
-  const declared = Number(response.headers["content-length"])
-  if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(new BodyTooLarge())
-  return Effect.suspend(() => {
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    return response.stream.pipe(
-      Stream.runForEach((chunk) => {
-        size += chunk.length
-        if (size > maxBytes) return Effect.fail(new BodyTooLarge())
-        chunks.push(chunk)
-        return Effect.void
-      }),
-      Effect.map(() => {
-        const bytes = new Uint8Array(size)
-        let offset = 0
-        for (const chunk of chunks) {
-          bytes.set(chunk, offset)
-          offset += chunk.length
-        }
-        return decoder.decode(bytes)
-      }),
-      // A fetch `Response` to a 204 or 205 has no body at all: that is an empty body, not a
-      // broken connection.
-      Effect.catchIf(
-        (error) => error._tag === "ResponseError" && error.reason === "EmptyBody",
-        () => Effect.succeed("")
-      )
-    )
-  })
-}
-
-const maxSnippet = 300
-
-const isForm = (contentType: string | undefined): boolean =>
-  contentType !== undefined && contentType.toLowerCase().startsWith("application/x-www-form-urlencoded")
-
-/** Parses a JSON object, or the form-urlencoded body some services (GitHub) still send. */
-const parseBody = (text: string, contentType: string | undefined): Record<string, unknown> | string => {
-  if (isForm(contentType)) {
-    return Object.fromEntries(new URLSearchParams(text))
-  }
-  if (text.trim().length === 0) return "the body is empty"
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    return contentType !== undefined && contentType.toLowerCase().includes("html")
-      ? "the body is an HTML page, not JSON"
-      : "the body is not valid JSON"
-  }
-  return json !== null && typeof json === "object" && !Array.isArray(json)
-    ? json as Record<string, unknown>
-    : "the body is not a JSON object"
-}
-
-/** The secret as written, and as it travels on the wire, where an echoing server may show it. */
-const secretForms = (client: ClientCredentialsClient.ClientCredentialsClient): ReadonlyArray<string> => {
-  if (client.clientSecret === undefined) return []
-  const secret = Redacted.value(client.clientSecret)
-  return [secret, formUrlEncode(secret), basicAuthorization(client.clientId, secret).slice("Basic ".length)]
-}
-
-const optionalText = (value: unknown, secrets: ReadonlyArray<string>): string | undefined =>
-  typeof value === "string" ? redactText(value, secrets, maxSnippet) : undefined
-
-const decodeTokenResponse = Schema.decodeUnknownEither(AccessToken.TokenResponse, { errors: "all" })
-
-/** Describes what is wrong with a response without quoting any value of it. */
-const describeIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
-    const field = issue.path.map(String).join(".")
-    return issue._tag === "Missing"
-      ? `${field} is missing`
-      : `${field} ${issue.message.startsWith("must") ? issue.message : "has the wrong type"}`
-  }).join("; ")
-
-const interpret = (
-  client: ClientCredentialsClient.ClientCredentialsClient,
-  response: HttpClientResponse.HttpClientResponse,
-  text: string,
-  sentAt: number,
-  now: number
-): Either.Either<AccessToken.AccessToken, TokenRefusedError | InvalidTokenResponseError> => {
-  const secrets = secretForms(client)
-  const status = response.status
-  const contentType = response.headers["content-type"]
-  const retryAfter = status === 429 || status === 503 || status === 408
-    ? parseRetryAfter(response.headers["retry-after"], now)
-    : undefined
-  const invalid = (reason: string) => {
-    const shape = status >= 200 && status < 300 ? maskedShape(text, isForm(contentType)) : undefined
-    return Either.left(
-      new InvalidTokenResponseError({
-        client: client.name,
-        status,
-        contentType,
-        reason,
-        body: redactText(shape ?? text, secrets, maxSnippet),
-        retryAfter
-      })
-    )
-  }
-  const body = parseBody(text, contentType)
-  if (typeof body !== "string" && typeof body.error === "string") {
-    return Either.left(
-      new TokenRefusedError({
-        client: client.name,
-        status,
-        error: redactText(body.error, secrets, 100),
-        errorDescription: optionalText(body.error_description, secrets),
-        errorUri: optionalText(body.error_uri, secrets),
-        retryAfter
-      })
-    )
-  }
-  if (status < 200 || status >= 300) {
-    return invalid(
-      status >= 300 && status < 400
-        ? `HTTP ${status}: the token endpoint redirects, and redirects are not followed so that the credentials go nowhere else`
-        : `HTTP ${status} without an OAuth 2.0 error response`
-    )
-  }
-  if (typeof body === "string") return invalid(body)
-  const decoded = decodeTokenResponse(body)
-  if (Either.isLeft(decoded)) return invalid(describeIssues(decoded.left))
-  return Either.right(AccessToken.fromResponse(decoded.right, DateTime.unsafeMake(sentAt)))
-}
-
-const configurationError = (client: string, field: string, reason: string) =>
-  Either.left(new ClientConfigurationError({ client, field, reason }))
-
-/**
- * Builds the form body of a client credentials request, in a fixed order: `grant_type`, then
- * `client_id` and `client_secret` where they go in the body, `scope`, each `resource`, the extra
- * parameters.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const requestBody = (
-  client: ClientCredentialsClient.ClientCredentialsClient,
-  parameters?: RequestParameters
-): Either.Either<string, ClientConfigurationError> => {
-  const pairs: Array<readonly [string, string]> = [["grant_type", "client_credentials"]]
-  if (client.clientSecret === undefined || client.credentialStyle === "body") {
-    pairs.push(["client_id", client.clientId])
-  }
-  if (client.clientSecret !== undefined && client.credentialStyle === "body") {
-    pairs.push(["client_secret", Redacted.value(client.clientSecret)])
-  }
-  const scope = parameters?.scope ?? client.scope
-  if (scope !== undefined) {
-    if (Either.isLeft(Schema.decodeUnknownEither(ClientCredentialsClient.Scope)(scope))) {
-      return configurationError(client.name, "scope", "must be scope tokens separated by single spaces (RFC 6749 §3.3)")
-    }
-    pairs.push(["scope", scope])
-  }
-  const resource = parameters?.resource ?? client.resource
-  for (const indicator of typeof resource === "string" ? [resource] : resource ?? []) {
-    if (Either.isLeft(Schema.decodeUnknownEither(ClientCredentialsClient.ResourceIndicator)(indicator))) {
-      return configurationError(client.name, "resource", "must be an absolute URI without a fragment (RFC 8707)")
-    }
-    pairs.push(["resource", indicator])
-  }
-  const extra = { ...client.parameters, ...parameters?.parameters }
-  for (const name of Object.keys(extra)) {
-    if (ClientCredentialsClient.reservedParameters.has(name)) {
-      return configurationError(client.name, `parameters.${name}`, "may not be set as an extra parameter")
-    }
-    pairs.push([name, extra[name]])
-  }
-  return Either.right(formBody(pairs))
-}
-
-/**
- * Builds the HTTP request for `client`: a form `POST` to the token endpoint, with
- * `client_secret_basic` credentials in the `Authorization` header unless the client sends them in
- * the body.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const makeRequest = (
-  client: ClientCredentialsClient.ClientCredentialsClient,
-  parameters?: RequestParameters
-): Either.Either<HttpClientRequest.HttpClientRequest, ClientConfigurationError> =>
-  Either.flatMap(
-    ClientCredentialsClient.checkTransport(client),
-    () =>
-      Either.map(requestBody(client, parameters), (body) => {
-        const request = HttpClientRequest.post(client.tokenEndpoint).pipe(
-          HttpClientRequest.acceptJson,
-          HttpClientRequest.bodyText(body, "application/x-www-form-urlencoded")
-        )
-        return client.clientSecret !== undefined && client.credentialStyle === "header"
-          ? HttpClientRequest.setHeader(
-            request,
-            "authorization",
-            basicAuthorization(client.clientId, Redacted.value(client.clientSecret))
-          )
-          : request
-      })
   )
 
 /**
@@ -440,7 +177,7 @@ export const make = (
       ])
     )
 
-    const attempt = (
+    const send = (
       client: ClientCredentialsClient.ClientCredentialsClient,
       request: HttpClientRequest.HttpClientRequest,
       endpoint: string
@@ -450,25 +187,7 @@ export const make = (
       Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis())).pipe(
         Effect.flatMap((sentAt) =>
           withoutRedirects(httpClient.execute(request)).pipe(
-            Effect.flatMap((response) =>
-              readBody(response, maxBytes).pipe(
-                Effect.flatMap((text) =>
-                  Effect.clockWith((clock) =>
-                    interpret(client, response, text, sentAt, clock.unsafeCurrentTimeMillis())
-                  )
-                ),
-                Effect.catchTag("BodyTooLarge", () =>
-                  Effect.fail(
-                    new InvalidTokenResponseError({
-                      client: client.name,
-                      status: response.status,
-                      contentType: response.headers["content-type"],
-                      reason: `the body is larger than ${maxBytes} bytes`,
-                      body: ""
-                    })
-                  ))
-              )
-            ),
+            Effect.flatMap((response) => readResponse(client, response, maxBytes, sentAt)),
             Effect.scoped,
             Effect.catchTags({
               RequestError: (error) => Effect.fail(transportError(client, endpoint, error)),
@@ -492,11 +211,15 @@ export const make = (
       client: ClientCredentialsClient.ClientCredentialsClient,
       parameters?: RequestParameters
     ): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> => {
-      const request = makeRequest(client, parameters)
+      const request = resolve(client, parameters)
       if (Either.isLeft(request)) return Effect.fail(request.left)
-      const url = new URL(client.tokenEndpoint)
+      const target: Target = { tokenEndpoint: client.tokenEndpoint }
+      const url = new URL(target.tokenEndpoint)
       const endpoint = `${url.origin}${url.pathname}`
-      return attempt(client, request.right, endpoint).pipe(
+      // Each attempt encodes its request afresh: what proves the client's identity may be good for
+      // one attempt only.
+      return encodeAttempt(client, request.right, target).pipe(
+        Effect.flatMap((httpRequest) => send(client, httpRequest, endpoint)),
         Effect.retry(clientPolicies.get(client.name) ?? defaultPolicy),
         Effect.tapBoth({
           onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),

@@ -5,34 +5,22 @@
  *
  * @since 0.1.0
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as MetricLabel from "effect/MetricLabel"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { AccessToken } from "./AccessToken.js"
-import * as ClientCredentialsClient from "./ClientCredentialsClient.js"
-import { TokenCache } from "./TokenCache.js"
-import { TokenEndpointClient } from "./TokenEndpointClient.js"
-import type * as TokenEndpointClientNs from "./TokenEndpointClient.js"
-import {
-  type ClientConfigurationError,
-  type TokenCacheError,
-  type TokenEndpointError,
-  type TokenError,
-  UnknownClientError
-} from "./TokenError.js"
+import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
+import * as internal from "./internal/tokenService.js"
+import * as TokenCache from "./TokenCache.js"
+import * as TokenEndpointClient from "./TokenEndpointClient.js"
+import type { ClientConfigurationError, TokenError, UnknownClientError } from "./TokenError.js"
 
 /**
  * @since 0.1.0
@@ -63,7 +51,7 @@ export declare namespace TokenService {
     /** Forgets the cached token, in process and in the `TokenCache`. */
     readonly invalidate: (
       client?: string,
-      parameters?: TokenEndpointClientNs.RequestParameters
+      parameters?: TokenEndpointClient.RequestParameters
     ) => Effect.Effect<void, UnknownClientError>
   }
 }
@@ -72,7 +60,7 @@ export declare namespace TokenService {
  * @since 0.1.0
  * @category models
  */
-export interface GetTokenParameters extends TokenEndpointClientNs.RequestParameters {
+export interface GetTokenParameters extends TokenEndpointClient.RequestParameters {
   /**
    * Requests a new token even if a fresh one is cached. A request already under way for the same
    * token is joined rather than doubled.
@@ -222,399 +210,20 @@ export const forcedRenewals = Metric.counter("access_token_forced_renewals", {
   incremental: true
 })
 
-interface Timed {
-  readonly token: AccessToken
-  /** When the token counts as expired (its expiry minus the buffer). */
-  readonly staleAt: number
-  /** When a background renewal starts. */
-  readonly refreshAt: number
-  /** `token`, ready to hand out without allocating on every hit. */
-  readonly effect: Effect.Effect<AccessToken>
-}
-
-type Mode = "acquire" | "refresh" | "force"
-
-interface Slot {
-  readonly registration: Registration
-  readonly parameters: TokenEndpointClientNs.RequestParameters | undefined
-  readonly localKey: string
-  cacheKey: string | undefined
-  current: Timed | undefined
-  inflight: Deferred.Deferred<AccessToken, TokenError> | undefined
-  refreshing: boolean
-}
-
-interface Registration {
-  readonly name: string
-  readonly client: ClientCredentialsClient.ClientCredentialsClient
-  readonly expirationBuffer: number
-  readonly defaultLifetime: number
-  /**
-   * The metric labels of this client, one array for the life of the service: counters look their
-   * state up by the identity of this array, which keeps a hit at a few nanoseconds.
-   */
-  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  defaultSlot: Slot | undefined
-  /** The key of each scope asked for alone, so that a hit costs no `tokenKey` (a JSON encoding). */
-  readonly scopeKeys: Map<string, string>
-}
-
 /**
- * The key that identifies one token: token endpoint, client id, client name, scope, resources and
- * extra parameters. It holds no secret.
+ * Builds the token service on the `TokenEndpointClient` and `TokenCache` of the context; its
+ * background renewals run in the scope. Client definitions are checked here.
  *
- * @since 0.1.0
- * @category keys
- */
-export const tokenKey = (
-  client: ClientCredentialsClient.ClientCredentialsClient,
-  parameters?: TokenEndpointClientNs.RequestParameters
-): string => {
-  const scope = parameters?.scope ?? client.scope ?? null
-  const resource = parameters?.resource ?? client.resource ?? []
-  const extra = { ...client.parameters, ...parameters?.parameters }
-  return JSON.stringify([
-    client.tokenEndpoint,
-    client.clientId,
-    client.name,
-    scope,
-    (typeof resource === "string" ? [resource] : [...resource]).sort(),
-    Object.keys(extra).sort().map((name) => [name, extra[name]])
-  ])
-}
-
-const hex = (bytes: ArrayBuffer) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("")
-
-/**
- * The key under which a token is stored in the `TokenCache`: the client name and a SHA-256 of
- * {@link tokenKey}, short enough for any store (a file name, a Redis key).
- *
- * @since 0.1.0
- * @category keys
- */
-export const cacheKey = (
-  client: ClientCredentialsClient.ClientCredentialsClient,
-  parameters?: TokenEndpointClientNs.RequestParameters
-): Effect.Effect<string> =>
-  Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(tokenKey(client, parameters)))).pipe(
-    Effect.map((digest) => `${client.name}:${hex(digest)}`)
-  )
-
-/**
- * The buffer applied to a token that lives `lifetime` ms: the configured one, but no more than a
- * quarter of the lifetime, so that short-lived tokens are still cached; and for short tokens at
- * least a second (or half the lifetime), since a JWT's `exp` is in whole seconds and the token may
- * expire up to a second before `expires_in` says.
- */
-const effectiveBuffer = (configured: number, lifetime: number): number =>
-  Math.min(configured, Math.max(lifetime / 4, Math.min(1000, lifetime / 2)))
-
-const count = (counter: Metric.Metric.Counter<number>, registration: Registration) =>
-  Effect.sync(() => counter.unsafeUpdate(1, registration.labels))
-
-const refreshPoint = (window: RefreshWindow, receivedAt: number, staleAt: number): number => {
-  const usable = staleAt - receivedAt
-  const ahead = "fraction" in window
-    ? usable * Math.min(Math.max(window.fraction, 0), 1)
-    : Math.min(Duration.toMillis(Duration.decode(window.margin)), usable)
-  return staleAt - ahead
-}
-
-/**
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options
-): Effect.Effect<TokenService.Service, ClientConfigurationError, TokenEndpointClient | TokenCache | Scope.Scope> =>
-  Effect.gen(function*() {
-    const endpoint = yield* TokenEndpointClient
-    const cache = yield* TokenCache
-    const scope = yield* Effect.scope
-    const buffer = Duration.toMillis(Duration.decode(options.expirationBuffer ?? defaultExpirationBuffer))
-    const lifetime = Duration.toMillis(Duration.decode(options.defaultLifetime ?? defaultLifetime))
-    const window = options.refreshWindow ?? defaultRefreshWindow
-    const refreshRetry = options.refreshRetrySchedule ?? defaultRefreshRetrySchedule
-    const capacity = Math.max(1, options.capacity ?? defaultCapacity)
-
-    const registrations = new Map<string, Registration>()
-    for (const [name, input] of Object.entries(options.clients)) {
-      const client = yield* ClientCredentialsClient.make(input, name)
-      registrations.set(name, {
-        name,
-        client,
-        expirationBuffer: client.expirationBuffer === undefined ? buffer : Duration.toMillis(client.expirationBuffer),
-        defaultLifetime: client.defaultLifetime === undefined ? lifetime : Duration.toMillis(client.defaultLifetime),
-        labels: [MetricLabel.make("client", name)],
-        defaultSlot: undefined,
-        scopeKeys: new Map()
-      })
-    }
-    const names = Array.from(registrations.keys())
-    const single = registrations.size === 1 ? registrations.values().next().value : undefined
-
-    const slots = new Map<string, Slot>()
-
-    const newSlot = (
-      registration: Registration,
-      parameters: TokenEndpointClientNs.RequestParameters | undefined,
-      localKey: string
-    ): Slot => ({
-      registration,
-      parameters,
-      localKey,
-      cacheKey: undefined,
-      current: undefined,
-      inflight: undefined,
-      refreshing: false
-    })
-    for (const registration of registrations.values()) {
-      const slot = newSlot(registration, undefined, tokenKey(registration.client))
-      slot.cacheKey = yield* cacheKey(registration.client)
-      registration.defaultSlot = slot
-    }
-
-    const isIdle = (slot: Slot, now: number) =>
-      slot.inflight === undefined && !slot.refreshing && (slot.current === undefined || slot.current.staleAt <= now)
-
-    /** Keeps the per-request slots within `capacity`: idle expired ones first, then the oldest idle. */
-    const evict = (now: number) => {
-      for (const [key, slot] of slots) {
-        if (isIdle(slot, now)) slots.delete(key)
-      }
-      for (const [key, slot] of slots) {
-        if (slots.size < capacity) break
-        if (slot.inflight === undefined && !slot.refreshing) slots.delete(key)
-      }
-    }
-
-    const registrationFor = (client: string | undefined): Registration | UnknownClientError => {
-      const registration = client === undefined ? single : registrations.get(client)
-      return registration ?? new UnknownClientError({ client, known: names })
-    }
-
-    const slotFor = (
-      registration: Registration,
-      parameters: TokenEndpointClientNs.RequestParameters | undefined,
-      now: number
-    ): Slot => {
-      if (
-        parameters === undefined ||
-        (parameters.scope === undefined && parameters.resource === undefined && parameters.parameters === undefined)
-      ) {
-        return registration.defaultSlot!
-      }
-      const scopeOnly = parameters.resource === undefined && parameters.parameters === undefined
-        ? parameters.scope
-        : undefined
-      let key = scopeOnly === undefined ? undefined : registration.scopeKeys.get(scopeOnly)
-      if (key === undefined) {
-        key = tokenKey(registration.client, parameters)
-        if (scopeOnly !== undefined) {
-          if (registration.scopeKeys.size >= capacity) registration.scopeKeys.clear()
-          registration.scopeKeys.set(scopeOnly, key)
-        }
-      }
-      let slot = slots.get(key)
-      if (slot === undefined) {
-        if (key === registration.defaultSlot!.localKey) return registration.defaultSlot!
-        if (slots.size >= capacity) evict(now)
-        slot = newSlot(registration, {
-          scope: parameters.scope,
-          resource: parameters.resource,
-          parameters: parameters.parameters
-        }, key)
-        slots.set(key, slot)
-      }
-      return slot
-    }
-
-    const timed = (registration: Registration, token: AccessToken): Timed => {
-      const receivedAt = DateTime.toEpochMillis(token.receivedAt)
-      let staleAt: number
-      if (token.expiresAt === undefined) {
-        staleAt = receivedAt + registration.defaultLifetime
-      } else {
-        const expiresAt = DateTime.toEpochMillis(token.expiresAt)
-        staleAt = expiresAt - effectiveBuffer(registration.expirationBuffer, expiresAt - receivedAt)
-      }
-      const hinted = token.refreshAt === undefined ? undefined : DateTime.toEpochMillis(token.refreshAt)
-      const refreshAt = hinted !== undefined && hinted < staleAt
-        ? hinted
-        : refreshPoint(window, receivedAt, staleAt)
-      return { token, staleAt, refreshAt, effect: Effect.succeed(token) }
-    }
-
-    const logCacheFailure = (registration: Registration) => (error: TokenCacheError) =>
-      Effect.logWarning(`${error.message}; carrying on without the cache`).pipe(
-        Effect.annotateLogs({ client: registration.name })
-      )
-
-    const cacheKeyOf = (slot: Slot): Effect.Effect<string> =>
-      slot.cacheKey !== undefined
-        ? Effect.succeed(slot.cacheKey)
-        : Effect.tap(cacheKey(slot.registration.client, slot.parameters), (key) => {
-          slot.cacheKey = key
-        })
-
-    /** Asks the shared cache, then the token endpoint, and stores what it gets in both. */
-    const fetch = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenEndpointError> =>
-      Effect.gen(function*() {
-        const registration = slot.registration
-        const key = yield* cacheKeyOf(slot)
-        const clock = yield* Effect.clock
-        const startedAt = clock.unsafeCurrentTimeMillis()
-        const isFresh = (token: AccessToken) => {
-          const { refreshAt, staleAt } = timed(registration, token)
-          const now = clock.unsafeCurrentTimeMillis()
-          return mode === "force"
-            ? DateTime.toEpochMillis(token.receivedAt) >= startedAt && staleAt > now
-            : mode === "refresh"
-            ? refreshAt > now
-            : staleAt > now
-        }
-        if (mode === "force") {
-          // The token being replaced may have been rejected: should its renewal fail, the next
-          // caller must not find it in the cache again.
-          yield* Effect.catchAll(cache.remove(key), logCacheFailure(registration))
-        } else {
-          const cached = yield* cache.get(key).pipe(
-            Effect.catchAll((error) => Effect.as(logCacheFailure(registration)(error), Option.none()))
-          )
-          if (Option.isSome(cached) && isFresh(cached.value)) return cached.value
-        }
-        const request = count(tokenRequests, registration).pipe(
-          Effect.zipRight(endpoint.requestToken(registration.client, slot.parameters)),
-          Effect.tapBoth({
-            onFailure: () => count(tokenRequestFailures, registration),
-            onSuccess: (token) =>
-              Effect.clockWith((clock) => {
-                const timeToLive = timed(registration, token).staleAt - clock.unsafeCurrentTimeMillis()
-                return timeToLive > 0
-                  ? Effect.catchAll(cache.set(key, token, Duration.millis(timeToLive)), logCacheFailure(registration))
-                  : Effect.void
-              })
-          })
-        )
-        return yield* cache.coordinate(key, request, isFresh)
-      }).pipe(
-        Effect.tapBoth({
-          onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
-          onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")
-        }),
-        Effect.withSpan("TokenService.acquire", {
-          attributes: { "oauth.client.name": slot.registration.name, "access_token.mode": mode }
-        })
-      )
-
-    /**
-     * Joins the request under way for `slot`, or starts one in the service's scope, so that a
-     * caller's interruption never cancels it for the others.
-     */
-    const shared = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenError> =>
-      Effect.uninterruptible(Effect.suspend(() => {
-        if (slot.inflight !== undefined) return Effect.succeed(slot.inflight)
-        const deferred = Deferred.unsafeMake<AccessToken, TokenError>(FiberId.none)
-        slot.inflight = deferred
-        const settle = (exit: Exit.Exit<AccessToken, TokenError>) =>
-          Effect.clockWith((clock) => {
-            slot.inflight = undefined
-            if (Exit.isSuccess(exit)) {
-              const next = timed(slot.registration, exit.value)
-              if (next.staleAt > clock.unsafeCurrentTimeMillis()) slot.current = next
-            }
-            return Deferred.done(deferred, exit)
-          })
-        return fetch(slot, mode).pipe(
-          Effect.interruptible,
-          Effect.exit,
-          Effect.flatMap(settle),
-          Effect.forkIn(scope),
-          Effect.as(deferred)
-        )
-      })).pipe(Effect.flatMap(Deferred.await))
-
-    /** Renews the token in the background while callers keep the current one. */
-    const refresh = (slot: Slot): Effect.Effect<void> =>
-      // Uninterruptible from marking the slot to forking the renewal: a caller interrupted in between
-      // would leave `refreshing` set with no renewal to clear it, and no renewal would start again.
-      Effect.uninterruptible(Effect.suspend(() => {
-        if (slot.refreshing || slot.inflight !== undefined) return Effect.void
-        slot.refreshing = true
-        const attempt = Effect.clockWith((clock) => {
-          const current = slot.current
-          return current !== undefined && clock.unsafeCurrentTimeMillis() < current.refreshAt
-            ? Effect.void
-            : Effect.asVoid(shared(slot, "refresh"))
-        })
-        const stillUsable = () =>
-          Effect.clockWith((clock) =>
-            Effect.succeed(slot.current !== undefined && clock.unsafeCurrentTimeMillis() < slot.current.staleAt)
-          )
-        return attempt.pipe(
-          Effect.retry({ schedule: refreshRetry, while: stillUsable }),
-          Effect.catchAll((error) =>
-            Effect.logWarning(
-              `Background renewal of the token failed: ${error.message}; the current token is used until it expires`
-            ).pipe(Effect.annotateLogs({ client: slot.registration.name }))
-          ),
-          Effect.ensuring(Effect.sync(() => {
-            slot.refreshing = false
-          })),
-          Effect.interruptible,
-          Effect.forkIn(scope),
-          Effect.asVoid
-        )
-      }))
-
-    const acquire = (
-      registration: Registration,
-      parameters: GetTokenParameters | undefined
-    ): Effect.Effect<AccessToken, TokenError> =>
-      Effect.clockWith((clock) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const slot = slotFor(registration, parameters, now)
-        const current = slot.current
-        const rejected = parameters?.rejected
-        const force = parameters?.forceRenewal === true ||
-          (rejected !== undefined && current !== undefined &&
-            Redacted.value(current.token.value) === Redacted.value(rejected.value))
-        if (!force && current !== undefined && now < current.staleAt) {
-          cacheHits.unsafeUpdate(1, slot.registration.labels)
-          return now < current.refreshAt ? current.effect : Effect.zipRight(refresh(slot), current.effect)
-        }
-        if (force) {
-          forcedRenewals.unsafeUpdate(1, slot.registration.labels)
-          slot.current = undefined
-        }
-        cacheMisses.unsafeUpdate(1, slot.registration.labels)
-        return shared(slot, force ? "force" : "acquire")
-      })
-
-    const getToken = (client?: string, parameters?: GetTokenParameters): Effect.Effect<AccessToken, TokenError> => {
-      const registration = registrationFor(client)
-      if (registration instanceof UnknownClientError) return Effect.fail(registration)
-      return acquire(registration, parameters)
-    }
-
-    const invalidate = (
-      client?: string,
-      parameters?: TokenEndpointClientNs.RequestParameters
-    ): Effect.Effect<void, UnknownClientError> => {
-      const registration = registrationFor(client)
-      if (registration instanceof UnknownClientError) return Effect.fail(registration)
-      return Effect.clockWith((clock) => {
-        const slot = slotFor(registration, parameters, clock.unsafeCurrentTimeMillis())
-        slot.current = undefined
-        return cacheKeyOf(slot).pipe(
-          Effect.flatMap((key) => cache.remove(key)),
-          Effect.catchAll(logCacheFailure(registration))
-        )
-      })
-    }
-
-    return TokenService.of({ clients: names, getToken, invalidate })
-  })
+): Effect.Effect<
+  TokenService.Service,
+  ClientConfigurationError,
+  TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache | Scope.Scope
+> => internal.make(options)
 
 /**
  * The token service, on the `TokenEndpointClient` and `TokenCache` of the context. Client
@@ -625,8 +234,11 @@ export const make = (
  */
 export const layer = (
   options: Options
-): Layer.Layer<TokenService, ClientConfigurationError, TokenEndpointClient | TokenCache> =>
-  Layer.scoped(TokenService, make(options))
+): Layer.Layer<
+  TokenService,
+  ClientConfigurationError,
+  TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache
+> => Layer.scoped(TokenService, make(options))
 
 /**
  * The token service with its options read from configuration, for example
@@ -640,8 +252,34 @@ export const layerConfig = (
 ): Layer.Layer<
   TokenService,
   ClientConfigurationError | ConfigError.ConfigError,
-  TokenEndpointClient | TokenCache
+  TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache
 > => Layer.scoped(TokenService, Effect.flatMap(Config.unwrap(options), make))
+
+/**
+ * The token service wired with the default `TokenEndpointClient` and an in-memory `TokenCache`, so
+ * that it needs only an `HttpClient`. To share tokens between replicas, or to set the endpoint
+ * client's timeouts and retries, use {@link layer} with the `TokenCache` and `TokenEndpointClient`
+ * layers of your choice.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerDefault = (
+  options: Options
+): Layer.Layer<TokenService, ClientConfigurationError, HttpClient.HttpClient> =>
+  layer(options).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]))
+
+/**
+ * {@link layerConfig} wired as {@link layerDefault}: options from configuration, the default
+ * `TokenEndpointClient` and an in-memory `TokenCache`, on an `HttpClient`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfigDefault = (
+  options: Config.Config.Wrap<Options>
+): Layer.Layer<TokenService, ClientConfigurationError | ConfigError.ConfigError, HttpClient.HttpClient> =>
+  layerConfig(options).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]))
 
 /**
  * A token for `client`, from the `TokenService` of the context.
@@ -663,6 +301,6 @@ export const getToken = (
  */
 export const invalidate = (
   client?: string,
-  parameters?: TokenEndpointClientNs.RequestParameters
+  parameters?: TokenEndpointClient.RequestParameters
 ): Effect.Effect<void, UnknownClientError, TokenService> =>
   Effect.flatMap(TokenService, (service) => service.invalidate(client, parameters))

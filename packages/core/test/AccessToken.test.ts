@@ -2,6 +2,7 @@ import { AccessToken } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Either, Inspectable, Redacted, Schema } from "effect"
 import { inspect } from "node:util"
+import { normalizeTokenType } from "../src/internal/tokenType.js"
 
 const TOKEN = "tok-Sentinel-7f3a9c"
 
@@ -125,7 +126,7 @@ describe("normalizeTokenType", () => {
   ]
   for (const [input, expected] of table) {
     it(`${String(input)} -> ${expected}`, () => {
-      assert.strictEqual(AccessToken.normalizeTokenType(input), expected)
+      assert.strictEqual(normalizeTokenType(input), expected)
     })
   }
 })

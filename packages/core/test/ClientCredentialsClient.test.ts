@@ -2,6 +2,8 @@ import type { TokenError } from "@access-token/core"
 import { ClientCredentialsClient } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
+import { reservedParameters } from "../src/internal/form.js"
+import { checkTransport, isLoopback } from "../src/internal/transport.js"
 
 const SECRET = "p@ss:w+rd%/ x~ Sentinel-Secret"
 
@@ -125,7 +127,7 @@ describe("make", () => {
       assert.strictEqual(error.reason, "is required")
     }))
 
-  for (const name of ClientCredentialsClient.reservedParameters) {
+  for (const name of reservedParameters) {
     it.effect(`rejects an extra parameter named ${name}`, () =>
       Effect.gen(function*() {
         const error = yield* refused(input({ parameters: { audience: "api", [name]: "x" } }), "billing")
@@ -188,11 +190,11 @@ describe("transport security", () => {
   }
 
   it("isLoopback", () => {
-    assert.isTrue(ClientCredentialsClient.isLoopback(new URL("http://127.0.0.1")))
-    assert.isTrue(ClientCredentialsClient.isLoopback(new URL("http://localhost:1")))
-    assert.isTrue(ClientCredentialsClient.isLoopback(new URL("http://[::1]")))
-    assert.isFalse(ClientCredentialsClient.isLoopback(new URL("http://127.0.0.1.example.com")))
-    assert.isFalse(ClientCredentialsClient.isLoopback(new URL("http://example.com")))
+    assert.isTrue(isLoopback(new URL("http://127.0.0.1")))
+    assert.isTrue(isLoopback(new URL("http://localhost:1")))
+    assert.isTrue(isLoopback(new URL("http://[::1]")))
+    assert.isFalse(isLoopback(new URL("http://127.0.0.1.example.com")))
+    assert.isFalse(isLoopback(new URL("http://example.com")))
   })
 
   it("checkTransport", () => {
@@ -204,9 +206,9 @@ describe("transport security", () => {
         credentialStyle: "header",
         allowInsecureTransport
       })
-    assert.isTrue(Either.isRight(ClientCredentialsClient.checkTransport(client("https://a.example/t"))))
-    assert.isTrue(Either.isLeft(ClientCredentialsClient.checkTransport(client("http://a.example/t"))))
-    assert.isTrue(Either.isRight(ClientCredentialsClient.checkTransport(client("http://a.example/t", true))))
+    assert.isTrue(Either.isRight(checkTransport(client("https://a.example/t"))))
+    assert.isTrue(Either.isLeft(checkTransport(client("http://a.example/t"))))
+    assert.isTrue(Either.isRight(checkTransport(client("http://a.example/t", true))))
   })
 })
 

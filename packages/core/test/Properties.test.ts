@@ -4,11 +4,12 @@
  * could break the header it ends up in.
  */
 import { AccessToken, ClientCredentialsClient, TokenEndpointClient, TokenError } from "@access-token/core"
-import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { type HttpBody, HttpClient, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, DateTime, Duration, Effect, Either, Exit, FastCheck, Redacted, Schedule, Schema } from "effect"
 import * as Util from "node:util"
 import { basicAuthorization, formBody, formUrlEncode, parseBasicAuthorization } from "../src/internal/form.js"
+import { encodeAttempt, resolve } from "../src/internal/tokenRequest.js"
 
 const fc = FastCheck
 const runs = { numRuns: 3000 }
@@ -291,14 +292,19 @@ describe("the client credentials request", () => {
             assert.notInclude(made.left.message, SECRET)
             return
           }
-          const request = TokenEndpointClient.makeRequest(made.right)
-          if (Either.isLeft(request)) {
-            assert.strictEqual(request.left._tag, "ClientConfigurationError")
+          const attempt = Effect.runSync(Effect.either(Effect.flatMap(
+            resolve(made.right),
+            (resolved) => encodeAttempt(made.right, resolved, { tokenEndpoint: made.right.tokenEndpoint })
+          )))
+          if (Either.isLeft(attempt)) {
+            assert.strictEqual(attempt.left._tag, "ClientConfigurationError")
             return
           }
-          const body = TokenEndpointClient.requestBody(made.right)
-          assert.isTrue(Either.isRight(body))
-          const form = new URLSearchParams(Either.getOrThrow(body))
+          const request = attempt.right
+          assert.strictEqual(request.body._tag, "Uint8Array")
+          const form = new URLSearchParams(
+            new TextDecoder().decode((request.body as HttpBody.Uint8Array).body)
+          )
           assert.strictEqual(form.get("grant_type"), "client_credentials")
           for (const [name, value] of Object.entries(parameters)) {
             assert.strictEqual(form.get(wellFormed(name)), wellFormed(value))
@@ -306,10 +312,10 @@ describe("the client credentials request", () => {
           if (credentialStyle === "body") {
             assert.strictEqual(form.get("client_id"), wellFormed(clientId))
             assert.strictEqual(form.get("client_secret"), wellFormed(secret))
-            assert.isUndefined(request.right.headers.authorization)
+            assert.isUndefined(request.headers.authorization)
           } else {
             assert.isNull(form.get("client_secret"))
-            assert.deepStrictEqual(parseBasicAuthorization(request.right.headers.authorization), {
+            assert.deepStrictEqual(parseBasicAuthorization(request.headers.authorization), {
               clientId: wellFormed(clientId),
               clientSecret: wellFormed(secret)
             })

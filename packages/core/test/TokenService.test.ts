@@ -24,6 +24,7 @@ import {
   Schedule,
   TestClock
 } from "effect"
+import { resolve } from "../src/internal/tokenRequest.js"
 
 const SECRET = "s3cr3t-Sentinel-Value"
 
@@ -388,6 +389,49 @@ describe("TokenService metrics", () => {
         [2, 3, 3, 1, 2]
       )
     }))
+
+  it.scoped("refuses bad per-request parameters in getToken, before any cache read or token request", () =>
+    Effect.gen(function*() {
+      const name = `invalid-${Math.random().toString(36).slice(2)}`
+      const endpoint = new FakeEndpoint()
+      let reads = 0
+      const cache = Layer.effect(
+        TokenCache.TokenCache,
+        Effect.map(TokenCache.makeMemory(), (memory) => ({
+          ...memory,
+          get: (key: string) => Effect.suspend(() => (reads++, memory.get(key)))
+        }))
+      )
+      const service = yield* makeService(endpoint, { clients: { [name]: client() } }, cache)
+      const bad: ReadonlyArray<readonly [TokenService.GetTokenParameters, string]> = [
+        [{ scope: "api  read" }, "scope"],
+        [{ scope: "api\nread" }, "scope"],
+        [{ resource: "https://api.example.com/#fragment" }, "resource"],
+        [{ parameters: { client_secret: "x" } }, "parameters.client_secret"]
+      ]
+      for (const [parameters, field] of bad) {
+        for (let i = 0; i < 2; i++) {
+          const error = yield* Effect.flip(service.getToken(name, parameters))
+          assert.strictEqual(error._tag, "ClientConfigurationError")
+          assert.strictEqual((error as TokenError.ClientConfigurationError).field, field)
+        }
+        // Nothing was cached for them, so there is nothing to forget.
+        yield* service.invalidate(name, parameters)
+      }
+      assert.strictEqual(reads, 0)
+      assert.strictEqual(endpoint.requests, 0)
+      assert.deepStrictEqual(
+        yield* Effect.all([
+          count(TokenService.tokenRequests, name),
+          count(TokenService.cacheMisses, name),
+          count(TokenService.cacheHits, name)
+        ]),
+        [0, 0, 0]
+      )
+      // The same service still serves good parameters.
+      assert.strictEqual(valueOf(yield* service.getToken(name, { scope: "api.read" })), "token-1")
+      assert.strictEqual(reads, 1)
+    }))
 })
 
 describe("TokenService under concurrency", () => {
@@ -539,7 +583,7 @@ describe("TokenService with a TokenCache", () => {
         assert.match(key, /^access-token\/api:[0-9a-f]{64}$/)
       }
       assert.notStrictEqual(written[0][0], written[1][0])
-      assert.notInclude(TokenService.tokenKey(yield* clientDefinition()), SECRET)
+      assert.notInclude((yield* resolve(yield* clientDefinition())).localKey, SECRET)
     }))
 
   it.scoped("a rejected token whose renewal fails is not served again from the cache", () =>

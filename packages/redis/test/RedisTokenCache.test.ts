@@ -1,4 +1,5 @@
 import { AccessToken, ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { cacheKey, resolve } from "@access-token/core/internal/tokenRequest"
 import { RedisTokenCache } from "@access-token/redis"
 import { RedisServer } from "@access-token/test-server"
 import { assert, layer } from "@effect/vitest"
@@ -66,6 +67,12 @@ const client: TokenService.ClientInput = {
 
 /** The definition of {@link client}, as the service registers it. */
 const clientDefinition = Effect.orDie(ClientCredentialsClient.make(client, "worker"))
+
+/** The key under which the token service stores the client's token. */
+const storedKey = Effect.flatMap(
+  clientDefinition,
+  (definition) => Effect.flatMap(Effect.orDie(resolve(definition)), (request) => cacheKey(definition, request))
+)
 
 /** A token service, as one replica would build it, on the given cache and endpoint. */
 const service = (
@@ -137,7 +144,7 @@ layer(RedisServer.layerUrl, { excludeTestServices: true, timeout: "10 seconds" }
           assert.strictEqual(values.length, 1, "one token is stored")
           // Another replica with the same key reads it back.
           const other = yield* RedisTokenCache.make({ url, prefix, encryptionKey })
-          const read = yield* other.get(yield* TokenService.cacheKey(yield* clientDefinition))
+          const read = yield* other.get(yield* storedKey)
           assert.strictEqual(Option.map(read, valueOf).pipe(Option.getOrUndefined), TOKEN)
           assert.isFalse(values[0].includes(SECRET))
           return values[0].includes(TOKEN)
@@ -151,7 +158,7 @@ layer(RedisServer.layerUrl, { excludeTestServices: true, timeout: "10 seconds" }
       const url = yield* RedisServer.RedisUrl
       const prefix = freshPrefix()
       const raw = yield* rawClient(url)
-      const key = yield* TokenService.cacheKey(yield* clientDefinition)
+      const key = yield* storedKey
       for (const encryptionKey of [undefined, KEY_A]) {
         const cache = yield* RedisTokenCache.make({ url, prefix, encryptionKey })
         for (const corrupt of ["not json", "{\"token\": {}}", Buffer.alloc(40, 1).toString("base64")]) {

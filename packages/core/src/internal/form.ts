@@ -49,3 +49,17 @@ export const parseBasicAuthorization = (
     return undefined
   }
 }
+
+/**
+ * Form parameters that an extra parameter may not set: they carry the grant, the client's
+ * identity or its credentials, or have a field of their own.
+ */
+export const reservedParameters: ReadonlySet<string> = new Set([
+  "grant_type",
+  "client_id",
+  "client_secret",
+  "client_assertion",
+  "client_assertion_type",
+  "scope",
+  "resource"
+])

@@ -1,0 +1,93 @@
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { AccessToken } from "../AccessToken.js"
+import type { RefreshWindow } from "../TokenService.js"
+
+/**
+ * How long a token is used and when it is renewed: pure arithmetic on epoch milliseconds, so that
+ * it can be tested with properties and the service keeps only its concurrency.
+ */
+
+/** One client's lifetime settings, in milliseconds. */
+export interface Lifetime {
+  /** How long before its expiry a token counts as expired, before {@link effectiveBuffer}. */
+  readonly expirationBuffer: number
+  /** How long a token sent without `expires_in` is used. */
+  readonly defaultLifetime: number
+  readonly refreshWindow: RefreshWindow
+}
+
+/** A token with the times that decide its use. */
+export interface Timed {
+  readonly token: AccessToken
+  /** When the token counts as expired (its expiry minus the buffer). */
+  readonly staleAt: number
+  /** When a background renewal starts. */
+  readonly refreshAt: number
+  /** `token`, ready to hand out without allocating on every hit. */
+  readonly effect: Effect.Effect<AccessToken>
+}
+
+/**
+ * What an acquisition asks for: a token that is not stale (`acquire`), one not yet due for renewal
+ * (`refresh`), or one newer than the acquisition itself (`force`).
+ */
+export type Mode = "acquire" | "refresh" | "force"
+
+/**
+ * The buffer applied to a token that lives `lifetime` ms: the configured one, but no more than a
+ * quarter of the lifetime, so that short-lived tokens are still cached; and for short tokens at
+ * least a second (or half the lifetime), since a JWT's `exp` is in whole seconds and the token may
+ * expire up to a second before `expires_in` says.
+ */
+export const effectiveBuffer = (configured: number, lifetime: number): number =>
+  Math.min(configured, Math.max(lifetime / 4, Math.min(1000, lifetime / 2)))
+
+/** When a token used from `receivedAt` until `staleAt` enters its refresh window. */
+export const refreshPoint = (window: RefreshWindow, receivedAt: number, staleAt: number): number => {
+  const usable = staleAt - receivedAt
+  const ahead = "fraction" in window
+    ? usable * Math.min(Math.max(window.fraction, 0), 1)
+    : Math.min(Duration.toMillis(Duration.decode(window.margin)), usable)
+  return staleAt - ahead
+}
+
+/**
+ * When `token` counts as expired and when it is renewed. The server's `refresh_in` hint is taken
+ * when it comes before the token is stale.
+ */
+export const timed = (lifetime: Lifetime, token: AccessToken): Timed => {
+  const receivedAt = DateTime.toEpochMillis(token.receivedAt)
+  let staleAt: number
+  if (token.expiresAt === undefined) {
+    staleAt = receivedAt + lifetime.defaultLifetime
+  } else {
+    const expiresAt = DateTime.toEpochMillis(token.expiresAt)
+    staleAt = expiresAt - effectiveBuffer(lifetime.expirationBuffer, expiresAt - receivedAt)
+  }
+  const hinted = token.refreshAt === undefined ? undefined : DateTime.toEpochMillis(token.refreshAt)
+  const refreshAt = hinted !== undefined && hinted < staleAt
+    ? hinted
+    : refreshPoint(lifetime.refreshWindow, receivedAt, staleAt)
+  return { token, staleAt, refreshAt, effect: Effect.succeed(token) }
+}
+
+/**
+ * Whether a token found in the shared cache serves an acquisition in `mode` that started at
+ * `startedAt`: a forced one takes only a token requested since it started (by another replica).
+ */
+export const isFresh = (
+  lifetime: Lifetime,
+  token: AccessToken,
+  mode: Mode,
+  startedAt: number,
+  now: number
+): boolean => {
+  const { refreshAt, staleAt } = timed(lifetime, token)
+  return mode === "force"
+    ? DateTime.toEpochMillis(token.receivedAt) >= startedAt && staleAt > now
+    : mode === "refresh"
+    ? refreshAt > now
+    : staleAt > now
+}

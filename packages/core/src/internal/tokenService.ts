@@ -1,0 +1,232 @@
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import type * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type { AccessToken } from "../AccessToken.js"
+import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
+import { TokenCache } from "../TokenCache.js"
+import { type RequestParameters, TokenEndpointClient } from "../TokenEndpointClient.js"
+import {
+  ClientConfigurationError,
+  type TokenCacheError,
+  type TokenEndpointError,
+  type TokenError,
+  UnknownClientError
+} from "../TokenError.js"
+// Read only when the service is built: the public module declares the options, defaults and metrics.
+import * as TokenService from "../TokenService.js"
+import { isFresh, type Lifetime, type Mode, timed } from "./lifetime.js"
+import * as slots from "./slots.js"
+import type { Registration, Slot } from "./slots.js"
+import { cacheKey } from "./tokenRequest.js"
+
+/** A client's lifetime settings: its own, or the service's, or the defaults. */
+const lifetimeOf = (
+  options: TokenService.Options,
+  client: ClientCredentialsClient.ClientCredentialsClient
+): Lifetime => ({
+  expirationBuffer: Duration.toMillis(
+    client.expirationBuffer ?? options.expirationBuffer ?? TokenService.defaultExpirationBuffer
+  ),
+  defaultLifetime: Duration.toMillis(client.defaultLifetime ?? options.defaultLifetime ?? TokenService.defaultLifetime),
+  refreshWindow: options.refreshWindow ?? TokenService.defaultRefreshWindow
+})
+
+const logCacheFailure = (registration: Registration) => (error: TokenCacheError) =>
+  Effect.logWarning(`${error.message}; carrying on without the cache`).pipe(
+    Effect.annotateLogs({ client: registration.name })
+  )
+
+const cacheKeyOf = (slot: Slot): Effect.Effect<string> =>
+  slot.cacheKey !== undefined
+    ? Effect.succeed(slot.cacheKey)
+    : Effect.tap(cacheKey(slot.registration.client, slot.request), (key) => {
+      slot.cacheKey = key
+    })
+
+const count = (counter: Metric.Metric.Counter<number>, registration: Registration) =>
+  Effect.sync(() => counter.unsafeUpdate(1, registration.labels))
+
+/** The token service: its concurrency core, on the registrations and slots of `slots.ts`. */
+export const make = (
+  options: TokenService.Options
+): Effect.Effect<
+  TokenService.TokenService.Service,
+  ClientConfigurationError,
+  TokenEndpointClient | TokenCache | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const endpoint = yield* TokenEndpointClient
+    const cache = yield* TokenCache
+    const scope = yield* Effect.scope
+    const refreshRetry = options.refreshRetrySchedule ?? TokenService.defaultRefreshRetrySchedule
+    const table = slots.make(
+      yield* Effect.forEach(Object.entries(options.clients), ([name, input]) =>
+        Effect.flatMap(
+          ClientCredentialsClient.make(input, name),
+          (client) => slots.register(name, client, lifetimeOf(options, client))
+        )),
+      Math.max(1, options.capacity ?? TokenService.defaultCapacity)
+    )
+
+    /** Asks the shared cache, then the token endpoint, and stores what it gets in both. */
+    const fetch = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenEndpointError> =>
+      Effect.gen(function*() {
+        const registration = slot.registration
+        const key = yield* cacheKeyOf(slot)
+        const clock = yield* Effect.clock
+        const startedAt = clock.unsafeCurrentTimeMillis()
+        const fresh = (token: AccessToken) =>
+          isFresh(registration.lifetime, token, mode, startedAt, clock.unsafeCurrentTimeMillis())
+        if (mode === "force") {
+          // The token being replaced may have been rejected: should its renewal fail, the next
+          // caller must not find it in the cache again.
+          yield* Effect.catchAll(cache.remove(key), logCacheFailure(registration))
+        } else {
+          const cached = yield* cache.get(key).pipe(
+            Effect.catchAll((error) => Effect.as(logCacheFailure(registration)(error), Option.none()))
+          )
+          if (Option.isSome(cached) && fresh(cached.value)) return cached.value
+        }
+        const request = count(TokenService.tokenRequests, registration).pipe(
+          Effect.zipRight(endpoint.requestToken(registration.client, slot.request)),
+          Effect.tapBoth({
+            onFailure: () => count(TokenService.tokenRequestFailures, registration),
+            onSuccess: (token) =>
+              Effect.clockWith((clock) => {
+                const timeToLive = timed(registration.lifetime, token).staleAt - clock.unsafeCurrentTimeMillis()
+                return timeToLive > 0
+                  ? Effect.catchAll(cache.set(key, token, Duration.millis(timeToLive)), logCacheFailure(registration))
+                  : Effect.void
+              })
+          })
+        )
+        return yield* cache.coordinate(key, request, fresh)
+      }).pipe(
+        Effect.tapBoth({
+          onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
+          onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")
+        }),
+        Effect.withSpan("TokenService.acquire", {
+          attributes: { "oauth.client.name": slot.registration.name, "access_token.mode": mode }
+        })
+      )
+
+    /**
+     * Joins the request under way for `slot`, or starts one in the service's scope, so that a
+     * caller's interruption never cancels it for the others.
+     */
+    const shared = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenError> =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        if (slot.inflight !== undefined) return Effect.succeed(slot.inflight)
+        const deferred = Deferred.unsafeMake<AccessToken, TokenError>(FiberId.none)
+        slot.inflight = deferred
+        const settle = (exit: Exit.Exit<AccessToken, TokenError>) =>
+          Effect.clockWith((clock) => {
+            slot.inflight = undefined
+            if (Exit.isSuccess(exit)) {
+              const next = timed(slot.registration.lifetime, exit.value)
+              if (next.staleAt > clock.unsafeCurrentTimeMillis()) slot.current = next
+            }
+            return Deferred.done(deferred, exit)
+          })
+        return fetch(slot, mode).pipe(
+          Effect.interruptible,
+          Effect.exit,
+          Effect.flatMap(settle),
+          Effect.forkIn(scope),
+          Effect.as(deferred)
+        )
+      })).pipe(Effect.flatMap(Deferred.await))
+
+    /** Renews the token in the background while callers keep the current one. */
+    const refresh = (slot: Slot): Effect.Effect<void> =>
+      // Uninterruptible from marking the slot to forking the renewal: a caller interrupted in between
+      // would leave `refreshing` set with no renewal to clear it, and no renewal would start again.
+      Effect.uninterruptible(Effect.suspend(() => {
+        if (slot.refreshing || slot.inflight !== undefined) return Effect.void
+        slot.refreshing = true
+        const attempt = Effect.clockWith((clock) => {
+          const current = slot.current
+          return current !== undefined && clock.unsafeCurrentTimeMillis() < current.refreshAt
+            ? Effect.void
+            : Effect.asVoid(shared(slot, "refresh"))
+        })
+        const stillUsable = () =>
+          Effect.clockWith((clock) =>
+            Effect.succeed(slot.current !== undefined && clock.unsafeCurrentTimeMillis() < slot.current.staleAt)
+          )
+        return attempt.pipe(
+          Effect.retry({ schedule: refreshRetry, while: stillUsable }),
+          Effect.catchAll((error) =>
+            Effect.logWarning(
+              `Background renewal of the token failed: ${error.message}; the current token is used until it expires`
+            ).pipe(Effect.annotateLogs({ client: slot.registration.name }))
+          ),
+          Effect.ensuring(Effect.sync(() => {
+            slot.refreshing = false
+          })),
+          Effect.interruptible,
+          Effect.forkIn(scope),
+          Effect.asVoid
+        )
+      }))
+
+    const acquire = (
+      slot: Slot,
+      parameters: TokenService.GetTokenParameters | undefined,
+      now: number
+    ): Effect.Effect<AccessToken, TokenError> => {
+      const current = slot.current
+      const rejected = parameters?.rejected
+      const force = parameters?.forceRenewal === true ||
+        (rejected !== undefined && current !== undefined &&
+          Redacted.value(current.token.value) === Redacted.value(rejected.value))
+      if (!force && current !== undefined && now < current.staleAt) {
+        TokenService.cacheHits.unsafeUpdate(1, slot.registration.labels)
+        return now < current.refreshAt ? current.effect : Effect.zipRight(refresh(slot), current.effect)
+      }
+      if (force) {
+        TokenService.forcedRenewals.unsafeUpdate(1, slot.registration.labels)
+        slot.current = undefined
+      }
+      TokenService.cacheMisses.unsafeUpdate(1, slot.registration.labels)
+      return shared(slot, force ? "force" : "acquire")
+    }
+
+    /** The slot of the token asked for; bad parameters fail here, before any cache read or request. */
+    const slotOf = <A, E>(
+      client: string | undefined,
+      parameters: RequestParameters | undefined,
+      f: (slot: Slot, now: number) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E | UnknownClientError | ClientConfigurationError> => {
+      const registration = table.registration(client)
+      if (registration instanceof UnknownClientError) return Effect.fail(registration)
+      return Effect.clockWith((clock): Effect.Effect<A, E | ClientConfigurationError> => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const slot = table.slot(registration, parameters, now)
+        return slot instanceof ClientConfigurationError ? Effect.fail(slot) : f(slot, now)
+      })
+    }
+
+    return {
+      clients: table.names,
+      getToken: (client, parameters) => slotOf(client, parameters, (slot, now) => acquire(slot, parameters, now)),
+      invalidate: (client, parameters) =>
+        slotOf(client, parameters, (slot) => {
+          slot.current = undefined
+          return cacheKeyOf(slot).pipe(
+            Effect.flatMap((key) => cache.remove(key)),
+            Effect.catchAll(logCacheFailure(slot.registration))
+          )
+        }).pipe(
+          // Parameters that could never be sent never got a token: there is nothing to forget.
+          Effect.catchTag("ClientConfigurationError", () => Effect.void)
+        )
+    }
+  })

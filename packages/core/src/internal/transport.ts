@@ -1,0 +1,33 @@
+import * as Either from "effect/Either"
+import type { ClientCredentialsClient } from "../ClientCredentialsClient.js"
+import { ClientConfigurationError } from "../TokenError.js"
+
+const loopbackHost = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
+
+/**
+ * Whether `url` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`), where plain `http` does
+ * not expose a secret to the network.
+ */
+export const isLoopback = (url: URL): boolean => loopbackHost.test(url.hostname)
+
+/**
+ * Checks that a token endpoint keeps the secret off the network in clear: `https`, or `http` on
+ * loopback, or `allowInsecureTransport`. The endpoint is the client's own unless another was found
+ * for it (by discovery, for instance), which must pass the same check.
+ */
+export const checkTransport = (
+  client: ClientCredentialsClient,
+  tokenEndpoint: string = client.tokenEndpoint
+): Either.Either<void, ClientConfigurationError> => {
+  const url = new URL(tokenEndpoint)
+  return url.protocol === "https:" || isLoopback(url) || client.allowInsecureTransport
+    ? Either.void
+    : Either.left(
+      new ClientConfigurationError({
+        client: client.name,
+        field: "tokenEndpoint",
+        reason:
+          `plain http to ${url.host} would send the client's credentials in clear: use https, or set allowInsecureTransport`
+      })
+    )
+}
