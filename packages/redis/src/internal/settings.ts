@@ -1,7 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import type { CacheOptions } from "../RedisTokenCache.js"
 import * as Encryption from "./encryption.js"
 
 export const defaultPrefix = "access-token:"
@@ -9,16 +9,6 @@ export const defaultCommandTimeout: Duration.Duration = Duration.millis(500)
 export const defaultLockTimeToLive: Duration.Duration = Duration.seconds(10)
 export const defaultWaitMargin: Duration.Duration = Duration.seconds(2)
 export const defaultPollInterval: Duration.Duration = Duration.millis(50)
-
-/** The cache options as given (see `RedisTokenCache.CacheOptions`). */
-export interface Input {
-  readonly prefix?: string | undefined
-  readonly encryptionKey?: Redacted.Redacted<string> | undefined
-  readonly commandTimeout?: Duration.DurationInput | undefined
-  readonly lockTimeToLive?: Duration.DurationInput | undefined
-  readonly waitTimeout?: Duration.DurationInput | undefined
-  readonly pollInterval?: Duration.DurationInput | undefined
-}
 
 /** The cache options checked, with their defaults. */
 export interface Settings {
@@ -48,7 +38,7 @@ const positive = (
     : Either.left({ field, reason: "must be a positive, finite duration" })
 }
 
-export const parse = (options: Input | undefined): Either.Either<Settings, Invalid> =>
+export const parse = (options: CacheOptions | undefined): Either.Either<Settings, Invalid> =>
   Either.gen(function*() {
     const key = options?.encryptionKey === undefined
       ? undefined
