@@ -8,7 +8,7 @@
  * `IDENTITYSERVER_CLIENT_SECRET`, `IDENTITYSERVER_SCOPE` and `API_BASE_URL` set, it talks to those.
  * `WORKER_INTERVAL` (e.g. `1 second`) changes the pace.
  */
-import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { ClientCredentialsClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { ProtectedApi, TokenServer } from "@access-token/test-server"
 import { HttpClient } from "@effect/platform"
@@ -54,8 +54,7 @@ const ApiClientLive = Layer.unwrapScoped(
       fromEnvironment,
       Option.match({ onNone: () => embedded, onSome: Effect.succeed })
     )
-    const tokens = TokenService.layer({ clients: { identityserver: settings.client } }).pipe(
-      Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+    const tokens = TokenService.layerDefault({ clients: { identityserver: settings.client } }).pipe(
       Layer.provide(NodeHttpClient.layerUndici)
     )
     return AccessTokenHttpClient.layer({ client: "identityserver", baseUrl: settings.apiBaseUrl }).pipe(
