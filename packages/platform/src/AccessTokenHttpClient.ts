@@ -19,13 +19,17 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Rejections from "./internal/rejections.js"
 
 /**
  * @since 0.1.0
@@ -44,7 +48,26 @@ export interface Options extends TokenEndpointClient.RequestParameters {
    * allowed origin carries a token; to any other, no `Authorization` header at all.
    */
   readonly followRedirects?: number | undefined
+  /**
+   * How renewals after a `401` back off while the API keeps rejecting freshly renewed tokens
+   * (default {@link defaultRejectionBackoff}): each delay is the wait before the next such renewal;
+   * once the schedule is done, none is forced by a `401` until the API accepts a token again.
+   */
+  readonly rejectionBackoff?: Schedule.Schedule<unknown> | undefined
 }
+
+/**
+ * The default backoff of renewals after a `401` while the API rejects freshly renewed tokens:
+ * exponential from 5 s with jitter, at most 5 minutes apart. A token revoked once is renewed at
+ * once whatever the schedule; only a renewed token rejected too starts the backoff.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultRejectionBackoff: Schedule.Schedule<unknown> = Schedule.exponential("5 seconds").pipe(
+  Schedule.jittered,
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.minutes(5)))
+)
 
 /**
  * A request was about to carry a token to an origin the client is not bound to.
@@ -148,6 +171,10 @@ const authenticator = <E, R>(
   const maxRedirects = options?.followRedirects ?? 0
   const retried = Metric.tagged(unauthorizedRetries, "client", name ?? "default")
   const getToken = tokens.getToken(name, parameters)
+  const guard = Rejections.make(
+    options?.rejectionBackoff ?? defaultRejectionBackoff,
+    name ?? (tokens.clients.length === 1 ? tokens.clients[0] : "default")
+  )
 
   const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken | undefined) =>
     inner.postprocess(
@@ -158,19 +185,47 @@ const authenticator = <E, R>(
       )
     )
 
-  /** Sends with a token; on a `401`, renews the token the server rejected and sends once more. */
+  /** Where the guard's log lines say the API is: its origin, never a path or a query. */
+  const apiOf = (request: HttpClientRequest.HttpClientRequest): string => originOf(request.url) ?? "(unparsable URL)"
+
+  /** Tells the guard whether the API accepted `token`, and passes the result on. */
+  const observe = <A, E2>(
+    request: HttpClientRequest.HttpClientRequest,
+    token: AccessToken.AccessToken,
+    result: Either.Either<A, E2>
+  ): Effect.Effect<A, E2> =>
+    isUnauthorized(result._tag === "Right" ? result.right : result.left)
+      ? Effect.zipRight(guard.rejected(token, apiOf(request)), result)
+      // Nothing to tell on the hot path: no episode, no renewed token waiting to be accepted.
+      : guard.isQuiet()
+      ? result
+      : Effect.zipRight(guard.accepted(token, apiOf(request)), result)
+
+  /**
+   * Sends with a token; on a `401`, renews the token the server rejected and sends once more,
+   * unless the guard holds renewals back because the API rejects freshly renewed tokens too.
+   */
   const authorized = (
     request: HttpClientRequest.HttpClientRequest
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R> =>
     Effect.flatMap(getToken, (token) =>
       Effect.flatMap(Effect.either(send(request, token)), (result) => {
-        if (!isUnauthorized(result._tag === "Right" ? result.right : result.left) || !isReplayable(request)) {
-          return result
+        if (!isUnauthorized(result._tag === "Right" ? result.right : result.left)) {
+          return observe(request, token, result)
         }
-        return tokens.getToken(name, { ...parameters, rejected: token }).pipe(
-          Effect.tap(() => Metric.increment(retried)),
-          Effect.flatMap((renewed) => send(request, renewed))
-        )
+        if (!isReplayable(request)) return result
+        return Effect.flatMap(guard.rejected(token, apiOf(request)), (mayRenew) =>
+          mayRenew
+            ? tokens.getToken(name, { ...parameters, rejected: token }).pipe(
+              Effect.tap((renewed) => {
+                guard.renewed(renewed)
+                return Metric.increment(retried)
+              }),
+              Effect.flatMap((renewed) =>
+                Effect.flatMap(Effect.either(send(request, renewed)), (result) => observe(request, renewed, result))
+              )
+            )
+            : result)
       }))
 
   /**
