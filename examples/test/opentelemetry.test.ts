@@ -1,0 +1,128 @@
+import { TokenService } from "@access-token/core"
+import { NodeSdk } from "@effect/opentelemetry"
+import type { HttpClient } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs"
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  PeriodicExportingMetricReader
+} from "@opentelemetry/sdk-metrics"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Effect, Layer, Redacted } from "effect"
+import { ApiClientLive, cycle } from "../opentelemetry.js"
+
+// A secret no other string of the run can contain by chance.
+const clientId = "otel-worker"
+const clientSecret = "otel-sentinel-9c41e7b2-d5f0-4c1e-a6b3-secret"
+
+/** The example's worker, its telemetry going to in-memory exporters instead of the console. */
+const observe = <A, E>(program: Effect.Effect<A, E, HttpClient.HttpClient | TokenService.TokenService>) =>
+  Effect.gen(function*() {
+    const spans = new InMemorySpanExporter()
+    const logs = new InMemoryLogRecordExporter()
+    const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+    // Exported on demand only: forceFlush below.
+    const reader = new PeriodicExportingMetricReader({ exporter: metrics, exportIntervalMillis: 3_600_000 })
+    const Telemetry = NodeSdk.layer(() => ({
+      resource: { serviceName: "access-token-worker-test" },
+      spanProcessor: new SimpleSpanProcessor(spans),
+      metricReader: reader,
+      logRecordProcessor: new SimpleLogRecordProcessor({ exporter: logs })
+    }))
+    const Worker = ApiClientLive({
+      clients: [{ clientId, clientSecret, tokenEndpointAuthMethod: "client_secret_basic" }]
+    })
+    // The exporters forget everything when the layer shuts them down: read them before.
+    return yield* Effect.gen(function*() {
+      const result = yield* program
+      yield* Effect.promise(() => reader.forceFlush())
+      return {
+        result,
+        spans: spans.getFinishedSpans(),
+        logs: logs.getFinishedLogRecords(),
+        metrics: metrics.getMetrics()
+      }
+    }).pipe(Effect.provide(Layer.merge(Worker, Telemetry)))
+  })
+
+describe("examples/opentelemetry.ts", () => {
+  it.live(
+    "exports the token acquisition, the HTTP calls and the token metrics, and no secret or token",
+    () =>
+      Effect.gen(function*() {
+        const { logs, metrics, result: token, spans } = yield* observe(
+          Effect.gen(function*() {
+            yield* cycle
+            yield* cycle
+            // The token the worker used, from its cache.
+            return yield* TokenService.getToken("identityserver")
+          })
+        )
+
+        const names = spans.map((span) => span.name)
+        const acquire = spans.find((span) => span.name === "TokenService.acquire")
+        assert.isDefined(acquire, `no TokenService.acquire span among ${names.join(", ")}`)
+        assert.strictEqual(acquire!.attributes["oauth.client.name"], "identityserver")
+        assert.strictEqual(acquire!.attributes["outcome"], "success")
+        const request = spans.find((span) => span.name === "TokenEndpointClient.requestToken")
+        assert.isDefined(request, `no TokenEndpointClient.requestToken span among ${names.join(", ")}`)
+        // The token request's HTTP call is a child of the token request span.
+        const post = spans.find((span) => span.name === "http.client POST")
+        assert.isDefined(post, `no http.client POST span among ${names.join(", ")}`)
+        assert.strictEqual(post!.parentSpanContext?.spanId, request!.spanContext().spanId)
+        assert.strictEqual(post!.attributes["url.path"], "/token")
+        // One API call per cycle; the second used the cached token.
+        const gets = spans.filter((span) => span.name === "http.client GET")
+        assert.strictEqual(gets.length, 2)
+        assert.strictEqual(spans.filter((span) => span.name === "TokenService.acquire").length, 1)
+
+        // Cumulative, and exported more than once: the last export holds the totals.
+        const points = new Map<string, number>()
+        for (const resource of metrics.slice(-1)) {
+          for (const scope of resource.scopeMetrics) {
+            for (const metric of scope.metrics) {
+              for (const point of metric.dataPoints) {
+                if (point.attributes["client"] !== "identityserver") continue
+                points.set(metric.descriptor.name, (points.get(metric.descriptor.name) ?? 0) + Number(point.value))
+              }
+            }
+          }
+        }
+        assert.strictEqual(points.get("access_token_token_requests"), 1)
+        assert.strictEqual(points.get("access_token_cache_misses"), 1)
+        // The second cycle and the test's own look-up.
+        assert.strictEqual(points.get("access_token_cache_hits"), 2)
+
+        assert.isTrue(
+          logs.some((log) => String(log.body).startsWith("API response:")),
+          "the worker's logs were exported"
+        )
+
+        const exported = JSON.stringify({
+          spans: spans.map((span) => ({
+            name: span.name,
+            attributes: span.attributes,
+            events: span.events,
+            status: span.status,
+            links: span.links
+          })),
+          logs: logs.map((log) => ({ body: log.body, attributes: log.attributes })),
+          metrics
+        })
+        const value = Redacted.value(token.value)
+        const basic = Buffer.from(`${clientId}:${clientSecret}`).toString("base64")
+        for (
+          const [what, secret] of [["client secret", clientSecret], ["access token", value], [
+            "Basic credentials",
+            basic
+          ]]
+        ) {
+          assert.isFalse(exported.includes(secret), `the ${what} was exported`)
+        }
+        // Nor any other JWT (a token, an assertion): two base64url JSON segments and a signature.
+        assert.notMatch(exported, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/)
+      }),
+    { timeout: 60_000 }
+  )
+})
