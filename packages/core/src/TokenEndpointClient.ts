@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
@@ -12,12 +11,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as AccessToken from "./AccessToken.js"
 import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import { encodeAttempt, resolve, type Target } from "./internal/tokenRequest.js"
 import { readResponse, transportError } from "./internal/tokenResponse.js"
+import { withoutRedirects } from "./internal/transport.js"
 import { isRetryable, type TokenEndpointError, TokenTransportError } from "./TokenError.js"
 
 /**
@@ -142,17 +141,6 @@ export const withRetryPolicy = (
       return retryAfter === undefined ? delay : Duration.max(delay, Duration.min(retryAfter, maxRetryAfter))
     }),
     Schedule.whileInput(isRetryable)
-  )
-
-/**
- * Keeps a transport that follows redirects itself (`fetch`) from doing so: a `307` would send the
- * form, secret included, wherever it points. Other transports do not follow redirects.
- */
-const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(
-    Effect.serviceOption(FetchHttpClient.RequestInit),
-    (init) =>
-      Effect.provideService(effect, FetchHttpClient.RequestInit, { ...Option.getOrUndefined(init), redirect: "manual" })
   )
 
 /**

@@ -224,6 +224,93 @@ export class TokenCacheError extends Schema.TaggedError<TokenCacheError>("@acces
 }
 
 /**
+ * The authorization server metadata of an issuer could not be retrieved: its server could not be
+ * reached or did not answer in time, or no well-known location holds a document (`locations` lists
+ * each one tried, in order).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class MetadataUnavailableError
+  extends Schema.TaggedError<MetadataUnavailableError>("@access-token/core/MetadataUnavailableError")(
+    "MetadataUnavailableError",
+    {
+      issuer: Schema.String,
+      reason: Schema.Literal("Connect", "Reset", "Timeout", "Transport", "Status"),
+      locations: Schema.Array(Schema.String),
+      status: Schema.optional(Schema.Number),
+      description: Schema.String
+    }
+  )
+{
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    const what = this.reason === "Connect"
+      ? "could not connect to"
+      : this.reason === "Reset"
+      ? "lost the connection to"
+      : this.reason === "Timeout"
+      ? "got no answer in time from"
+      : this.reason === "Transport"
+      ? "failed to talk to"
+      : "found no document at"
+    return `The authorization server metadata of issuer "${this.issuer}" is unavailable: ${what} ${
+      this.locations.join(", then ")
+    }: ${this.description}`
+  }
+}
+
+/**
+ * An issuer's authorization server metadata cannot be used: the issuer is not a valid issuer
+ * identifier, the document's `issuer` is not exactly the configured one (RFC 8414 §3.3), the
+ * document is malformed or too large, or it names a token endpoint that would take credentials
+ * over plain `http`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidMetadataError
+  extends Schema.TaggedError<InvalidMetadataError>("@access-token/core/InvalidMetadataError")(
+    "InvalidMetadataError",
+    {
+      issuer: Schema.String,
+      reason: Schema.Literal("Issuer", "IssuerMismatch", "Malformed", "TooLarge", "InsecureEndpoint"),
+      location: Schema.optional(Schema.String),
+      description: Schema.String
+    }
+  )
+{
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    return this.location === undefined
+      ? `The issuer "${this.issuer}" cannot be used: ${this.description}`
+      : `The authorization server metadata of issuer "${this.issuer}" at ${this.location} is unusable: ${this.description}`
+  }
+}
+
+/**
+ * What retrieving an issuer's authorization server metadata can fail with.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type MetadataError = MetadataUnavailableError | InvalidMetadataError
+
+/**
  * What asking the token endpoint can fail with.
  *
  * @since 0.1.0
@@ -241,7 +328,7 @@ export type TokenEndpointError =
  * @since 0.1.0
  * @category models
  */
-export type TokenError = TokenEndpointError | UnknownClientError
+export type TokenError = TokenEndpointError | UnknownClientError | MetadataError
 
 /**
  * @since 0.1.0
@@ -268,13 +355,14 @@ const isRetryableStatus = (status: number): boolean => status === 408 || status 
 
 /**
  * Whether another attempt may succeed: transport failures and timeouts, `408`, `429` and `5xx`
- * answers; never a refusal such as `invalid_client` or `invalid_scope`, whatever its status, nor a
- * configuration error.
+ * answers, from the token endpoint or a metadata location; never a refusal such as
+ * `invalid_client` or `invalid_scope`, whatever its status, nor a configuration error or unusable
+ * metadata.
  *
  * @since 0.1.0
  * @category predicates
  */
-export const isRetryable = (error: TokenEndpointError): boolean => {
+export const isRetryable = <E extends TokenEndpointError | MetadataError>(error: E): boolean => {
   switch (error._tag) {
     case "TokenTransportError":
       return true
@@ -285,6 +373,9 @@ export const isRetryable = (error: TokenEndpointError): boolean => {
     case "InvalidTokenResponseError":
       return isRetryableStatus(error.status)
     case "ClientConfigurationError":
+    case "InvalidMetadataError":
       return false
+    case "MetadataUnavailableError":
+      return error.reason !== "Status" || isRetryableStatus(error.status ?? 0)
   }
 }

@@ -36,6 +36,11 @@ export * as DPoP from "./DPoP.js"
 /**
  * @since 0.2.0
  */
+export * as AuthorizationServerMetadata from "./AuthorizationServerMetadata.js"
+
+/**
+ * @since 0.2.0
+ */
 export * as ClientAuthentication from "./ClientAuthentication.js"
 
 /**

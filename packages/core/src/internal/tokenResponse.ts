@@ -40,11 +40,10 @@ const errorCode = (cause: unknown): string | undefined => {
 const connectCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"])
 const resetCodes = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"])
 
-export const transportError = (
-  client: ClientCredentialsClient.ClientCredentialsClient,
-  endpoint: string,
+/** What went wrong on the wire, in the words of a transport error: its kind and the system's code. */
+export const transportFailure = (
   error: HttpClientError.HttpClientError
-): TokenTransportError => {
+): { readonly reason: "Connect" | "Reset" | "Transport"; readonly description: string } => {
   const code = errorCode(error.cause)
   const reason = code !== undefined && connectCodes.has(code)
     ? "Connect"
@@ -52,16 +51,24 @@ export const transportError = (
     ? "Reset"
     : "Transport"
   const description = code ?? (error._tag === "ResponseError" ? "the response body could not be read" : error.reason)
-  return new TokenTransportError({ client: client.name, reason, endpoint, description })
+  return { reason, description }
 }
+
+export const transportError = (
+  client: ClientCredentialsClient.ClientCredentialsClient,
+  endpoint: string,
+  error: HttpClientError.HttpClientError
+): TokenTransportError => new TokenTransportError({ client: client.name, endpoint, ...transportFailure(error) })
 
 const decoder = new TextDecoder("utf-8", { fatal: false })
 
-class BodyTooLarge {
+/** A body longer than the cap, announced or streamed. */
+export class BodyTooLarge {
   readonly _tag = "BodyTooLarge"
 }
 
-const readBody = (
+/** Reads a body as UTF-8, up to `maxBytes`: a longer one fails as soon as it is known to be. */
+export const readBody = (
   response: HttpClientResponse.HttpClientResponse,
   maxBytes: number
 ): Effect.Effect<string, BodyTooLarge | HttpClientError.ResponseError> => {

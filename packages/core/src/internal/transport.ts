@@ -1,4 +1,7 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import type { ClientCredentialsClient } from "../ClientCredentialsClient.js"
 import { ClientConfigurationError } from "../TokenError.js"
 
@@ -31,3 +34,15 @@ export const checkTransport = (
       })
     )
 }
+
+/**
+ * Keeps a transport that follows redirects itself (`fetch`) from doing so: a `307` would send the
+ * form, secret included, wherever it points, and a redirected metadata document would say where to
+ * send it. Other transports do not follow redirects.
+ */
+export const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.serviceOption(FetchHttpClient.RequestInit),
+    (init) =>
+      Effect.provideService(effect, FetchHttpClient.RequestInit, { ...Option.getOrUndefined(init), redirect: "manual" })
+  )

@@ -1,0 +1,309 @@
+/**
+ * Authorization server metadata (RFC 8414, OpenID Connect Discovery 1.0): what a token service
+ * publishes about itself at a well-known location under its issuer, above all its token endpoint.
+ * A client configured by its issuer alone finds everything else here.
+ *
+ * @since 0.2.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
+import * as internal from "./internal/discovery.js"
+import { readBody, transportFailure } from "./internal/tokenResponse.js"
+import { withoutRedirects } from "./internal/transport.js"
+import { InvalidMetadataError, isRetryable, type MetadataError, MetadataUnavailableError } from "./TokenError.js"
+
+/**
+ * The metadata document. The members this library uses are typed (`issuer`, `token_endpoint`,
+ * the supported authentication methods and algorithms, `mtls_endpoint_aliases` as a record of
+ * endpoint name to URL); every other member is kept as the server sent it, so a program can read
+ * what it needs without a second request. A member named `__proto__` is dropped.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const AuthorizationServerMetadata: typeof internal.Metadata = internal.Metadata
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type AuthorizationServerMetadata = Schema.Schema.Type<typeof internal.Metadata>
+
+/**
+ * A well-known location: `"oauth-authorization-server"` (RFC 8414, inserted between the host and
+ * the issuer's path) or `"openid-configuration"` (OpenID Connect Discovery, appended to the path).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WellKnown = internal.WellKnown
+
+/**
+ * The locations tried, in order: RFC 8414 first, since this is an OAuth 2.0 client, then OpenID
+ * Connect Discovery, which many token services publish only.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultOrder: ReadonlyArray<WellKnown> = ["oauth-authorization-server", "openid-configuration"]
+
+/**
+ * A retry policy for metadata retrieval; it sees each failure as its input. Failures that no retry
+ * can fix (a mismatched issuer, a malformed document) are never retried whatever it says.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RetrySchedule = Schedule.Schedule<unknown, MetadataError>
+
+/**
+ * The default retry policy, the same as for token requests: exponential backoff from 200 ms with
+ * jitter, at most 3 retries, no retry decided more than 10 s after the first failure.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultRetrySchedule: RetrySchedule = Schedule.exponential("200 millis", 2).pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(3)),
+  Schedule.upTo("10 seconds")
+)
+
+/**
+ * How long one location may take to answer (connect, send, read the body), as for token requests.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultRequestTimeout: Duration.Duration = Duration.seconds(30)
+
+/**
+ * The largest document read, as for token responses.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultMaxResponseBytes = 1024 * 1024
+
+/**
+ * How long a service that keeps documents (`TokenService`) uses one before refreshing it in the
+ * background: the server's `Cache-Control: max-age` (zero for `no-store`, `no-cache`) held within
+ * `minimum` and `maximum`, or `default` when the server does not say.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RefreshInterval {
+  readonly default: Duration.DurationInput
+  readonly minimum: Duration.DurationInput
+  readonly maximum: Duration.DurationInput
+}
+
+/**
+ * One hour when the server does not say; never more often than once a minute nor less often than
+ * once a day, whatever it says.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultRefreshInterval: RefreshInterval = {
+  default: Duration.hours(1),
+  minimum: Duration.minutes(1),
+  maximum: Duration.days(1)
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /** The well-known locations tried, in order, each after the previous one had no document; default {@link defaultOrder}. */
+  readonly order?: ReadonlyArray<WellKnown> | undefined
+  /** How long one location may take to answer; default 30 s. */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  /** The largest document read; default 1 MiB. */
+  readonly maxResponseBytes?: number | undefined
+  /** The retry policy; default {@link defaultRetrySchedule}. */
+  readonly retrySchedule?: RetrySchedule | undefined
+  /** Allows a plain `http` issuer and token endpoint off loopback. */
+  readonly allowInsecureTransport?: boolean | undefined
+}
+
+/**
+ * A document and what came with it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Discovered {
+  readonly metadata: AuthorizationServerMetadata
+  /** The URL the document was read from. */
+  readonly location: string
+  /**
+   * How long the server lets it be kept (`Cache-Control: max-age`; zero for `no-store` and
+   * `no-cache`), `undefined` when it does not say.
+   */
+  readonly maxAge: Duration.Duration | undefined
+}
+
+/** A location that holds no document, so the next one is tried. */
+class NoDocument {
+  readonly _tag = "NoDocument"
+  constructor(readonly status: number, readonly description: string) {}
+}
+
+const transportError = (issuer: string, location: string, error: HttpClientError.HttpClientError) =>
+  new MetadataUnavailableError({ issuer, locations: [location], ...transportFailure(error) })
+
+/**
+ * Retrieves the metadata of an issuer.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Discover = (issuer: string) => Effect.Effect<Discovered, MetadataError>
+
+/**
+ * A retrieval function on the `HttpClient` of the context, for a service that retrieves the
+ * metadata of many issuers, many times. See {@link discover} for what it does.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (options?: Options): Effect.Effect<Discover, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => {
+    // Each location is read in a scope of its own (`Effect.scoped` below): when it ends, however it
+    // ends, the request and any body left unread are aborted.
+    const httpClient = HttpClient.withScope(client)
+    const order = options?.order ?? defaultOrder
+    const timeout = Duration.decode(options?.requestTimeout ?? defaultRequestTimeout)
+    const maxBytes = options?.maxResponseBytes ?? defaultMaxResponseBytes
+    const allowInsecure = options?.allowInsecureTransport ?? false
+    const policy = (options?.retrySchedule ?? defaultRetrySchedule).pipe(Schedule.whileInput(isRetryable))
+
+    const interpret = (
+      issuer: string,
+      location: string,
+      response: HttpClientResponse.HttpClientResponse,
+      text: string
+    ): Either.Either<Discovered, NoDocument | MetadataError> => {
+      const status = response.status
+      if (status < 200 || status >= 300) {
+        const unavailable = new MetadataUnavailableError({
+          issuer,
+          reason: "Status",
+          locations: [location],
+          status,
+          description: `HTTP ${status}`
+        })
+        // A status that a retry may fix fails the attempt; any other says this location has no document.
+        return isRetryable(unavailable)
+          ? Either.left(unavailable)
+          : Either.left(
+            new NoDocument(
+              status,
+              status >= 300 && status < 400 ? `HTTP ${status}, a redirect, which is not followed` : `HTTP ${status}`
+            )
+          )
+      }
+      const body = internal.parseObject(text)
+      if (typeof body === "string") return Either.left(new NoDocument(status, `HTTP ${status}, but ${body}`))
+      return Either.map(
+        internal.decodeDocument(issuer, location, body, allowInsecure),
+        (metadata) => ({ metadata, location, maxAge: internal.maxAgeOf(response.headers["cache-control"]) })
+      )
+    }
+
+    /** Reads one location. */
+    const at = (issuer: string, location: string): Effect.Effect<Discovered, NoDocument | MetadataError> =>
+      withoutRedirects(httpClient.execute(HttpClientRequest.get(location).pipe(HttpClientRequest.acceptJson))).pipe(
+        Effect.flatMap((response) =>
+          readBody(response, maxBytes).pipe(
+            Effect.flatMap((text) => interpret(issuer, location, response, text)),
+            Effect.catchTag("BodyTooLarge", () =>
+              Effect.fail(
+                new InvalidMetadataError({
+                  issuer,
+                  reason: "TooLarge",
+                  location,
+                  description: `the document is larger than ${maxBytes} bytes`
+                })
+              ))
+          )
+        ),
+        Effect.scoped,
+        Effect.catchTags({
+          RequestError: (error) => Effect.fail(transportError(issuer, location, error)),
+          ResponseError: (error) => Effect.fail(transportError(issuer, location, error))
+        }),
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () =>
+            new MetadataUnavailableError({
+              issuer,
+              reason: "Timeout",
+              locations: [location],
+              description: `no complete answer within ${Duration.format(timeout)}`
+            })
+        })
+      )
+
+    /** Reads the locations in order until one has a document. */
+    const attempt = (issuer: string, locations: ReadonlyArray<string>): Effect.Effect<Discovered, MetadataError> => {
+      const next = (index: number, misses: ReadonlyArray<NoDocument>): Effect.Effect<Discovered, MetadataError> =>
+        index < locations.length
+          ? Effect.catchTag(at(issuer, locations[index]), "NoDocument", (miss) => next(index + 1, [...misses, miss]))
+          : Effect.fail(
+            new MetadataUnavailableError({
+              issuer,
+              reason: "Status",
+              locations,
+              status: misses[misses.length - 1]?.status,
+              description: misses.map((miss) => miss.description).join("; then ")
+            })
+          )
+      return next(0, [])
+    }
+
+    return (issuer: string): Effect.Effect<Discovered, MetadataError> =>
+      Either.match(internal.parseIssuer(issuer, allowInsecure), {
+        onLeft: Effect.fail,
+        onRight: (url) => {
+          const locations = order.map((wellKnown) => internal.wellKnownUrl(url, wellKnown))
+          return attempt(issuer, locations).pipe(
+            Effect.retry(policy),
+            Effect.tapBoth({
+              onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
+              onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")
+            }),
+            Effect.withSpan("AuthorizationServerMetadata.discover", {
+              kind: "client",
+              attributes: { "oauth.issuer": issuer, "server.address": url.hostname }
+            })
+          )
+        }
+      })
+  })
+
+/**
+ * Retrieves the authorization server metadata of `issuer` from the well-known locations in
+ * `order`: a location that answers with an error status that no retry fixes (`404`, or a redirect,
+ * which is never followed) or with something that is not a JSON object hands over to the next.
+ * The document's `issuer` must be exactly `issuer` (RFC 8414 §3.3). Unreachable servers, timeouts,
+ * `408`, `429` and `5xx` are retried on the schedule.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const discover = (
+  issuer: string,
+  options?: Options
+): Effect.Effect<Discovered, MetadataError, HttpClient.HttpClient> =>
+  Effect.flatMap(make(options), (retrieve) => retrieve(issuer))

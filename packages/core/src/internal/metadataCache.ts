@@ -1,0 +1,145 @@
+/**
+ * The token service's authorization server metadata, one document per issuer: retrieved once
+ * whatever the number of clients and fibers that ask, kept, and refreshed in the background when it
+ * is due, so that once a document is known no token request ever waits for metadata again.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+import type * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
+import type { MetadataError } from "../TokenError.js"
+
+/** How long a document is kept: the server's `max-age` within bounds, or a default when it gives none. */
+export interface Lifetimes {
+  readonly default: Duration.Duration
+  readonly min: Duration.Duration
+  readonly max: Duration.Duration
+}
+
+/** The lifetimes of a refresh interval, decoded once. */
+export const lifetimesOf = (interval: AuthorizationServerMetadata.RefreshInterval): Lifetimes => {
+  const min = Duration.decode(interval.minimum)
+  const max = Duration.max(min, Duration.decode(interval.maximum))
+  return { default: Duration.clamp(Duration.decode(interval.default), { minimum: min, maximum: max }), min, max }
+}
+
+interface Entry {
+  current: AuthorizationServerMetadata.Discovered | undefined
+  /** When `current` is due for a refresh. */
+  refreshAt: number
+  inflight: Deferred.Deferred<AuthorizationServerMetadata.Discovered, MetadataError> | undefined
+  refreshing: boolean
+}
+
+/** The refresh point of a document retrieved at `now`: its `max-age` clamped to the bounds, or the default. */
+export const refreshPoint = (
+  discovered: AuthorizationServerMetadata.Discovered,
+  lifetimes: Lifetimes,
+  now: number
+): number => {
+  const maxAge = discovered.maxAge === undefined
+    ? lifetimes.default
+    : Duration.clamp(discovered.maxAge, { minimum: lifetimes.min, maximum: lifetimes.max })
+  return now + Duration.toMillis(maxAge)
+}
+
+/** The metadata of each issuer, for the token service. */
+export interface MetadataCache {
+  /**
+   * The document of `issuer`: the one held, at once, even when it is due for a refresh (which then
+   * starts in the background); otherwise the one being retrieved, retrieved once for all callers.
+   * A failed first retrieval is not remembered: the next caller tries again.
+   */
+  readonly get: (issuer: string) => Effect.Effect<AuthorizationServerMetadata.Discovered, MetadataError>
+}
+
+/**
+ * A metadata cache on `discover` (which retries on its own schedule), its retrievals and refreshes
+ * running in `scope`, so that no caller's interruption cancels them for the others.
+ */
+export const make = (
+  discover: AuthorizationServerMetadata.Discover,
+  lifetimes: Lifetimes,
+  scope: Scope.Scope
+): MetadataCache => {
+  const entries = new Map<string, Entry>()
+
+  const entryOf = (issuer: string): Entry => {
+    let entry = entries.get(issuer)
+    if (entry === undefined) {
+      entry = { current: undefined, refreshAt: 0, inflight: undefined, refreshing: false }
+      entries.set(issuer, entry)
+    }
+    return entry
+  }
+
+  const keep = (entry: Entry, discovered: AuthorizationServerMetadata.Discovered) =>
+    Effect.clockWith((clock) =>
+      Effect.sync(() => {
+        entry.current = discovered
+        entry.refreshAt = refreshPoint(discovered, lifetimes, clock.unsafeCurrentTimeMillis())
+      })
+    )
+
+  /** Joins the retrieval under way for `issuer`, or starts one in the scope. */
+  const retrieve = (issuer: string, entry: Entry) =>
+    Effect.uninterruptible(Effect.suspend(() => {
+      if (entry.inflight !== undefined) return Effect.succeed(entry.inflight)
+      const deferred = Deferred.unsafeMake<AuthorizationServerMetadata.Discovered, MetadataError>(FiberId.none)
+      entry.inflight = deferred
+      return discover(issuer).pipe(
+        Effect.interruptible,
+        Effect.tap((discovered) => keep(entry, discovered)),
+        Effect.exit,
+        Effect.flatMap((exit) => {
+          entry.inflight = undefined
+          return Deferred.done(deferred, exit)
+        }),
+        Effect.forkIn(scope),
+        Effect.as(deferred)
+      )
+    })).pipe(Effect.flatMap(Deferred.await))
+
+  /**
+   * Retrieves the document again while callers keep the one held. A failure keeps the last good
+   * document and tries again after the shortest lifetime, so a server that is down is not flooded.
+   */
+  const refresh = (issuer: string, entry: Entry): Effect.Effect<void> =>
+    // Uninterruptible from marking the entry to forking the refresh: a caller interrupted in
+    // between would leave `refreshing` set with no refresh to clear it.
+    Effect.uninterruptible(Effect.suspend(() => {
+      if (entry.refreshing || entry.inflight !== undefined) return Effect.void
+      entry.refreshing = true
+      return discover(issuer).pipe(
+        Effect.flatMap((discovered) => keep(entry, discovered)),
+        Effect.catchAll((error) =>
+          Effect.clockWith((clock) => {
+            entry.refreshAt = clock.unsafeCurrentTimeMillis() + Duration.toMillis(lifetimes.min)
+            return Effect.logWarning(
+              `Refreshing the authorization server metadata failed: ${error.message}; the last good document is kept`
+            ).pipe(Effect.annotateLogs({ issuer }))
+          })
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          entry.refreshing = false
+        })),
+        Effect.interruptible,
+        Effect.forkIn(scope),
+        Effect.asVoid
+      )
+    }))
+
+  const get = (issuer: string): Effect.Effect<AuthorizationServerMetadata.Discovered, MetadataError> =>
+    Effect.clockWith((clock) => {
+      const entry = entryOf(issuer)
+      const current = entry.current
+      if (current === undefined) return retrieve(issuer, entry)
+      return clock.unsafeCurrentTimeMillis() < entry.refreshAt
+        ? Effect.succeed(current)
+        : Effect.as(refresh(issuer, entry), current)
+    })
+
+  return { get }
+}

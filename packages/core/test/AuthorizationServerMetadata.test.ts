@@ -1,0 +1,381 @@
+import { AuthorizationServerMetadata, type TokenError } from "@access-token/core"
+import { TokenServer } from "@access-token/test-server"
+import { FetchHttpClient, HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Schedule, TestClock } from "effect"
+import { maxAgeOf, parseObject, wellKnownUrl } from "../src/internal/discovery.js"
+
+const ISSUER = "https://as.example.com"
+const RFC8414 = "https://as.example.com/.well-known/oauth-authorization-server"
+const OIDC = "https://as.example.com/.well-known/openid-configuration"
+
+type Reply =
+  | { readonly status?: number; readonly body?: string; readonly headers?: Readonly<Record<string, string>> }
+  | "never"
+  | { readonly transport: string }
+
+const json = (status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): Reply => ({
+  status,
+  body: typeof body === "string" ? body : JSON.stringify(body),
+  headers: { "content-type": "application/json", ...headers }
+})
+
+const documentOf = (issuer: string, members: Record<string, unknown> = {}) => ({
+  issuer,
+  token_endpoint: `${issuer}/token`,
+  token_endpoint_auth_methods_supported: ["client_secret_basic", "private_key_jwt"],
+  ...members
+})
+
+const notFound: Reply = { status: 404, body: "<html>not here</html>", headers: { "content-type": "text/html" } }
+
+/**
+ * A fake server answering by URL: each URL has its replies, the last one repeating; other URLs get
+ * a 404. It records every URL asked for, and whether the request ran with redirects disabled.
+ */
+const fakeServer = (routes: Readonly<Record<string, ReadonlyArray<Reply>>>) => {
+  const requests: Array<{ readonly url: string; readonly redirect: RequestRedirect | undefined }> = []
+  const counts = new Map<string, number>()
+  const http = HttpClient.make((request) =>
+    Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) => {
+      requests.push({ url: request.url, redirect: Option.getOrUndefined(init)?.redirect })
+      const replies = routes[request.url] ?? [notFound]
+      const count = (counts.get(request.url) ?? 0) + 1
+      counts.set(request.url, count)
+      const reply = replies[Math.min(count, replies.length) - 1]
+      if (reply === "never") return Effect.never
+      if ("transport" in reply) {
+        return Effect.fail(
+          new HttpClientError.RequestError({
+            request,
+            reason: "Transport",
+            cause: Object.assign(new Error("connect"), { code: reply.transport })
+          })
+        )
+      }
+      return Effect.succeed(
+        HttpClientResponse.fromWeb(
+          request,
+          new Response(reply.body ?? "", { status: reply.status ?? 200, headers: reply.headers ?? {} })
+        )
+      )
+    })
+  )
+  return { http, requests, urls: () => requests.map((request) => request.url) }
+}
+
+type Result = Exit.Exit<AuthorizationServerMetadata.Discovered, TokenError.MetadataError>
+
+/** Runs a retrieval in the background and moves the TestClock until it is done. */
+const discover = (
+  server: ReturnType<typeof fakeServer>,
+  issuer: string = ISSUER,
+  options?: AuthorizationServerMetadata.Options
+) =>
+  Effect.gen(function*() {
+    const fiber = yield* AuthorizationServerMetadata.discover(issuer, options).pipe(
+      Effect.provideService(HttpClient.HttpClient, server.http),
+      Effect.exit,
+      Effect.fork
+    )
+    yield* TestClock.adjust("5 minutes")
+    const polled = yield* Fiber.poll(fiber)
+    if (Option.isNone(polled)) return assert.fail("the retrieval was still running after 5 minutes")
+    return Exit.flatten(polled.value) as Result
+  })
+
+const documentFrom = (result: Result): AuthorizationServerMetadata.Discovered => {
+  if (Exit.isFailure(result)) return assert.fail(`expected a document, got ${Cause.pretty(result.cause)}`)
+  return result.value
+}
+
+function errorWithTag<Tag extends TokenError.MetadataError["_tag"]>(
+  result: Result,
+  tag: Tag
+): Extract<TokenError.MetadataError, { readonly _tag: Tag }> {
+  if (Exit.isSuccess(result)) return assert.fail("expected a failure, got a document")
+  const failure = Cause.failureOption(result.cause)
+  if (Option.isNone(failure)) return assert.fail(`expected a failure, got ${Cause.pretty(result.cause)}`)
+  assert.strictEqual(failure.value._tag, tag, failure.value.message)
+  return failure.value as Extract<TokenError.MetadataError, { readonly _tag: Tag }>
+}
+
+describe("well-known locations", () => {
+  it("RFC 8414 inserts its segment before the issuer's path; OpenID Connect appends its own", () => {
+    const issuer = new URL("https://as.example.com/tenants/acme")
+    assert.strictEqual(
+      wellKnownUrl(issuer, "oauth-authorization-server"),
+      "https://as.example.com/.well-known/oauth-authorization-server/tenants/acme"
+    )
+    assert.strictEqual(
+      wellKnownUrl(issuer, "openid-configuration"),
+      "https://as.example.com/tenants/acme/.well-known/openid-configuration"
+    )
+  })
+
+  it("a terminating slash is dropped first, so an issuer with and without it share locations", () => {
+    for (const issuer of ["https://as.example.com", "https://as.example.com/"]) {
+      assert.strictEqual(wellKnownUrl(new URL(issuer), "oauth-authorization-server"), RFC8414)
+      assert.strictEqual(wellKnownUrl(new URL(issuer), "openid-configuration"), OIDC)
+    }
+    assert.strictEqual(
+      wellKnownUrl(new URL("https://as.example.com/realm/"), "oauth-authorization-server"),
+      "https://as.example.com/.well-known/oauth-authorization-server/realm"
+    )
+  })
+
+  it("max-age is read from Cache-Control; no-store and no-cache mean zero", () => {
+    assert.deepStrictEqual(maxAgeOf("public, max-age=600"), Duration.seconds(600))
+    assert.deepStrictEqual(maxAgeOf("no-store"), Duration.zero)
+    assert.deepStrictEqual(maxAgeOf("max-age=60, no-cache"), Duration.zero)
+    assert.strictEqual(maxAgeOf("public"), undefined)
+    assert.strictEqual(maxAgeOf("max-age=soon"), undefined)
+    assert.strictEqual(maxAgeOf(undefined), undefined)
+  })
+})
+
+describe("AuthorizationServerMetadata.discover", () => {
+  it.effect("reads RFC 8414's location first, with redirects disabled", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({ [RFC8414]: [json(200, documentOf(ISSUER), { "cache-control": "max-age=900" })] })
+      const discovered = documentFrom(yield* discover(server))
+      assert.strictEqual(discovered.metadata.issuer, ISSUER)
+      assert.strictEqual(discovered.metadata.token_endpoint, `${ISSUER}/token`)
+      assert.strictEqual(discovered.location, RFC8414)
+      assert.deepStrictEqual(discovered.maxAge, Duration.seconds(900))
+      assert.deepStrictEqual(server.requests, [{ url: RFC8414, redirect: "manual" }])
+    }))
+
+  it.effect("falls back to OpenID Connect Discovery when RFC 8414's location has no document", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({ [OIDC]: [json(200, documentOf(ISSUER))] })
+      const discovered = documentFrom(yield* discover(server))
+      assert.strictEqual(discovered.location, OIDC)
+      assert.deepStrictEqual(server.urls(), [RFC8414, OIDC])
+    }))
+
+  it.effect("a catch-all page served with 200 at the first location hands over to the next", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({
+        [RFC8414]: [{
+          status: 200,
+          body: "<!doctype html><title>app</title>",
+          headers: { "content-type": "text/html" }
+        }],
+        [OIDC]: [json(200, documentOf(ISSUER))]
+      })
+      assert.strictEqual(documentFrom(yield* discover(server)).location, OIDC)
+    }))
+
+  it.effect("the order is configurable, with the same fallback the other way round", () =>
+    Effect.gen(function*() {
+      const order = ["openid-configuration", "oauth-authorization-server"] as const
+      const both = fakeServer({ [RFC8414]: [json(200, documentOf(ISSUER))], [OIDC]: [json(200, documentOf(ISSUER))] })
+      assert.strictEqual(documentFrom(yield* discover(both, ISSUER, { order })).location, OIDC)
+      assert.deepStrictEqual(both.urls(), [OIDC])
+
+      const onlyRfc8414 = fakeServer({ [RFC8414]: [json(200, documentOf(ISSUER))] })
+      assert.strictEqual(documentFrom(yield* discover(onlyRfc8414, ISSUER, { order })).location, RFC8414)
+      assert.deepStrictEqual(onlyRfc8414.urls(), [OIDC, RFC8414])
+    }))
+
+  it.effect("an issuer with a path is found at both of its locations", () =>
+    Effect.gen(function*() {
+      const issuer = "https://as.example.com/tenants/acme"
+      const rfc8414 = fakeServer({
+        "https://as.example.com/.well-known/oauth-authorization-server/tenants/acme": [json(200, documentOf(issuer))]
+      })
+      assert.strictEqual(documentFrom(yield* discover(rfc8414, issuer)).metadata.issuer, issuer)
+
+      const oidc = fakeServer({
+        "https://as.example.com/tenants/acme/.well-known/openid-configuration": [json(200, documentOf(issuer))]
+      })
+      assert.strictEqual(documentFrom(yield* discover(oidc, issuer)).metadata.issuer, issuer)
+      assert.deepStrictEqual(oidc.urls(), [
+        "https://as.example.com/.well-known/oauth-authorization-server/tenants/acme",
+        "https://as.example.com/tenants/acme/.well-known/openid-configuration"
+      ])
+    }))
+
+  it.effect("no document at any location is a typed error naming each location, not retried", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({})
+      const error = errorWithTag(yield* discover(server), "MetadataUnavailableError")
+      assert.strictEqual(error.reason, "Status")
+      assert.strictEqual(error.status, 404)
+      assert.deepStrictEqual(error.locations, [RFC8414, OIDC])
+      assert.include(error.message, RFC8414)
+      assert.include(error.message, OIDC)
+      assert.include(error.message, "HTTP 404")
+      assert.deepStrictEqual(server.urls(), [RFC8414, OIDC])
+    }))
+
+  it.effect("a document for another issuer is refused, character for character, and not retried", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({ [RFC8414]: [json(200, documentOf(`${ISSUER}/`))] })
+      const error = errorWithTag(yield* discover(server), "InvalidMetadataError")
+      assert.strictEqual(error.reason, "IssuerMismatch")
+      assert.strictEqual(error.location, RFC8414)
+      assert.include(error.message, `"${ISSUER}/"`)
+      assert.include(error.message, "RFC 8414 §3.3")
+      assert.deepStrictEqual(server.urls(), [RFC8414])
+    }))
+
+  it.effect("a redirect is never followed: the next location is tried, and the target never asked", () =>
+    Effect.gen(function*() {
+      const elsewhere = "https://attacker.example/.well-known/openid-configuration"
+      const redirect: Reply = { status: 302, headers: { location: elsewhere } }
+      const server = fakeServer({
+        [RFC8414]: [redirect],
+        [OIDC]: [redirect],
+        [elsewhere]: [json(200, documentOf(ISSUER))]
+      })
+      const error = errorWithTag(yield* discover(server), "MetadataUnavailableError")
+      assert.strictEqual(error.status, 302)
+      assert.include(error.message, "redirect, which is not followed")
+      assert.deepStrictEqual(server.requests, [{ url: RFC8414, redirect: "manual" }, { url: OIDC, redirect: "manual" }])
+    }))
+
+  it.effect("a document over the size cap is refused, whether announced or streamed", () =>
+    Effect.gen(function*() {
+      const big = JSON.stringify(documentOf(ISSUER, { padding: "x".repeat(2048) }))
+      const announced = fakeServer({ [RFC8414]: [json(200, big, { "content-length": String(big.length) })] })
+      const streamed = fakeServer({ [RFC8414]: [json(200, big)] })
+      for (const server of [announced, streamed]) {
+        const error = errorWithTag(yield* discover(server, ISSUER, { maxResponseBytes: 1024 }), "InvalidMetadataError")
+        assert.strictEqual(error.reason, "TooLarge")
+        assert.include(error.message, "larger than 1024 bytes")
+      }
+    }))
+
+  it.effect("a location that never answers times out, and the timeout is retried on the schedule", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({ [RFC8414]: ["never"] })
+      const error = errorWithTag(
+        yield* discover(server, ISSUER, { requestTimeout: "2 seconds", retrySchedule: Schedule.recurs(2) }),
+        "MetadataUnavailableError"
+      )
+      assert.strictEqual(error.reason, "Timeout")
+      assert.include(error.message, "got no answer in time")
+      assert.deepStrictEqual(server.urls(), [RFC8414, RFC8414, RFC8414])
+    }))
+
+  it.effect("an unreachable server and a 503 are retried until the document comes", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({
+        [RFC8414]: [{ transport: "ECONNREFUSED" }, { status: 503 }, json(200, documentOf(ISSUER))]
+      })
+      assert.strictEqual(documentFrom(yield* discover(server)).metadata.issuer, ISSUER)
+      assert.deepStrictEqual(server.urls(), [RFC8414, RFC8414, RFC8414])
+
+      const down = fakeServer({ [RFC8414]: [{ transport: "ECONNREFUSED" }] })
+      const error = errorWithTag(yield* discover(down), "MetadataUnavailableError")
+      assert.strictEqual(error.reason, "Connect")
+      assert.include(error.message, "could not connect to")
+      assert.strictEqual(down.urls().length, 4, "the default schedule retries 3 times")
+    }))
+
+  it.effect("__proto__ in the document is inert, at the top and nested", () =>
+    Effect.gen(function*() {
+      const body = `{"issuer":${JSON.stringify(ISSUER)},"token_endpoint":"${ISSUER}/token",` +
+        `"__proto__":{"polluted":true},"mtls_endpoint_aliases":{"__proto__":{"polluted":true},` +
+        `"token_endpoint":"https://mtls.as.example.com/token"}}`
+      const server = fakeServer({ [RFC8414]: [json(200, body)] })
+      const { metadata } = documentFrom(yield* discover(server))
+      assert.strictEqual(Object.getPrototypeOf(metadata), Object.prototype)
+      assert.strictEqual((metadata as Record<string, unknown>).polluted, undefined)
+      const aliases = metadata.mtls_endpoint_aliases!
+      assert.strictEqual(Object.getPrototypeOf(aliases), Object.prototype)
+      assert.strictEqual((aliases as Record<string, unknown>).polluted, undefined)
+      assert.deepStrictEqual(aliases, { token_endpoint: "https://mtls.as.example.com/token" })
+      assert.strictEqual(({} as Record<string, unknown>).polluted, undefined)
+      const parsed = parseObject(`{"__proto__":{"polluted":true}}`)
+      assert.deepStrictEqual(parsed, {})
+    }))
+
+  it.effect("unknown members are kept as the server sent them", () =>
+    Effect.gen(function*() {
+      const extra = { custom_feature: { enabled: true, levels: [1, 2] }, "x-vendor": "value" }
+      const server = fakeServer({ [RFC8414]: [json(200, documentOf(ISSUER, extra))] })
+      const { metadata } = documentFrom(yield* discover(server))
+      assert.deepStrictEqual(metadata.custom_feature, extra.custom_feature)
+      assert.strictEqual(metadata["x-vendor"], "value")
+      assert.deepStrictEqual(metadata.token_endpoint_auth_methods_supported, ["client_secret_basic", "private_key_jwt"])
+    }))
+
+  it.effect("a malformed document names the member at fault without quoting values", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({
+        [RFC8414]: [json(200, documentOf(ISSUER, { token_endpoint_auth_methods_supported: "secret-value" }))]
+      })
+      const error = errorWithTag(yield* discover(server), "InvalidMetadataError")
+      assert.strictEqual(error.reason, "Malformed")
+      assert.include(error.message, "token_endpoint_auth_methods_supported")
+      assert.notInclude(error.message, "secret-value")
+    }))
+
+  it.effect("a token endpoint over plain http off loopback is refused", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({
+        [RFC8414]: [json(200, documentOf(ISSUER, { token_endpoint: "http://as.example.com/token" }))]
+      })
+      const error = errorWithTag(yield* discover(server), "InvalidMetadataError")
+      assert.strictEqual(error.reason, "InsecureEndpoint")
+    }))
+
+  it.effect("an issuer that cannot be one fails before any request", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({})
+      for (const issuer of ["not a url", `${ISSUER}?tenant=a`, `${ISSUER}#x`, "http://as.example.com"]) {
+        const error = errorWithTag(yield* discover(server, issuer), "InvalidMetadataError")
+        assert.strictEqual(error.reason, "Issuer")
+      }
+      assert.deepStrictEqual(server.urls(), [])
+      const loopback = "http://127.0.0.1:8080/realm"
+      const local = fakeServer({
+        "http://127.0.0.1:8080/.well-known/oauth-authorization-server/realm": [json(200, documentOf(loopback))]
+      })
+      assert.strictEqual(documentFrom(yield* discover(local, loopback)).metadata.issuer, loopback)
+    }))
+})
+
+describe("AuthorizationServerMetadata against oidc-provider", () => {
+  const live = (issuer: string, options?: AuthorizationServerMetadata.Options) =>
+    AuthorizationServerMetadata.discover(issuer, options).pipe(Effect.provide(NodeHttpClient.layerUndici))
+
+  it.scoped("both well-known documents are served, for an issuer with and without a path", () =>
+    Effect.gen(function*() {
+      for (const issuerPath of [undefined, "/tenants/acme"]) {
+        const server = yield* TokenServer.make({ issuerPath })
+        for (const order of [["oauth-authorization-server"], ["openid-configuration"]] as const) {
+          const { location, metadata } = yield* live(server.issuer, { order })
+          assert.strictEqual(metadata.issuer, server.issuer)
+          assert.strictEqual(metadata.token_endpoint, server.tokenEndpoint)
+          assert.strictEqual(metadata.jwks_uri, server.jwksUri)
+          assert.strictEqual(location, wellKnownUrl(new URL(server.issuer), order[0]))
+        }
+        assert.strictEqual(yield* server.metadataRequestCount, 2)
+      }
+    }))
+
+  it.scoped("a document whose issuer differs from the configured one is refused", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make({ issuerPath: "/tenants/acme" })
+      const error = yield* Effect.flip(live(`${server.issuer}/`))
+      assert.strictEqual(error._tag, "InvalidMetadataError")
+      assert.strictEqual(error.reason, "IssuerMismatch")
+    }))
+
+  it.scoped("documents that are down answer 503, are retried, and are found once back", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make()
+      yield* server.setMetadataAvailable(false)
+      const error = yield* Effect.flip(live(server.issuer, { retrySchedule: Schedule.recurs(1) }))
+      assert.strictEqual(error._tag, "MetadataUnavailableError")
+      assert.strictEqual(error.reason === "Status" && error.status, 503)
+      assert.strictEqual(yield* server.metadataRequestCount, 2)
+      yield* server.setMetadataAvailable(true)
+      assert.strictEqual((yield* live(server.issuer)).metadata.issuer, server.issuer)
+    }))
+})

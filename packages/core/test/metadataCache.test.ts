@@ -1,0 +1,157 @@
+import type { AuthorizationServerMetadata } from "@access-token/core"
+import { TokenError } from "@access-token/core"
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Exit, Fiber, Logger, Scope, TestClock } from "effect"
+import { lifetimesOf, make, refreshPoint } from "../src/internal/metadataCache.js"
+
+const ISSUER = "https://as.example.com"
+
+const lifetimes = lifetimesOf({ default: "1 hour", minimum: "1 minute", maximum: "1 day" })
+
+const document = (version: number, maxAge?: Duration.Duration): AuthorizationServerMetadata.Discovered => ({
+  metadata: { issuer: ISSUER, token_endpoint: `${ISSUER}/token/v${version}` },
+  location: `${ISSUER}/.well-known/oauth-authorization-server`,
+  maxAge
+})
+
+const unavailable = new TokenError.MetadataUnavailableError({
+  issuer: ISSUER,
+  reason: "Status",
+  locations: [`${ISSUER}/.well-known/oauth-authorization-server`],
+  status: 503,
+  description: "HTTP 503"
+})
+
+/**
+ * A scripted retrieval: each call takes the next outcome (the last repeats); a call can be held
+ * until the test releases it.
+ */
+const scripted = (outcomes: ReadonlyArray<"fail" | number>, gate?: Deferred.Deferred<void>) => {
+  let calls = 0
+  const discover: AuthorizationServerMetadata.Discover = (issuer) =>
+    Effect.suspend(() => {
+      calls++
+      const outcome = outcomes[Math.min(calls, outcomes.length) - 1]
+      const result = outcome === "fail" ? Effect.fail(unavailable) : Effect.succeed(document(outcome))
+      assert.strictEqual(issuer, ISSUER)
+      return gate === undefined ? result : Effect.zipRight(Deferred.await(gate), result)
+    })
+  return { discover, calls: () => calls }
+}
+
+const endpointOf = (discovered: AuthorizationServerMetadata.Discovered) => discovered.metadata.token_endpoint
+
+describe("metadataCache", () => {
+  it("max-age is held within the bounds; without one the default applies", () => {
+    assert.strictEqual(refreshPoint(document(1), lifetimes, 0), Duration.toMillis("1 hour"))
+    assert.strictEqual(refreshPoint(document(1, Duration.seconds(5)), lifetimes, 0), Duration.toMillis("1 minute"))
+    assert.strictEqual(refreshPoint(document(1, Duration.zero), lifetimes, 0), Duration.toMillis("1 minute"))
+    assert.strictEqual(refreshPoint(document(1, Duration.days(30)), lifetimes, 0), Duration.toMillis("1 day"))
+    assert.strictEqual(refreshPoint(document(1, Duration.minutes(10)), lifetimes, 0), Duration.toMillis("10 minutes"))
+  })
+
+  it.scoped("a thousand concurrent callers share one retrieval", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const server = scripted([1], gate)
+      const cache = make(server.discover, lifetimes, yield* Effect.scope)
+      const fibers = yield* Effect.forEach(Array.from({ length: 1000 }), () => Effect.fork(cache.get(ISSUER)))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(gate, undefined)
+      const results = yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(server.calls(), 1)
+      assert.isTrue(results.every((result) => endpointOf(result) === `${ISSUER}/token/v1`))
+    }))
+
+  it.scoped("a failed first retrieval is a typed error and is not remembered", () =>
+    Effect.gen(function*() {
+      const server = scripted(["fail", 1])
+      const cache = make(server.discover, lifetimes, yield* Effect.scope)
+      const first = yield* Effect.exit(cache.get(ISSUER))
+      assert.deepStrictEqual(first, Exit.fail(unavailable))
+      assert.strictEqual(endpointOf(yield* cache.get(ISSUER)), `${ISSUER}/token/v1`)
+      assert.strictEqual(server.calls(), 2)
+    }))
+
+  it.scoped("a caller interrupted while waiting does not cancel the retrieval for the others", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const server = scripted([1], gate)
+      const cache = make(server.discover, lifetimes, yield* Effect.scope)
+      const impatient = yield* Effect.fork(cache.get(ISSUER))
+      const patient = yield* Effect.fork(cache.get(ISSUER))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(impatient)
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(endpointOf(yield* Fiber.join(patient)), `${ISSUER}/token/v1`)
+      assert.strictEqual(server.calls(), 1)
+    }))
+
+  it.scoped("a document due for a refresh is still served at once while the refresh runs", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      let held = false
+      let started = 0
+      const server = scripted([1, 2])
+      const slowSecond: AuthorizationServerMetadata.Discover = (issuer) =>
+        Effect.suspend(() => {
+          started++
+          return held ? Effect.zipRight(Deferred.await(gate), server.discover(issuer)) : server.discover(issuer)
+        })
+      const cache = make(slowSecond, lifetimes, yield* Effect.scope)
+      assert.strictEqual(endpointOf(yield* cache.get(ISSUER)), `${ISSUER}/token/v1`)
+      held = true
+      yield* TestClock.adjust("59 minutes")
+      assert.strictEqual(endpointOf(yield* cache.get(ISSUER)), `${ISSUER}/token/v1`)
+      assert.strictEqual(started, 1, "not due yet")
+      yield* TestClock.adjust("1 minute")
+      // Due: every caller gets the held document while one refresh waits on the server.
+      for (let i = 0; i < 10; i++) {
+        assert.strictEqual(endpointOf(yield* cache.get(ISSUER)), `${ISSUER}/token/v1`)
+      }
+      yield* Effect.yieldNow()
+      assert.strictEqual(started, 2, "one refresh for all callers")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Effect.yieldNow()
+      assert.strictEqual(endpointOf(yield* cache.get(ISSUER)), `${ISSUER}/token/v2`)
+    }))
+
+  it.scoped("a failed refresh keeps the last good document, warns, and tries again after the minimum", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        warnings.push(String(message))
+      })
+      const server = scripted([1, "fail", 2])
+      const scope = yield* Effect.scope
+      const cache = make(server.discover, lifetimes, scope)
+      const get = cache.get(ISSUER).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      yield* get
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(endpointOf(yield* get), `${ISSUER}/token/v1`)
+      yield* Effect.yieldNow()
+      assert.strictEqual(server.calls(), 2)
+      assert.strictEqual(endpointOf(yield* get), `${ISSUER}/token/v1`, "the last good document")
+      assert.strictEqual(server.calls(), 2, "no new attempt before the minimum")
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "the last good document is kept")
+      yield* TestClock.adjust("1 minute")
+      yield* get
+      yield* Effect.yieldNow()
+      assert.strictEqual(server.calls(), 3)
+      assert.strictEqual(endpointOf(yield* get), `${ISSUER}/token/v2`)
+    }))
+
+  it.effect("retrievals stop with the scope, releasing their callers", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const gate = yield* Deferred.make<void>()
+      const server = scripted([1], gate)
+      const cache = make(server.discover, lifetimes, scope)
+      const waiting = yield* Effect.fork(cache.get(ISSUER))
+      yield* Effect.yieldNow()
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.await(waiting)
+      assert.isTrue(Exit.isInterrupted(exit), "the waiting caller is released, not left hanging")
+    }))
+})
