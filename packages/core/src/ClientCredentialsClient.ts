@@ -12,8 +12,10 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as ClientAuthentication from "./ClientAuthentication.js"
 import { reservedParameters } from "./internal/form.js"
 import { checkTransport } from "./internal/transport.js"
+import * as JwtBearerGrant from "./JwtBearerGrant.js"
 import { ClientConfigurationError } from "./TokenError.js"
 
 const parseUrl = (s: string): URL | undefined => URL.canParse(s) ? new URL(s) : undefined
@@ -112,6 +114,10 @@ export class ClientCredentialsClient
       })
     ),
     credentialStyle: Schema.optionalWith(CredentialStyle, { default: () => "header" as const }),
+    /** How the client authenticates; without it, `clientSecret` and `credentialStyle` decide. */
+    authentication: Schema.optional(ClientAuthentication.ClientAuthenticationFromSelf),
+    /** The JWT bearer grant (RFC 7523 §2.1) in place of the client credentials grant. */
+    grant: Schema.optional(JwtBearerGrant.JwtBearerGrantFromSelf),
     scope: Schema.optional(Scope),
     resource: Schema.optional(Schema.Array(ResourceIndicator)),
     parameters: Schema.optional(Parameters),
@@ -133,10 +139,16 @@ export class ClientCredentialsClient
  */
 export interface Input {
   readonly name?: string | undefined
-  readonly tokenEndpoint: string | URL
-  readonly clientId: string
+  /** Required, unless a service-account key file (`grant.serviceAccountKey`) gives it. */
+  readonly tokenEndpoint?: string | URL | undefined
+  /** Required, unless a service-account key file (`grant.serviceAccountKey`) gives it. */
+  readonly clientId?: string | undefined
   readonly clientSecret?: Redacted.Redacted<string> | undefined
   readonly credentialStyle?: CredentialStyle | undefined
+  /** `private_key_jwt`, `client_secret_jwt`, or a secret method by name (see `ClientAuthentication.Input`). */
+  readonly authentication?: ClientAuthentication.Input | ClientAuthentication.ClientAuthentication | undefined
+  /** The JWT bearer grant: a key of its own, or a service-account key file (see `JwtBearerGrant.Input`). */
+  readonly grant?: JwtBearerGrant.Input | JwtBearerGrant.JwtBearerGrant | undefined
   readonly scope?: string | undefined
   readonly resource?: string | ReadonlyArray<string> | undefined
   readonly parameters?: Readonly<Record<string, string>> | undefined
@@ -157,6 +169,24 @@ const firstIssue = (error: ParseResult.ParseError): { readonly field: string; re
     }
 }
 
+/** A method and the fields it needs: a secret method needs the secret, a key method has no use for one. */
+const checkAuthentication = (input: Input, client: string): ClientConfigurationError | undefined => {
+  const method = ClientAuthentication.isClientAuthentication(input.authentication)
+    ? input.authentication.method
+    : undefined
+  const misfit = (field: string, reason: string) => new ClientConfigurationError({ client, field, reason })
+  if (method === undefined) return undefined
+  if (input.credentialStyle !== undefined) {
+    return misfit("credentialStyle", `cannot be set together with authentication (${method}): choose one`)
+  }
+  if (method === "private_key_jwt") {
+    return input.clientSecret === undefined
+      ? undefined
+      : misfit("clientSecret", "is not used by private_key_jwt: remove it, so that no unused secret is kept")
+  }
+  return input.clientSecret === undefined ? misfit("clientSecret", `is required by ${method}`) : undefined
+}
+
 /**
  * Validates a definition, naming the client and the first field at fault.
  *
@@ -167,7 +197,7 @@ export const make = (
   input: Input,
   name?: string
 ): Effect.Effect<ClientCredentialsClient, ClientConfigurationError> => {
-  const clientName = name ?? input.name ?? input.clientId
+  const clientName = name ?? input.name ?? input.clientId ?? "(unnamed)"
   if (input.name !== undefined && name !== undefined && input.name !== name) {
     return Effect.fail(
       new ClientConfigurationError({
@@ -177,6 +207,27 @@ export const make = (
       })
     )
   }
+  if (input.grant !== undefined && !JwtBearerGrant.isJwtBearerGrant(input.grant)) {
+    // The grant's key is imported and checked once, here, so that a bad key fails when the service is
+    // built; a service-account key file also gives the client id and the token endpoint.
+    return JwtBearerGrant.make(input.grant, clientName, input.clientId).pipe(
+      Effect.flatMap((loaded) =>
+        make({
+          ...input,
+          clientId: input.clientId ?? loaded.clientId,
+          tokenEndpoint: input.tokenEndpoint ?? loaded.tokenEndpoint,
+          grant: loaded.grant
+        }, name)
+      )
+    )
+  }
+  if (input.authentication !== undefined && !ClientAuthentication.isClientAuthentication(input.authentication)) {
+    return ClientAuthentication.make(input.authentication, clientName).pipe(
+      Effect.flatMap((authentication) => make({ ...input, authentication }, name))
+    )
+  }
+  const authenticationMisfit = checkAuthentication(input, clientName)
+  if (authenticationMisfit !== undefined) return Effect.fail(authenticationMisfit)
   const duration = (value: Duration.DurationInput | undefined) =>
     value === undefined ? undefined : Option.getOrElse(Duration.decodeUnknown(value), () => value)
   const decoded = decodeClient({

@@ -8,7 +8,7 @@ import * as FileSystem from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Util from "node:util"
-import { credentials, type Identity, jwtBearerGrant } from "../src/internal/clientAuthentication.js"
+import { credentials, grantOf, type Identity } from "../src/internal/clientAuthentication.js"
 
 const CLIENT = "worker"
 const CLIENT_ID = "worker-id"
@@ -78,9 +78,9 @@ const identity = (authentication: ClientAuthentication.ClientAuthentication, sec
   authentication
 })
 
-const formOf = (result: { readonly form: ReadonlyArray<readonly [string, string]> }) => new Map(result.form)
+const formOf = (result: { readonly pairs: ReadonlyArray<readonly [string, string]> }) => new Map(result.pairs)
 
-const assertionOf = (result: { readonly form: ReadonlyArray<readonly [string, string]> }): string => {
+const assertionOf = (result: { readonly pairs: ReadonlyArray<readonly [string, string]> }): string => {
   const assertion = formOf(result).get("client_assertion")
   assert.isDefined(assertion)
   return assertion!
@@ -103,7 +103,7 @@ describe("private_key_jwt", () => {
           keyId: "key-1"
         }, CLIENT)
         const result = yield* credentials(identity(auth), target)
-        assert.deepStrictEqual(result.headers, [])
+        assert.deepStrictEqual(result.headers, {})
         const form = formOf(result)
         assert.strictEqual(form.get("client_id"), CLIENT_ID)
         assert.strictEqual(form.get("client_assertion_type"), "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
@@ -379,8 +379,8 @@ describe("client secrets", () => {
       const header = yield* credentials({ ...base, credentialStyle: "header" }, target)
       const body = yield* credentials({ ...base, credentialStyle: "body" }, target)
       const expected = `Basic ${Buffer.from("worker-id:p%40ss%3Aw%2Brd%25%2F+x%7E").toString("base64")}`
-      assert.deepStrictEqual(header, { headers: [["authorization", expected]], form: [] })
-      assert.deepStrictEqual(body, { headers: [], form: [["client_id", CLIENT_ID], ["client_secret", secret]] })
+      assert.deepStrictEqual(header, { headers: { authorization: expected }, pairs: [] })
+      assert.deepStrictEqual(body, { headers: {}, pairs: [["client_id", CLIENT_ID], ["client_secret", secret]] })
       const explicitBasic = yield* ClientAuthentication.make({ method: "client_secret_basic" }, CLIENT)
       const explicitPost = yield* ClientAuthentication.make({ method: "client_secret_post" }, CLIENT)
       assert.deepStrictEqual(
@@ -396,7 +396,7 @@ describe("client secrets", () => {
   it.effect("a public client sends its id alone", () =>
     Effect.gen(function*() {
       const result = yield* credentials({ name: CLIENT, clientId: CLIENT_ID, credentialStyle: "header" }, target)
-      assert.deepStrictEqual(result, { headers: [], form: [["client_id", CLIENT_ID]] })
+      assert.deepStrictEqual(result, { headers: {}, pairs: [["client_id", CLIENT_ID]] })
     }))
 })
 
@@ -488,12 +488,12 @@ describe("the JWT bearer grant", () => {
       )
       assert.strictEqual(loaded.clientId, "worker@a-project.iam.gserviceaccount.com")
       assert.strictEqual(loaded.tokenEndpoint, "https://oauth2.googleapis.com/token")
-      const form = yield* jwtBearerGrant(
-        { name: CLIENT, clientId: loaded.clientId! },
-        loaded.grant,
-        { tokenEndpoint: loaded.tokenEndpoint! },
-        "https://www.googleapis.com/auth/cloud-platform"
+      const { pairs: form, scopeInForm } = yield* grantOf(
+        { name: CLIENT, clientId: loaded.clientId!, grant: loaded.grant },
+        "https://www.googleapis.com/auth/cloud-platform",
+        { tokenEndpoint: loaded.tokenEndpoint! }
       )
+      assert.isFalse(scopeInForm)
       assert.strictEqual(form[0][1], "urn:ietf:params:oauth:grant-type:jwt-bearer")
       assert.strictEqual(form[1][0], "assertion")
       const { payload, protectedHeader } = yield* Effect.promise(() =>
@@ -512,7 +512,8 @@ describe("the JWT bearer grant", () => {
       yield* TestClock.setTime(NOW)
       const pair = keyKinds[1].generate()
       const { grant } = yield* JwtBearerGrant.make({ privateKey: Redacted.make(pemOf(pair)) }, CLIENT, CLIENT_ID)
-      const form = yield* jwtBearerGrant({ name: CLIENT, clientId: CLIENT_ID }, grant, target, "api")
+      const { pairs: form, scopeInForm } = yield* grantOf({ name: CLIENT, clientId: CLIENT_ID, grant }, "api", target)
+      assert.isTrue(scopeInForm)
       const { payload } = yield* verify(form[1][1], pair.publicKey)
       assert.strictEqual(payload.sub, CLIENT_ID)
       assert.isUndefined(payload.scope)

@@ -5,12 +5,7 @@ import * as JwtBearerGrant from "../JwtBearerGrant.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { sign, type Signer } from "./clientAssertion.js"
 import { basicAuthorization } from "./form.js"
-
-/** Where one attempt goes: the token endpoint, and the issuer when it is known (the assertion audience). */
-export interface Target {
-  readonly tokenEndpoint: string
-  readonly issuer?: string | undefined
-}
+import type { Credentials, Target } from "./tokenRequest.js"
 
 /** The parts of a client definition that its authentication reads. */
 export interface Identity {
@@ -19,12 +14,7 @@ export interface Identity {
   readonly clientSecret?: Redacted.Redacted<string> | undefined
   readonly credentialStyle: "header" | "body"
   readonly authentication?: ClientAuthentication.ClientAuthentication | undefined
-}
-
-/** What a client's authentication adds to one attempt's request: headers and form pairs. */
-export interface Credentials {
-  readonly headers: ReadonlyArray<readonly [name: string, value: string]>
-  readonly form: ReadonlyArray<readonly [name: string, value: string]>
+  readonly grant?: JwtBearerGrant.JwtBearerGrant | undefined
 }
 
 /** RFC 7523 §2.2. */
@@ -65,9 +55,12 @@ export const audienceOf = (
       })
     )
 
+const none: Credentials = { headers: {}, pairs: [] }
+
 /**
  * The credentials of one attempt. An assertion is signed afresh on every call, so that no retry
- * ever resends a `jti` the server has seen (which it refuses as a replay).
+ * ever resends a `jti` the server has seen (which it refuses as a replay). A public client sends
+ * its id alone, except with the JWT bearer grant, whose assertion already says who it is.
  */
 export const credentials = (
   client: Identity,
@@ -76,16 +69,18 @@ export const credentials = (
   const secret = client.clientSecret
   switch (methodOf(client)) {
     case "none":
-      return Effect.succeed({ headers: [], form: [["client_id", client.clientId]] })
+      return Effect.succeed(
+        client.grant === undefined ? { headers: {}, pairs: [["client_id", client.clientId]] } : none
+      )
     case "client_secret_basic":
       return secret === undefined ? noSecret(client, "client_secret_basic") : Effect.succeed({
-        headers: [["authorization", basicAuthorization(client.clientId, Redacted.value(secret))]],
-        form: []
+        headers: { authorization: basicAuthorization(client.clientId, Redacted.value(secret)) },
+        pairs: []
       })
     case "client_secret_post":
       return secret === undefined ? noSecret(client, "client_secret_post") : Effect.succeed({
-        headers: [],
-        form: [["client_id", client.clientId], ["client_secret", Redacted.value(secret)]]
+        headers: {},
+        pairs: [["client_id", client.clientId], ["client_secret", Redacted.value(secret)]]
       })
   }
   const auth = client.authentication
@@ -109,8 +104,8 @@ const assertionCredentials = (
   audienceOf(client.name, "authentication", settings.audience, target).pipe(
     Effect.flatMap((aud) => sign(client.name, signer, { iss: client.clientId, sub: client.clientId, aud }, settings)),
     Effect.map((assertion): Credentials => ({
-      headers: [],
-      form: [
+      headers: {},
+      pairs: [
         ["client_id", client.clientId],
         ["client_assertion_type", clientAssertionType],
         ["client_assertion", Redacted.value(assertion)]
@@ -118,24 +113,38 @@ const assertionCredentials = (
     }))
   )
 
+/** The grant of one attempt: its form pairs, and whether the scope also goes in the form. */
+export interface Grant {
+  readonly pairs: ReadonlyArray<readonly [name: string, value: string]>
+  readonly scopeInForm: boolean
+}
+
+const clientCredentialsGrant: Grant = { pairs: [["grant_type", "client_credentials"]], scopeInForm: true }
+
 /**
- * The grant part of one JWT bearer attempt (RFC 7523 §2.1): `grant_type` and an assertion signed
- * afresh, with the scope as a claim when the grant puts it there.
+ * The grant of one attempt: the client credentials grant, or the JWT bearer grant (RFC 7523 §2.1)
+ * with an assertion signed afresh, carrying the scope as a claim when the grant puts it there.
  */
-export const jwtBearerGrant = (
-  client: Pick<Identity, "name" | "clientId">,
-  grant: JwtBearerGrant.JwtBearerGrant,
-  target: Target,
-  scope: string | undefined
-): Effect.Effect<ReadonlyArray<readonly [name: string, value: string]>, ClientConfigurationError> =>
-  audienceOf(client.name, "grant", grant.assertion.audience, target).pipe(
+export const grantOf = (
+  client: Pick<Identity, "name" | "clientId" | "grant">,
+  scope: string | undefined,
+  target: Target
+): Effect.Effect<Grant, ClientConfigurationError> => {
+  const grant = client.grant
+  if (grant === undefined) return Effect.succeed(clientCredentialsGrant)
+  const scopeInForm = grant.scopeIn === "parameter"
+  return audienceOf(client.name, "grant", grant.assertion.audience, target).pipe(
     Effect.flatMap((aud) =>
       sign(
         client.name,
         { _tag: "Key", key: grant.signingKey },
-        { iss: client.clientId, sub: grant.subject, aud, scope: grant.scopeIn === "claim" ? scope : undefined },
+        { iss: client.clientId, sub: grant.subject, aud, scope: scopeInForm ? undefined : scope },
         grant.assertion
       )
     ),
-    Effect.map((assertion) => [["grant_type", JwtBearerGrant.grantType], ["assertion", Redacted.value(assertion)]])
+    Effect.map((assertion): Grant => ({
+      pairs: [["grant_type", JwtBearerGrant.grantType], ["assertion", Redacted.value(assertion)]],
+      scopeInForm
+    }))
   )
+}

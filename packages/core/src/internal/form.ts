@@ -60,6 +60,7 @@ export const reservedParameters: ReadonlySet<string> = new Set([
   "client_secret",
   "client_assertion",
   "client_assertion_type",
+  "assertion",
   "scope",
   "resource"
 ])

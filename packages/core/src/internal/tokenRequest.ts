@@ -1,12 +1,12 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import type { RequestParameters } from "../TokenEndpointClient.js"
 import { ClientConfigurationError } from "../TokenError.js"
-import { basicAuthorization, formBody, reservedParameters } from "./form.js"
+import { credentials, type Grant, grantOf } from "./clientAuthentication.js"
+import { formBody, reservedParameters } from "./form.js"
 import { checkTransport } from "./transport.js"
 
 /**
@@ -115,29 +115,16 @@ export interface Credentials {
 }
 
 /**
- * A client secret as RFC 6749 §2.3.1 sends it: `client_secret_basic` in the `Authorization` header
- * unless the client sends it in the body (`client_secret_post`); a public client sends its id alone.
- */
-export const secretCredentials = (client: ClientCredentialsClient.ClientCredentialsClient): Credentials =>
-  client.clientSecret === undefined
-    ? { headers: {}, pairs: [["client_id", client.clientId]] }
-    : client.credentialStyle === "body"
-    ? { headers: {}, pairs: [["client_id", client.clientId], ["client_secret", Redacted.value(client.clientSecret)]] }
-    : {
-      headers: { authorization: basicAuthorization(client.clientId, Redacted.value(client.clientSecret)) },
-      pairs: []
-    }
-
-/**
- * The form of a client credentials request, in a fixed order: `grant_type`, the credentials'
- * pairs, `scope`, each `resource`, the extra parameters.
+ * The form of a token request, in a fixed order: the grant's pairs (`grant_type` first), the
+ * credentials' pairs, `scope` unless the grant carries it, each `resource`, the extra parameters.
  */
 export const formPairs = (
   request: TokenRequest,
+  grant: Grant,
   credentials: Credentials
 ): Array<readonly [string, string]> => {
-  const pairs: Array<readonly [string, string]> = [["grant_type", "client_credentials"], ...credentials.pairs]
-  if (request.scope !== undefined) pairs.push(["scope", request.scope])
+  const pairs: Array<readonly [string, string]> = [...grant.pairs, ...credentials.pairs]
+  if (request.scope !== undefined && grant.scopeInForm) pairs.push(["scope", request.scope])
   for (const indicator of request.resource) pairs.push(["resource", indicator])
   for (const name of Object.keys(request.parameters)) pairs.push([name, request.parameters[name]])
   return pairs
@@ -156,12 +143,17 @@ export const encodeAttempt = (
   Effect.suspend(() => {
     const transport = checkTransport(client, target.tokenEndpoint)
     if (Either.isLeft(transport)) return Effect.fail(transport.left)
-    const credentials = secretCredentials(client)
-    return Effect.succeed(
-      HttpClientRequest.post(target.tokenEndpoint).pipe(
-        HttpClientRequest.acceptJson,
-        HttpClientRequest.setHeaders(credentials.headers),
-        HttpClientRequest.bodyText(formBody(formPairs(request, credentials)), "application/x-www-form-urlencoded")
-      )
+    return Effect.zipWith(
+      grantOf(client, request.scope, target),
+      credentials(client, target),
+      (grant, credentials) =>
+        HttpClientRequest.post(target.tokenEndpoint).pipe(
+          HttpClientRequest.acceptJson,
+          HttpClientRequest.setHeaders(credentials.headers),
+          HttpClientRequest.bodyText(
+            formBody(formPairs(request, grant, credentials)),
+            "application/x-www-form-urlencoded"
+          )
+        )
     )
   })
