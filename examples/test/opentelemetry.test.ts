@@ -11,6 +11,7 @@ import {
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, Redacted } from "effect"
 import { ApiClientLive, cycle } from "../opentelemetry.js"
+import { readTable, suggestRow } from "./utils/telemetryTable.js"
 
 // A secret no other string of the run can contain by chance.
 const clientId = "otel-worker"
@@ -98,6 +99,27 @@ describe("examples/opentelemetry.ts", () => {
           logs.some((log) => String(log.body).startsWith("API response:")),
           "the worker's logs were exported"
         )
+
+        // What was exported is what the core README's table says.
+        const rows = readTable()
+        const undocumented: Array<string> = []
+        for (const span of spans) {
+          if (span.name.startsWith("http.client ") || span.name === "worker.cycle") continue
+          const row = rows.find((row) => row.kind === "span" && row.name === span.name)
+          const keys = Object.keys(span.attributes)
+          if (row === undefined || keys.some((key) => !row.keys.has(key))) {
+            undocumented.push(suggestRow("span", span.name, keys))
+          }
+        }
+        for (const metric of metrics.flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))) {
+          if (!metric.descriptor.name.startsWith("access_token_")) continue
+          const row = rows.find((row) => row.kind === "metric" && row.name === metric.descriptor.name)
+          const keys = new Set(metric.dataPoints.flatMap((point) => Object.keys(point.attributes)))
+          if (row === undefined || Array.from(keys).some((key) => !row.keys.has(key))) {
+            undocumented.push(suggestRow("metric", metric.descriptor.name, keys))
+          }
+        }
+        assert.deepStrictEqual(undocumented, [], `the core README's table lacks:\n${undocumented.join("\n")}`)
 
         const exported = JSON.stringify({
           spans: spans.map((span) => ({
