@@ -100,9 +100,10 @@ export interface Options {
   /** The clients, by unique name. */
   readonly clients: Readonly<Record<string, ClientInput>>
   /**
-   * How long before its expiry a token counts as expired (default 60 s). For a short-lived token it
-   * is capped at a quarter of the lifetime (so the token is still cached), but kept at a second or
-   * more (half the lifetime at most), since `exp` is in whole seconds. A client may set its own.
+   * How long before its expiry a token counts as expired (default 60 s), counted from the expiry less
+   * the second a server's whole-second `exp` may take off. For a short-lived token it is capped at a
+   * quarter of what is left, so that the token is still cached; a 1 s token has nothing left and goes
+   * only to the callers that waited for its request. A client may set its own.
    */
   readonly expirationBuffer?: Duration.DurationInput | undefined
   /** How long a token sent without `expires_in` is used (default 5 minutes). A client may set its own. */

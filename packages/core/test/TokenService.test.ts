@@ -108,7 +108,8 @@ describe("TokenService", () => {
       const endpoint = new FakeEndpoint()
       const service = yield* makeService(endpoint, { refreshWindow: { fraction: 0 } })
       yield* service.getToken("api")
-      yield* TestClock.adjust(Duration.millis(3540_000 - 1))
+      // 3600 s, less the second a whole-second `exp` may take off, less the 60 s buffer
+      yield* TestClock.adjust(Duration.millis(3539_000 - 1))
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-1")
       yield* TestClock.adjust(Duration.millis(1))
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
@@ -127,16 +128,15 @@ describe("TokenService", () => {
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
     }))
 
-  it.scoped("caps the buffer at a quarter of a short token's lifetime, but keeps a second for whole-second expiries", () =>
+  it.scoped("takes a second off for whole-second expiries, and caps the buffer at a quarter of what is left", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
       const service = yield* makeService(endpoint, { refreshWindow: { fraction: 0 } })
-      const staleAfter = (expiresIn: number) =>
+      const staleAfter = (expiresIn: number, step = 250) =>
         Effect.gen(function*() {
           endpoint.expiresIn = expiresIn
           yield* service.invalidate("api")
           const first = valueOf(yield* service.getToken("api"))
-          const step = Math.max(10, expiresIn * 5)
           let elapsed = 0
           while (valueOf(yield* service.getToken("api")) === first) {
             yield* TestClock.adjust(Duration.millis(step))
@@ -144,10 +144,10 @@ describe("TokenService", () => {
           }
           return elapsed
         })
-      assert.strictEqual(yield* staleAfter(1), 500, "half of a 1 s lifetime")
-      assert.strictEqual(yield* staleAfter(2), 1000, "a second before a 2 s expiry")
-      assert.strictEqual(yield* staleAfter(8), 6000, "a quarter of an 8 s lifetime")
-      assert.strictEqual(yield* staleAfter(600), 540_000, "the configured 60 s")
+      assert.strictEqual(yield* staleAfter(1), 0, "a 1 s token may expire at once: never cached")
+      assert.strictEqual(yield* staleAfter(2), 750, "three quarters of the one second a 2 s token surely lives")
+      assert.strictEqual(yield* staleAfter(5), 3000, "three quarters of 4 s")
+      assert.strictEqual(yield* staleAfter(600, 49_000), 539_000, "599 s less the configured 60 s")
     }))
 
   it.scoped("keeps a token without expires_in for the default lifetime", () =>
@@ -172,12 +172,41 @@ describe("TokenService", () => {
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
     }))
 
+  it.scoped("hands a 1 s token only to the callers waiting for its request, and never caches it", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      endpoint.expiresIn = 1
+      const stored: Array<string> = []
+      const cache = Layer.succeed(
+        TokenCache.TokenCache,
+        TokenCache.make({
+          get: () => Effect.succeed(Option.none()),
+          set: (key) => Effect.sync(() => void stored.push(key)),
+          remove: () => Effect.void
+        })
+      )
+      const service = yield* makeService(endpoint, {}, cache)
+      const gate = yield* endpoint.hold
+      const waiting = yield* Effect.fork(
+        Effect.all(Array.from({ length: 50 }, () => service.getToken("api")), { concurrency: "unbounded" })
+      )
+      yield* endpoint.awaitRequests(1)
+      yield* Deferred.succeed(gate, void 0)
+      const tokens = yield* Fiber.join(waiting)
+      // The server may have computed `exp` as the very second the request arrived in.
+      assert.isTrue(tokens.every((token) => valueOf(token) === "token-1"))
+      endpoint.gate = undefined
+      assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
+      assert.strictEqual(endpoint.requests, 2)
+      assert.deepStrictEqual(stored, [])
+    }))
+
   it.scoped("renews in the background inside the refresh window while callers keep the current token", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
       const service = yield* makeService(endpoint)
       yield* service.getToken("api")
-      // usable lifetime 3540 s, refresh window its last third: from 2360 s
+      // usable lifetime 3539 s, refresh window its last third: from 2359.3 s
       yield* TestClock.adjust("2359 seconds")
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-1")
       assert.strictEqual(endpoint.requests, 1)
@@ -199,7 +228,7 @@ describe("TokenService", () => {
       const endpoint = new FakeEndpoint()
       const service = yield* makeService(endpoint, { refreshWindow: { margin: "5 minutes" } })
       yield* service.getToken("api")
-      yield* TestClock.adjust("3239 seconds")
+      yield* TestClock.adjust("3238 seconds")
       yield* service.getToken("api")
       yield* Effect.repeatN(Effect.yieldNow(), 50)
       assert.strictEqual(endpoint.requests, 1)
@@ -614,7 +643,7 @@ describe("TokenService with a TokenCache", () => {
       )
       const service = yield* makeService(endpoint, {}, cache)
       yield* service.getToken("api")
-      assert.deepStrictEqual(ttls, [Duration.seconds(3540)])
+      assert.deepStrictEqual(ttls, [Duration.seconds(3539)])
     }))
 })
 

@@ -36,13 +36,18 @@ export interface Timed {
 export type Mode = "acquire" | "refresh" | "force"
 
 /**
- * The buffer applied to a token that lives `lifetime` ms: the configured one, but no more than a
- * quarter of the lifetime, so that short-lived tokens are still cached; and for short tokens at
- * least a second (or half the lifetime), since a JWT's `exp` is in whole seconds and the token may
- * expire up to a second before `expires_in` says.
+ * How much earlier than `expires_in` says a token may expire: a server computes `exp` in whole
+ * seconds (`floor(now) + expires_in`), up to a second before the request's time plus `expires_in`.
  */
-export const effectiveBuffer = (configured: number, lifetime: number): number =>
-  Math.min(configured, Math.max(lifetime / 4, Math.min(1000, lifetime / 2)))
+export const expiryRounding = 1000
+
+/**
+ * The buffer applied to a token that can be relied on for `usable` ms (its lifetime minus
+ * {@link expiryRounding}): the configured one, but no more than a quarter of that, so that a
+ * short-lived token is still cached and used for three quarters of the time it surely lives.
+ */
+export const effectiveBuffer = (configured: number, usable: number): number =>
+  Math.min(configured, usable / 4)
 
 /** When a token used from `receivedAt` until `staleAt` enters its refresh window. */
 export const refreshPoint = (window: RefreshWindow, receivedAt: number, staleAt: number): number => {
@@ -63,8 +68,10 @@ export const timed = (lifetime: Lifetime, token: AccessToken): Timed => {
   if (token.expiresAt === undefined) {
     staleAt = receivedAt + lifetime.defaultLifetime
   } else {
-    const expiresAt = DateTime.toEpochMillis(token.expiresAt)
-    staleAt = expiresAt - effectiveBuffer(lifetime.expirationBuffer, expiresAt - receivedAt)
+    // A token with no usable life left (`expires_in` of 1 s) is stale when it arrives: it goes to
+    // the callers that waited for its request, and is never cached.
+    const usable = Math.max(DateTime.toEpochMillis(token.expiresAt) - receivedAt - expiryRounding, 0)
+    staleAt = receivedAt + usable - effectiveBuffer(lifetime.expirationBuffer, usable)
   }
   const hinted = token.refreshAt === undefined ? undefined : DateTime.toEpochMillis(token.refreshAt)
   const refreshAt = hinted !== undefined && hinted < staleAt
