@@ -10,6 +10,7 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/protectedApi.js"
+import type * as LoopbackServer from "./LoopbackServer.js"
 import type { TokenServer } from "./TokenServer.js"
 
 /**
@@ -25,6 +26,21 @@ export interface Options {
   readonly audience?: string | undefined
   /** How DPoP-bound tokens are checked; they are always checked, these options make it stricter. */
   readonly dpop?: DPoPOptions | undefined
+  /**
+   * Serve HTTPS with this certificate. With `clientCertificates`, the API asks for client
+   * certificates, and accepts a certificate-bound token (`cnf.x5t#S256`, RFC 8705 §3) only on a
+   * connection presenting that certificate; it always refuses one on a connection without it.
+   *
+   * @since 0.2.0
+   */
+  readonly tls?: LoopbackServer.Tls | undefined
+  /**
+   * The CA certificates (PEM) the API trusts when it fetches the token server's keys over HTTPS;
+   * by default the system's.
+   *
+   * @since 0.2.0
+   */
+  readonly trustedAuthorities?: ReadonlyArray<string> | undefined
 }
 
 /**

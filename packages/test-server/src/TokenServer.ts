@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/tokenServer.js"
+import type * as LoopbackServer from "./LoopbackServer.js"
 
 /**
  * How a registered client authenticates at the token endpoint (RFC 6749 §2.3.1).
@@ -18,7 +19,11 @@ import * as internal from "./internal/tokenServer.js"
  * @since 0.1.0
  * @category models
  */
-export type TokenEndpointAuthMethod = "client_secret_basic" | "client_secret_post"
+export type TokenEndpointAuthMethod =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "tls_client_auth"
+  | "self_signed_tls_client_auth"
 
 /**
  * A client registered at the server, as passed in the options.
@@ -28,11 +33,20 @@ export type TokenEndpointAuthMethod = "client_secret_basic" | "client_secret_pos
  */
 export interface ClientOptions {
   readonly clientId: string
-  readonly clientSecret: string | Redacted.Redacted<string>
+  /** For the secret methods; a random one when absent. */
+  readonly clientSecret?: string | Redacted.Redacted<string> | undefined
   /** Defaults to `"client_secret_basic"`. */
   readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod | undefined
   /** The scopes the client may request. Defaults to every scope of the server. */
   readonly scopes?: ReadonlyArray<string> | undefined
+  /**
+   * The client's certificate, PEM, for the certificate methods (RFC 8705 §2): `tls_client_auth`
+   * registers its subject DN (`tls_client_auth_subject_dn`), `self_signed_tls_client_auth` the
+   * certificate itself (in the client's JWKS, `x5c`). Its access tokens are bound to it.
+   *
+   * @since 0.2.0
+   */
+  readonly certificate?: string | undefined
 }
 
 /**
@@ -46,6 +60,8 @@ export interface Client {
   readonly clientSecret: Redacted.Redacted<string>
   readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod
   readonly scopes: ReadonlyArray<string>
+  /** @since 0.2.0 */
+  readonly certificate: string | undefined
 }
 
 /**
@@ -74,6 +90,24 @@ export interface Options {
   readonly issuerPath?: string | undefined
   /** DPoP (RFC 9449) beyond oidc-provider's default, which binds a token when a proof is sent. */
   readonly dpop?: DPoPOptions | undefined
+  /**
+   * Serve HTTPS with this certificate: the issuer is then `https://127.0.0.1:PORT`. With
+   * `clientCertificates`, the server asks for client certificates (mutual TLS, RFC 8705): clients
+   * may authenticate with `tls_client_auth` (a certificate issued by one of the `authorities`) or
+   * `self_signed_tls_client_auth`, and their access tokens are bound to the certificate
+   * (`cnf.x5t#S256`).
+   *
+   * @since 0.2.0
+   */
+  readonly tls?: LoopbackServer.Tls | undefined
+  /**
+   * Ask for client certificates on a second port only, announced in the metadata's
+   * `mtls_endpoint_aliases` (RFC 8705 §5), as servers that keep mutual TLS off their main host do.
+   * Needs `tls.clientCertificates`.
+   *
+   * @since 0.2.0
+   */
+  readonly mtlsEndpointAliases?: boolean | undefined
 }
 
 /**
@@ -145,6 +179,12 @@ export declare namespace TokenServer {
     readonly issuer: string
     readonly tokenEndpoint: string
     readonly jwksUri: string
+    /**
+     * The token endpoint's mutual TLS alias with `mtlsEndpointAliases`, as the metadata announces it.
+     *
+     * @since 0.2.0
+     */
+    readonly mtlsTokenEndpoint: string | undefined
     readonly resource: string
     readonly scopes: ReadonlyArray<string>
     readonly clients: ReadonlyArray<Client>

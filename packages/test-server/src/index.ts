@@ -31,3 +31,13 @@ export * as LoopbackServer from "./LoopbackServer.js"
  * @since 0.1.0
  */
 export * as RedisServer from "./RedisServer.js"
+
+/**
+ * X.509 certificates made by the tests themselves, for mutual TLS on loopback: a certificate
+ * authority, a server certificate for `127.0.0.1`, client certificates issued by the authority, and
+ * self-signed client certificates. ECDSA P-256 keys, generated at each call, so a fresh clone
+ * needs nothing else.
+ *
+ * @since 0.2.0
+ */
+export * as TestCertificates from "./TestCertificates.js"

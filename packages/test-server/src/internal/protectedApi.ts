@@ -7,7 +7,8 @@ import * as crypto from "node:crypto"
 import type * as Http from "node:http"
 import type * as ProtectedApi from "../ProtectedApi.js"
 import { TokenServer } from "../TokenServer.js"
-import { listen, pathnameOf } from "./loopback.js"
+import { clientCertificateOf, listen, pathnameOf } from "./loopback.js"
+import { trustingFetch } from "./trustingFetch.js"
 
 /** @internal */
 export const defaultRequiredScope = "api"
@@ -84,7 +85,12 @@ export const make = (
     const audience = options.audience ?? tokenServer.resource
     // No cooldown: a token signed with a key the API has not seen yet makes it fetch the key set
     // again, so signing key rotation at the token server is picked up at once.
-    const keySet = Jose.createRemoteJWKSet(new URL(tokenServer.jwksUri), { cooldownDuration: 0 })
+    const keySet = Jose.createRemoteJWKSet(new URL(tokenServer.jwksUri), {
+      cooldownDuration: 0,
+      ...(options.trustedAuthorities === undefined ? {} : {
+        [Jose.customFetch]: yield* trustingFetch(options.trustedAuthorities)
+      })
+    })
 
     const requests: Array<ProtectedApi.ApiRequest> = []
     let requestCount = 0
@@ -169,6 +175,13 @@ export const make = (
         catch: (error) => error
       }).pipe(
         Effect.flatMap(({ payload }) => {
+          // RFC 8705 §3: a certificate-bound token is good only on a connection presenting that certificate.
+          const x5t = (payload.cnf as { readonly "x5t#S256"?: unknown } | undefined)?.["x5t#S256"]
+          if (x5t !== undefined && x5t !== clientCertificateOf(request)?.thumbprint) {
+            return Effect.succeed(
+              challenge("invalid_token", "the access token is bound to a certificate this connection did not present")
+            )
+          }
           const jkt = (payload.cnf as { readonly jkt?: unknown } | undefined)?.jkt
           if (typeof jkt !== "string") {
             return Effect.succeed(
@@ -246,7 +259,7 @@ export const make = (
       )
     }
 
-    const { origin, server } = yield* listen()
+    const { origin, server } = yield* listen({ tls: options.tls })
     const run = yield* FiberSet.makeRuntime()
     server.on("request", (request, response) => {
       requestCount++

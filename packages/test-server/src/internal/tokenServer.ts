@@ -4,9 +4,11 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Jose from "jose"
 import * as crypto from "node:crypto"
+import type * as Http from "node:http"
 import type * as Oidc from "oidc-provider"
 import type * as TokenServer from "../TokenServer.js"
 import { listen, pathnameOf } from "./loopback.js"
+import * as MutualTls from "./mutualTls.js"
 import { memoryAdapter, oidcProvider, quietly } from "./oidcProvider.js"
 
 /** @internal */
@@ -63,15 +65,24 @@ const signingKey = Effect.promise(async (): Promise<Oidc.JWK> => {
 
 const registerClient = (scopes: ReadonlyArray<string>) => (client: TokenServer.ClientOptions): TokenServer.Client => ({
   clientId: client.clientId,
-  clientSecret: typeof client.clientSecret === "string" ? Redacted.make(client.clientSecret) : client.clientSecret,
+  clientSecret: client.clientSecret === undefined
+    ? Redacted.make(crypto.randomBytes(32).toString("base64url"))
+    : typeof client.clientSecret === "string"
+    ? Redacted.make(client.clientSecret)
+    : client.clientSecret,
   tokenEndpointAuthMethod: client.tokenEndpointAuthMethod ?? "client_secret_basic",
-  scopes: client.scopes ?? scopes
+  scopes: client.scopes ?? scopes,
+  certificate: client.certificate
 })
 
 const clientMetadata = (dpopRequired: boolean) => (client: TokenServer.Client): Oidc.ClientMetadata => ({
   ...(dpopRequired ? { dpop_bound_access_tokens: true } : {}),
   client_id: client.clientId,
-  client_secret: Redacted.value(client.clientSecret),
+  // a client authenticated by its certificate has no secret that could stand in for it
+  ...(MutualTls.isCertificateMethod(client.tokenEndpointAuthMethod) ? {} : {
+    client_secret: Redacted.value(client.clientSecret)
+  }),
+  ...MutualTls.clientMetadata(client),
   token_endpoint_auth_method: client.tokenEndpointAuthMethod,
   grant_types: ["client_credentials"],
   response_types: [],
@@ -124,6 +135,10 @@ const clientAuthenticationOf = (
       clientAuthMethod: symmetric ? "client_secret_jwt" : "private_key_jwt"
     }
   }
+  const method = ctx.oidc?.client?.clientAuthMethod as TokenServer.TokenEndpointAuthMethod | undefined
+  if (method !== undefined && MutualTls.isCertificateMethod(method) && MutualTls.peerCertificate(ctx) !== undefined) {
+    return { clientId: registered, clientAuthMethod: method }
+  }
   return { clientId: registered ?? stringParam(ctx, "client_id"), clientAuthMethod: "none" }
 }
 
@@ -133,7 +148,13 @@ export const make = (
 ): Effect.Effect<TokenServer.TokenServer.Service, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { default: Provider, errors } = yield* oidcProvider
-    const { origin, server } = yield* listen()
+    const mutualTls = options.tls?.clientCertificates !== undefined
+    const aliased = mutualTls && options.mtlsEndpointAliases === true
+    // With aliases, client certificates are asked for on the alias port only, as on a separate host.
+    const { origin, server } = yield* listen({
+      tls: aliased ? { ...options.tls!, clientCertificates: undefined } : options.tls
+    })
+    const alias = aliased ? yield* listen({ tls: options.tls }) : undefined
     const key = yield* signingKey
 
     const resource = options.resource ?? defaultResource
@@ -153,7 +174,7 @@ export const make = (
     const configuration: Oidc.Configuration = {
       adapter: memoryAdapter(),
       clients: clients.map(clientMetadata(options.dpop?.required === true)),
-      clientAuthMethods: [...tokenEndpointAuthMethods],
+      clientAuthMethods: [...tokenEndpointAuthMethods, ...(mutualTls ? MutualTls.certificateMethods : [])],
       // the default, RS256, has no key in this key set, which would make every client invalid
       clientDefaults: { id_token_signed_response_alg: "ES256" },
       jwks: { keys: [key] },
@@ -166,7 +187,15 @@ export const make = (
         ctx.type = "json"
         ctx.body = out
       },
+      ...(alias === undefined ? {} : {
+        discovery: {
+          mtls_endpoint_aliases: {
+            token_endpoint: `${alias.origin}${normalizePath(options.issuerPath)}${routes.token}`
+          }
+        }
+      }),
       features: {
+        ...(mutualTls ? MutualTls.feature : {}),
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         dPoP: {
@@ -242,7 +271,7 @@ export const make = (
     })
 
     const callback = provider.callback()
-    server.on("request", (request, response) => {
+    const handle = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
       const path = pathnameOf(request)
       if (request.method === "POST" && path === `${issuerPath}${routes.token}`) {
         tokenRequestCount++
@@ -266,12 +295,15 @@ export const make = (
         Object.assign(request, { originalUrl: `${issuerPath}${mounted}`, url: mounted })
       }
       callback(request, response)
-    })
+    }
+    server.on("request", handle)
+    alias?.server.on("request", handle)
 
     return {
       issuer,
       tokenEndpoint: `${issuer}${routes.token}`,
       jwksUri: `${issuer}${routes.jwks}`,
+      mtlsTokenEndpoint: alias === undefined ? undefined : `${alias.origin}${issuerPath}${routes.token}`,
       resource,
       scopes,
       clients,
