@@ -13,6 +13,7 @@ import * as ParseResult from "effect/ParseResult"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ClientAuthentication from "./ClientAuthentication.js"
+import * as DPoP from "./DPoP.js"
 import { reservedParameters } from "./internal/form.js"
 import { checkTransport } from "./internal/transport.js"
 import * as JwtBearerGrant from "./JwtBearerGrant.js"
@@ -126,7 +127,9 @@ export class ClientCredentialsClient
     /** How long before its expiry a token counts as expired; `TokenService` has the default. */
     expirationBuffer: Schema.optional(Schema.DurationFromSelf),
     /** How long a token sent without `expires_in` is kept; `TokenService` has the default. */
-    defaultLifetime: Schema.optional(Schema.DurationFromSelf)
+    defaultLifetime: Schema.optional(Schema.DurationFromSelf),
+    /** DPoP (RFC 9449): the key the client's tokens are bound to, and whether a Bearer answer is accepted. */
+    dpop: Schema.optional(DPoP.Settings)
   })
 {}
 
@@ -155,6 +158,8 @@ export interface Input {
   readonly allowInsecureTransport?: boolean | undefined
   readonly expirationBuffer?: Duration.DurationInput | undefined
   readonly defaultLifetime?: Duration.DurationInput | undefined
+  /** DPoP-bound tokens: `true` for a key generated in memory, or the key to use (see `DPoP.Input`). */
+  readonly dpop?: boolean | DPoP.Input | DPoP.Settings | undefined
 }
 
 const decodeClient = Schema.decodeUnknownEither(ClientCredentialsClient)
@@ -207,6 +212,15 @@ export const make = (
       })
     )
   }
+  if (input.dpop !== undefined && !(input.dpop instanceof DPoP.Settings)) {
+    // The key is imported (or generated) once, here, so that a bad key fails when the service is built.
+    return input.dpop === false ? make({ ...input, dpop: undefined }, name) : DPoP.settings(input.dpop).pipe(
+      Effect.mapError((error) =>
+        new ClientConfigurationError({ client: clientName, field: "dpop.key", reason: error.reason })
+      ),
+      Effect.flatMap((dpop) => make({ ...input, dpop }, name))
+    )
+  }
   if (input.grant !== undefined && !JwtBearerGrant.isJwtBearerGrant(input.grant)) {
     // The grant's key is imported and checked once, here, so that a bad key fails when the service is
     // built; a service-account key file also gives the client id and the token endpoint.
@@ -252,8 +266,10 @@ const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
  * (redacted), and the optional `IDENTITYSERVER_SCOPE`, `IDENTITYSERVER_RESOURCE` (indicators
  * separated by spaces or commas), `IDENTITYSERVER_CREDENTIAL_STYLE` (`header` or `body`),
  * `IDENTITYSERVER_ALLOW_INSECURE_TRANSPORT`, `IDENTITYSERVER_EXPIRATION_BUFFER` and
- * `IDENTITYSERVER_DEFAULT_LIFETIME` (durations such as `30 seconds`). The result is validated when
- * the token service is built.
+ * `IDENTITYSERVER_DEFAULT_LIFETIME` (durations such as `30 seconds`), and DPoP's
+ * `IDENTITYSERVER_DPOP_KEY` (redacted private JWK or PKCS#8 PEM) or `IDENTITYSERVER_DPOP=true` (a key
+ * generated in memory), `IDENTITYSERVER_DPOP_ALGORITHM` and `IDENTITYSERVER_DPOP_ALLOW_BEARER`. The
+ * result is validated when the token service is built.
  *
  * @since 0.1.0
  * @category config
@@ -268,7 +284,8 @@ export const config = (prefix?: string): Config.Config<Input> => {
     resource: Config.option(Config.string("RESOURCE")),
     allowInsecureTransport: Config.option(Config.boolean("ALLOW_INSECURE_TRANSPORT")),
     expirationBuffer: Config.option(Config.duration("EXPIRATION_BUFFER")),
-    defaultLifetime: Config.option(Config.duration("DEFAULT_LIFETIME"))
+    defaultLifetime: Config.option(Config.duration("DEFAULT_LIFETIME")),
+    dpop: DPoP.config
   })
   const nested = prefix === undefined ? fields : Config.nested(fields, prefix)
   return Config.map(nested, (fields): Input => ({
@@ -280,6 +297,7 @@ export const config = (prefix?: string): Config.Config<Input> => {
     resource: Option.getOrUndefined(Option.map(fields.resource, words)),
     allowInsecureTransport: Option.getOrUndefined(fields.allowInsecureTransport),
     expirationBuffer: Option.getOrUndefined(fields.expirationBuffer),
-    defaultLifetime: Option.getOrUndefined(fields.defaultLifetime)
+    defaultLifetime: Option.getOrUndefined(fields.defaultLifetime),
+    dpop: fields.dpop
   }))
 }

@@ -14,6 +14,8 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as AccessToken from "./AccessToken.js"
 import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
+import * as DPoP from "./DPoP.js"
+import { NonceStore, tokenAttempt } from "./internal/dpopProof.js"
 import { encodeAttempt, resolve, type Target } from "./internal/tokenRequest.js"
 import { readResponse, transportError } from "./internal/tokenResponse.js"
 import { withoutRedirects } from "./internal/transport.js"
@@ -165,6 +167,9 @@ export const make = (
       ])
     )
 
+    // The nonces of DPoP servers by origin, from every answer (RFC 9449 §8).
+    const nonces = new NonceStore(DPoP.defaultNonceCapacity)
+
     const send = (
       client: ClientCredentialsClient.ClientCredentialsClient,
       request: HttpClientRequest.HttpClientRequest,
@@ -175,6 +180,7 @@ export const make = (
       Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis())).pipe(
         Effect.flatMap((sentAt) =>
           withoutRedirects(httpClient.execute(request)).pipe(
+            Effect.tap((response) => nonces.update(request.url, response.headers["dpop-nonce"])),
             Effect.flatMap((response) => readResponse(client, response, maxBytes, sentAt)),
             Effect.scoped,
             Effect.catchTags({
@@ -206,8 +212,13 @@ export const make = (
       const endpoint = `${url.origin}${url.pathname}`
       // Each attempt encodes its request afresh: what proves the client's identity may be good for
       // one attempt only.
-      return encodeAttempt(client, request.right, target).pipe(
-        Effect.flatMap((httpRequest) => send(client, httpRequest, endpoint)),
+      return tokenAttempt(
+        client,
+        target.tokenEndpoint,
+        nonces,
+        encodeAttempt(client, request.right, target),
+        (httpRequest) => send(client, httpRequest, endpoint)
+      ).pipe(
         Effect.retry(clientPolicies.get(client.name) ?? defaultPolicy),
         Effect.tapBoth({
           onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),

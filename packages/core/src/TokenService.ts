@@ -43,6 +43,16 @@ export declare namespace TokenService {
     /** The names of the registered clients. */
     readonly clients: ReadonlyArray<string>
     /**
+     * The definition of `client` as registered (name resolved as `getToken` does), for code that
+     * must act as the client does, such as signing DPoP proofs with its key. Its secrets stay
+     * `Redacted`.
+     *
+     * @since 0.2.0
+     */
+    readonly client: (
+      client?: string
+    ) => Effect.Effect<ClientCredentialsClient.ClientCredentialsClient, UnknownClientError>
+    /**
      * A token for `client` (which may be omitted when exactly one client is registered): the
      * cached one while it is fresh, otherwise a new one, requested once for all concurrent
      * callers.

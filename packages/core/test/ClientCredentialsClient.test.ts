@@ -265,7 +265,8 @@ describe("config", () => {
         resource: undefined,
         allowInsecureTransport: undefined,
         expirationBuffer: undefined,
-        defaultLifetime: undefined
+        defaultLifetime: undefined,
+        dpop: undefined
       })
       const client = yield* ClientCredentialsClient.make(read)
       assert.strictEqual(client.credentialStyle, "header")

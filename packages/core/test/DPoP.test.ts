@@ -1,10 +1,35 @@
-import { DPoP } from "@access-token/core"
+import type { AccessToken } from "@access-token/core"
+import {
+  ClientCredentialsClient,
+  DPoP,
+  TokenCache,
+  TokenEndpointClient,
+  TokenError,
+  TokenService
+} from "@access-token/core"
+import { TokenServer } from "@access-token/test-server"
+import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit, Inspectable, Redacted, TestClock } from "effect"
+import {
+  ConfigProvider,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Inspectable,
+  Layer,
+  Option,
+  Redacted,
+  TestClock,
+  Tracer
+} from "effect"
 import * as Jose from "jose"
 import * as Crypto from "node:crypto"
 import * as Util from "node:util"
 import { NonceStore } from "../src/internal/dpopProof.js"
+import { resolve } from "../src/internal/tokenRequest.js"
 
 const NOW = 1_750_000_000_000
 
@@ -252,6 +277,213 @@ describe("DPoP", () => {
         assert.strictEqual(generated.key.algorithm, "ES384")
         assert.isFalse(generated.allowBearer)
         assert.strictEqual((yield* DPoP.settings(true)).key.algorithm, "ES256")
+      }))
+  })
+
+  describe("token requests", () => {
+    const strictServer = TokenServer.make({ dpop: { required: true, requireNonce: true } })
+
+    /** A `TokenCache` on a store shared by several services, as Redis is by replicas; it keeps what it was given. */
+    const sharedStore = () => {
+      const entries = new Map<string, AccessToken.AccessToken>()
+      const cache = TokenCache.make({
+        get: (key) => Effect.sync(() => Option.fromNullable(entries.get(key))),
+        set: (key, token) => Effect.sync(() => void entries.set(key, token)),
+        remove: (key) => Effect.sync(() => void entries.delete(key))
+      })
+      return { entries, cache }
+    }
+
+    const service = (
+      server: TokenServer.TokenServer.Service,
+      dpop: ClientCredentialsClient.Input["dpop"],
+      cache: TokenCache.TokenCache.Service
+    ) =>
+      Effect.gen(function*() {
+        const [client] = server.clients
+        const context = yield* Layer.build(
+          TokenService.layer({
+            clients: {
+              api: {
+                tokenEndpoint: server.tokenEndpoint,
+                clientId: client!.clientId,
+                clientSecret: client!.clientSecret,
+                scope: "api",
+                dpop
+              }
+            }
+          }).pipe(
+            Layer.provide([TokenEndpointClient.layer(), Layer.succeed(TokenCache.TokenCache, cache)]),
+            Layer.provide(NodeHttpClient.layerUndici)
+          )
+        )
+        return Context.get(context, TokenService.TokenService)
+      })
+
+    it.scopedLive("get a token bound to the client's key, answering the server's nonce with one more request", () =>
+      Effect.gen(function*() {
+        const server = yield* strictServer
+        const tokens = yield* service(server, true, sharedStore().cache)
+        const token = yield* tokens.getToken("api")
+        const key = (yield* tokens.client("api")).dpop!.key
+        assert.strictEqual(token.type, "DPoP")
+        assert.deepStrictEqual(Jose.decodeJwt(Redacted.value(token.value)).cnf, { jkt: key.thumbprint })
+        assert.deepStrictEqual((yield* server.tokenRequests).map((request) => [request.error, request.dpop]), [
+          ["use_dpop_nonce", { jkt: undefined }],
+          [undefined, { jkt: key.thumbprint }]
+        ])
+        // The nonce is remembered: the next token request needs no second try.
+        yield* tokens.getToken("api", { forceRenewal: true })
+        assert.strictEqual(yield* server.tokenRequestCount, 3)
+      }))
+
+    it.scopedLive("share tokens between replicas with the same key, never between different keys", () =>
+      Effect.gen(function*() {
+        const server = yield* strictServer
+        const { jwk } = yield* privateMaterial("ES256")
+        const material = Redacted.make(JSON.stringify(jwk))
+        const { cache, entries } = sharedStore()
+        const first = yield* (yield* service(server, { key: material }, cache)).getToken("api")
+        const replica = yield* (yield* service(server, { key: material }, cache)).getToken("api")
+        assert.strictEqual(Redacted.value(replica.value), Redacted.value(first.value))
+        const requests = yield* server.tokenRequestCount
+        const other = yield* (yield* service(server, true, cache)).getToken("api")
+        assert.notStrictEqual(Redacted.value(other.value), Redacted.value(first.value))
+        assert.isAbove(yield* server.tokenRequestCount, requests)
+        assert.strictEqual(entries.size, 2)
+        // What the cache holds has no trace of either private key.
+        for (const token of entries.values()) {
+          for (const text of renderings(token)) assert.notInclude(text, jwk.d!)
+          assert.notInclude(JSON.stringify(yield* TokenCache.encodeStoredToken(token, Duration.minutes(1))), jwk.d!)
+        }
+      }))
+
+    it.effect("bind the cache key to the key's thumbprint, and leave other keys as they were", () =>
+      Effect.gen(function*() {
+        const input = { tokenEndpoint: "https://as.example.com/token", clientId: "c", scope: "api" }
+        const plain = yield* ClientCredentialsClient.make(input)
+        const a = yield* ClientCredentialsClient.make({ ...input, dpop: true })
+        const b = yield* ClientCredentialsClient.make({ ...input, dpop: true })
+        const again = yield* ClientCredentialsClient.make({ ...input, dpop: a.dpop })
+        const keyOf = (client: ClientCredentialsClient.ClientCredentialsClient) =>
+          Either.getOrThrow(resolve(client)).localKey
+        assert.notStrictEqual(keyOf(a), keyOf(b))
+        assert.strictEqual(keyOf(again), keyOf(a))
+        assert.notInclude(keyOf(plain), "dpop")
+        assert.strictEqual(keyOf(a), keyOf(plain).slice(0, -1) + `,["dpop","${a.dpop!.key.thumbprint}"]]`)
+      }))
+
+    it.effect("refuse a bad key when the client is made, naming the field and never the key", () =>
+      Effect.gen(function*() {
+        const { jwk } = yield* privateMaterial("ES256")
+        const { d, ...publicJwk } = jwk
+        const exit = yield* Effect.exit(ClientCredentialsClient.make({
+          tokenEndpoint: "https://as.example.com/token",
+          clientId: "c",
+          dpop: { key: Redacted.make(JSON.stringify(publicJwk)) }
+        }))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.instanceOf(error, TokenError.ClientConfigurationError)
+        assert.strictEqual(error!.field, "dpop.key")
+        assert.include(error!.message, "is a public key")
+        assert.notInclude(error!.message, jwk.x!)
+        assert.notInclude(error!.message, d!)
+      }))
+
+    /** A token endpoint that answers from a script and keeps each request's proof. */
+    const scripted = (answers: ReadonlyArray<{ status: number; body: object; nonce?: string }>) => {
+      const proofs: Array<string | undefined> = []
+      const client = HttpClient.make((request) =>
+        Effect.sync(() => {
+          proofs.push(request.headers.dpop)
+          const answer = answers[Math.min(proofs.length, answers.length) - 1]!
+          return HttpClientResponse.fromWeb(
+            request,
+            new Response(JSON.stringify(answer.body), {
+              status: answer.status,
+              headers: {
+                "content-type": "application/json",
+                ...(answer.nonce === undefined ? {} : { "dpop-nonce": answer.nonce })
+              }
+            })
+          )
+        })
+      )
+      return { proofs, layer: Layer.succeed(HttpClient.HttpClient, client) }
+    }
+
+    const dpopAnswer = { status: 200, body: { access_token: "tok-1", token_type: "DPoP", expires_in: 300 } }
+    const nonceAnswer = (nonce: string) => ({
+      status: 400,
+      body: { error: "use_dpop_nonce", error_description: "Authorization server requires nonce in DPoP proof" },
+      nonce
+    })
+
+    const requestToken = (dpop: ClientCredentialsClient.Input["dpop"]) =>
+      Effect.gen(function*() {
+        const endpoint = yield* TokenEndpointClient.make()
+        const client = yield* ClientCredentialsClient.make({
+          tokenEndpoint: "https://as.example.com/token",
+          clientId: "c",
+          clientSecret: Redacted.make("s"),
+          dpop
+        })
+        return yield* endpoint.requestToken(client)
+      })
+
+    it.effect("answer use_dpop_nonce with exactly one more request, with a new proof that carries the nonce", () =>
+      Effect.gen(function*() {
+        const { layer, proofs } = scripted([nonceAnswer("n-1"), dpopAnswer])
+        const token = yield* Effect.provide(requestToken(true), layer)
+        assert.strictEqual(token.type, "DPoP")
+        assert.strictEqual(proofs.length, 2)
+        const [first, second] = proofs.map((proof) => Jose.decodeJwt(proof!))
+        assert.isUndefined(first!.nonce)
+        assert.strictEqual(second!.nonce, "n-1")
+        assert.notStrictEqual(first!.jti, second!.jti)
+        assert.deepStrictEqual([second!.htm, second!.htu], ["POST", "https://as.example.com/token"])
+
+        const again = scripted([nonceAnswer("n-1"), nonceAnswer("n-2"), dpopAnswer])
+        const exit = yield* Effect.exit(Effect.provide(requestToken(true), again.layer))
+        assert.strictEqual(again.proofs.length, 2)
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.strictEqual((error as TokenError.TokenRefusedError).error, "use_dpop_nonce")
+      }))
+
+    it.effect("refuse a Bearer answer to a DPoP request, unless the client allows it", () =>
+      Effect.gen(function*() {
+        const bearer = { status: 200, body: { access_token: "tok-1", token_type: "Bearer", expires_in: 300 } }
+        const exit = yield* Effect.exit(Effect.provide(requestToken(true), scripted([bearer]).layer))
+        const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.instanceOf(error, TokenError.InvalidTokenResponseError)
+        assert.include(error!.message, "token_type is Bearer, not DPoP")
+        const allowed = yield* Effect.provide(requestToken({ allowBearer: true }), scripted([bearer]).layer)
+        assert.strictEqual(allowed.type, "Bearer")
+      }))
+
+    it.effect("keep proofs out of spans", () =>
+      Effect.gen(function*() {
+        const { layer, proofs } = scripted([dpopAnswer])
+        const attributes: Array<string> = []
+        const inner = yield* Effect.tracer
+        const tracer = Tracer.make({
+          span: (name, parent, context, links, startTime, kind, options) => {
+            const span = inner.span(name, parent, context, links, startTime, kind, options)
+            const attribute = span.attribute.bind(span)
+            span.attribute = (key: string, value: unknown) => {
+              attributes.push(`${key}=${String(value)}`)
+              attribute(key, value)
+            }
+            return span
+          },
+          context: (f, fiber) => inner.context(f, fiber)
+        })
+        yield* Effect.provide(requestToken(true), layer).pipe(Effect.withTracer(tracer))
+        const proof = proofs[0]!
+        assert.include(attributes, "http.request.header.dpop=<redacted>")
+        for (const attribute of attributes) assert.notInclude(attribute, proof.split(".")[1]!)
       }))
   })
 })

@@ -2,12 +2,17 @@
  * DPoP (RFC 9449) machinery: key import and generation, proof signing, access token hashes and the
  * per-origin nonce store. The public surface is `DPoP.ts`.
  */
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Inspectable from "effect/Inspectable"
 import * as Redacted from "effect/Redacted"
 import * as Jose from "jose"
+import type * as AccessToken from "../AccessToken.js"
+import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import type * as DPoP from "../DPoP.js"
+import { InvalidTokenResponseError, type TokenEndpointError } from "../TokenError.js"
 
 /** @internal */
 export const KeyTypeId: typeof DPoP.KeyTypeId = Symbol.for("@access-token/core/DPoP/Key") as typeof DPoP.KeyTypeId
@@ -348,3 +353,99 @@ export class NonceStore {
 export const isNonceChallenge = (status: number, wwwAuthenticate: string | undefined): boolean =>
   status === 401 && wwwAuthenticate !== undefined &&
   /(?:^|[\s,])error\s*=\s*"?use_dpop_nonce"?(?:[\s,]|$)/i.test(wwwAuthenticate)
+
+let lastNames: ReadonlyArray<string | RegExp> | undefined
+let lastWithProof: ReadonlyArray<string | RegExp> = []
+
+/** The redacted header names with `dpop` added, computed once per distinct list. */
+const withProofName = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> => {
+  if (names === lastNames) return lastWithProof
+  lastNames = names
+  lastWithProof = names.includes("dpop") ? names : [...names, "dpop"]
+  return lastWithProof
+}
+
+/**
+ * Masks the `DPoP` header wherever `@effect/platform` shows request headers (client spans): a proof
+ * can be replayed until it is too old, as the token beside it can.
+ *
+ * @internal
+ */
+export const redactingProofs = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locallyWith(effect, Headers.currentRedactedNames, withProofName)
+
+/**
+ * Adds a new proof to `request` (its method and URL), with the nonce its origin gave last and, for
+ * a resource request, `ath` of the token it carries.
+ *
+ * @internal
+ */
+export const withProof = (
+  request: HttpClientRequest.HttpClientRequest,
+  key: KeyImpl,
+  nonces: NonceStore,
+  accessToken: Redacted.Redacted<string> | undefined
+): Effect.Effect<HttpClientRequest.HttpClientRequest> =>
+  Effect.flatMap(
+    accessToken === undefined ? Effect.void : accessTokenHash(accessToken),
+    (ath) =>
+      Effect.clockWith((clock) =>
+        Effect.map(
+          sign(
+            key,
+            claims(
+              clock.unsafeCurrentTimeMillis(),
+              request.method,
+              request.url,
+              nonces.get(request.url),
+              ath ?? undefined
+            )
+          ),
+          (proof) => HttpClientRequest.setHeader(request, "dpop", Redacted.value(proof))
+        )
+      )
+  )
+
+const isNonceRefusal = (error: TokenEndpointError): boolean =>
+  error._tag === "TokenRefusedError" && error.error === "use_dpop_nonce"
+
+/**
+ * One attempt at the token endpoint, with DPoP when the client uses it: a new proof on every try
+ * (built after `encode`, so after a fresh client assertion too), one more try when the endpoint
+ * refuses with `use_dpop_nonce` and has just given a nonce (RFC 9449 §8), and a `Bearer` answer
+ * refused unless the client allows the downgrade. `send` must feed `nonces` from every response.
+ *
+ * @internal
+ */
+export const tokenAttempt = (
+  client: ClientCredentialsClient.ClientCredentialsClient,
+  tokenEndpoint: string,
+  nonces: NonceStore,
+  encode: Effect.Effect<HttpClientRequest.HttpClientRequest, TokenEndpointError>,
+  send: (request: HttpClientRequest.HttpClientRequest) => Effect.Effect<AccessToken.AccessToken, TokenEndpointError>
+): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> => {
+  const dpop = client.dpop
+  if (dpop === undefined) return Effect.flatMap(encode, send)
+  const key = dpop.key as KeyImpl
+  const once = encode.pipe(
+    Effect.flatMap((request) => withProof(request, key, nonces, undefined)),
+    Effect.flatMap(send)
+  )
+  return once.pipe(
+    Effect.catchIf((error) => isNonceRefusal(error) && nonces.get(tokenEndpoint) !== undefined, () => once),
+    Effect.flatMap((token) =>
+      token.type === "DPoP" || dpop.allowBearer
+        ? Effect.succeed(token)
+        : Effect.fail(
+          new InvalidTokenResponseError({
+            client: client.name,
+            status: 200,
+            reason: `token_type is ${token.type}, not DPoP: the token endpoint ignored the DPoP proof, so the token ` +
+              `is not bound to the client's key (set dpop.allowBearer to accept such a token)`,
+            body: `token_type: ${token.type}`
+          })
+        )
+    ),
+    redactingProofs
+  )
+}

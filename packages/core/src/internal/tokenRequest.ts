@@ -46,7 +46,9 @@ export const bindingParts = (
   client.name,
   scope ?? null,
   [...resource].sort(),
-  Object.keys(parameters).sort().map((name) => [name, parameters[name]])
+  Object.keys(parameters).sort().map((name) => [name, parameters[name]]),
+  // A DPoP token is useless with any other key: replicas that load the same key share it, others never.
+  ...(client.dpop === undefined ? [] : [["dpop", client.dpop.key.thumbprint]])
 ]
 
 const isScope = Schema.is(ClientCredentialsClient.Scope)

@@ -216,6 +216,12 @@ export const make = (
 
     return {
       clients: table.names,
+      client: (client) => {
+        const registration = table.registration(client)
+        return registration instanceof UnknownClientError
+          ? Effect.fail(registration)
+          : Effect.succeed(registration.client)
+      },
       getToken: (client, parameters) => slotOf(client, parameters, (slot, now) => acquire(slot, parameters, now)),
       invalidate: (client, parameters) =>
         slotOf(client, parameters, (slot) => {
