@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AccessToken } from "../AccessToken.js"
 import { TokenCacheError } from "../TokenError.js"
+import { withoutProto } from "./json.js"
 
 /** @internal */
 export const StoredToken = Schema.Struct({
@@ -14,7 +15,7 @@ export const StoredToken = Schema.Struct({
 })
 
 /** @internal */
-export const StoredTokenJson = Schema.parseJson(StoredToken)
+export const StoredTokenJson = Schema.parseJson(StoredToken, { reviver: withoutProto })
 
 /** The longest time to live written, for a caller that passes an infinite one. */
 const maxTimeToLive = Duration.days(1)

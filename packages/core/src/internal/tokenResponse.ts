@@ -12,6 +12,7 @@ import * as AccessToken from "../AccessToken.js"
 import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import { InvalidTokenResponseError, TokenRefusedError, TokenTransportError } from "../TokenError.js"
 import { basicAuthorization, formUrlEncode } from "./form.js"
+import { fromForm, parse as parseJson } from "./json.js"
 import { maskedShape, redactText } from "./redact.js"
 
 /**
@@ -111,12 +112,12 @@ const isForm = (contentType: string | undefined): boolean =>
 /** Parses a JSON object, or the form-urlencoded body some services (GitHub) still send. */
 const parseBody = (text: string, contentType: string | undefined): Record<string, unknown> | string => {
   if (isForm(contentType)) {
-    return Object.fromEntries(new URLSearchParams(text))
+    return fromForm(text)
   }
   if (text.trim().length === 0) return "the body is empty"
   let json: unknown
   try {
-    json = JSON.parse(text)
+    json = parseJson(text)
   } catch {
     return contentType !== undefined && contentType.toLowerCase().includes("html")
       ? "the body is an HTML page, not JSON"
