@@ -24,6 +24,8 @@ export type TokenEndpointAuthMethod =
   | "client_secret_post"
   | "tls_client_auth"
   | "self_signed_tls_client_auth"
+  | "client_secret_jwt"
+  | "private_key_jwt"
 
 /**
  * A client registered at the server, as passed in the options.
@@ -47,6 +49,19 @@ export interface ClientOptions {
    * @since 0.2.0
    */
   readonly certificate?: string | undefined
+  /**
+   * The client's public keys, for `private_key_jwt` (its JWKS, RFC 7591 §2).
+   *
+   * @since 0.2.0
+   */
+  readonly jwks?: { readonly keys: ReadonlyArray<JsonWebKey> } | undefined
+  /**
+   * The one algorithm the client's assertions may be signed with (`token_endpoint_auth_signing_alg`);
+   * any the server supports by default.
+   *
+   * @since 0.2.0
+   */
+  readonly tokenEndpointAuthSigningAlg?: string | undefined
 }
 
 /**
@@ -62,6 +77,10 @@ export interface Client {
   readonly scopes: ReadonlyArray<string>
   /** @since 0.2.0 */
   readonly certificate: string | undefined
+  /** @since 0.2.0 */
+  readonly jwks: { readonly keys: ReadonlyArray<JsonWebKey> } | undefined
+  /** @since 0.2.0 */
+  readonly tokenEndpointAuthSigningAlg: string | undefined
 }
 
 /**
@@ -108,6 +127,15 @@ export interface Options {
    * @since 0.2.0
    */
   readonly mtlsEndpointAliases?: boolean | undefined
+  /**
+   * Accept a client assertion (`private_key_jwt`, `client_secret_jwt`) only when its `aud` is
+   * exactly the issuer identifier, as one string: the rule of OpenID Connect Core errata and
+   * draft-ietf-oauth-rfc7523bis. By default oidc-provider also accepts the token endpoint URL, and
+   * an array containing either.
+   *
+   * @since 0.2.0
+   */
+  readonly strictAssertionAudience?: boolean | undefined
 }
 
 /**

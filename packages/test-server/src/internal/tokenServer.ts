@@ -29,7 +29,27 @@ export const defaultAccessTokenLifetime = Duration.hours(1)
 
 const tokenEndpointAuthMethods: ReadonlyArray<TokenServer.TokenEndpointAuthMethod> = [
   "client_secret_basic",
-  "client_secret_post"
+  "client_secret_post",
+  "client_secret_jwt",
+  "private_key_jwt"
+]
+
+/** Every algorithm a client assertion may be signed with, beyond oidc-provider's default few. */
+const clientAuthSigningAlgValues: ReadonlyArray<Oidc.SigningAlgorithm> = [
+  "HS256",
+  "HS384",
+  "HS512",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "Ed25519",
+  "EdDSA"
 ]
 
 const routes = { token: "/token", jwks: "/jwks" } as const
@@ -71,6 +91,8 @@ const registerClient = (scopes: ReadonlyArray<string>) => (client: TokenServer.C
     ? Redacted.make(client.clientSecret)
     : client.clientSecret,
   tokenEndpointAuthMethod: client.tokenEndpointAuthMethod ?? "client_secret_basic",
+  jwks: client.jwks,
+  tokenEndpointAuthSigningAlg: client.tokenEndpointAuthSigningAlg,
   scopes: client.scopes ?? scopes,
   certificate: client.certificate
 })
@@ -84,6 +106,10 @@ const clientMetadata = (dpopRequired: boolean) => (client: TokenServer.Client): 
   }),
   ...MutualTls.clientMetadata(client),
   token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+  ...(client.jwks === undefined ? {} : { jwks: { keys: client.jwks.keys.map((key) => ({ ...key }) as Oidc.JWK) } }),
+  ...(client.tokenEndpointAuthSigningAlg === undefined
+    ? {}
+    : { token_endpoint_auth_signing_alg: client.tokenEndpointAuthSigningAlg as Oidc.SigningAlgorithm }),
   grant_types: ["client_credentials"],
   response_types: [],
   redirect_uris: [],
@@ -178,6 +204,18 @@ export const make = (
       // the default, RS256, has no key in this key set, which would make every client invalid
       clientDefaults: { id_token_signed_response_alg: "ES256" },
       jwks: { keys: [key] },
+      enabledJWA: { clientAuthSigningAlgValues: [...clientAuthSigningAlgValues] },
+      ...(options.strictAssertionAudience === true ?
+        {
+          // oidc-provider accepts the issuer, the token endpoint or an array holding either; the
+          // current rule (OpenID Connect Core errata, draft-ietf-oauth-rfc7523bis) is the issuer alone.
+          assertJwtClientAuthClaimsAndHeader: (ctx: Oidc.KoaContextWithOIDC, claims: Record<string, unknown>) => {
+            if (claims.aud !== ctx.oidc.issuer) {
+              throw new errors.InvalidClientAuth("audience (aud) must be the issuer identifier, as one string")
+            }
+          }
+        } :
+        {}),
       scopes: [...scopes],
       routes,
       // also set here, as oidc-provider's default TTL function prints a notice when called
