@@ -24,6 +24,7 @@ import {
   Tracer
 } from "effect"
 import type { FiberRefs, Scope } from "effect"
+import * as Crypto from "node:crypto"
 import * as Util from "node:util"
 import * as FaultServer from "./utils/FaultServer.js"
 
@@ -34,6 +35,17 @@ const CLIENT_ID = "worker"
 const BASIC = Buffer.from(`${CLIENT_ID}:${SECRET}`).toString("base64")
 
 const sentinels = [SECRET, TOKEN, BASIC]
+
+/** A private key for `private_key_jwt`, and what a leak of it would show: its PEM lines, its JWK members. */
+const PRIVATE_KEY = Crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
+const PRIVATE_KEY_PEM = PRIVATE_KEY.export({ type: "pkcs8", format: "pem" }) as string
+const keySentinels = [
+  ...PRIVATE_KEY_PEM.split("\n").filter((line) => line.length > 20 && !line.startsWith("-----")),
+  (PRIVATE_KEY.export({ format: "jwk" }) as { d: string }).d
+]
+
+/** How the client proves who it is: a credential style of its secret, or a signed assertion. */
+type Authentication = ClientCredentialsClient.CredentialStyle | "private_key_jwt" | "client_secret_jwt"
 
 /** Every rendering of a value a person or a tool might see. */
 const renderings = (value: unknown): ReadonlyArray<string> => {
@@ -50,6 +62,8 @@ const renderings = (value: unknown): ReadonlyArray<string> => {
 /** Everything the program let out, each piece labelled with where it came from. */
 class Observed {
   readonly pieces: Array<{ readonly where: string; readonly text: string }> = []
+  /** More sentinels, such as the client assertions that went on the wire. */
+  readonly extra: Array<string> = []
   readonly spans: Array<RecordedSpan> = []
 
   add(where: string, value: unknown) {
@@ -113,7 +127,9 @@ class Observed {
   assertClean() {
     this.collectSpans()
     const leaks = this.pieces.flatMap(({ text, where }) =>
-      sentinels.filter((sentinel) => text.includes(sentinel)).map((sentinel) => `${sentinel} in ${where}: ${text}`)
+      [...sentinels, ...this.extra].filter((sentinel) => text.includes(sentinel)).map((sentinel) =>
+        `${sentinel} in ${where}: ${text}`
+      )
     )
     assert.deepStrictEqual(leaks, [])
   }
@@ -159,15 +175,32 @@ class RecordedSpan implements Tracer.Span {
   }
 }
 
-const setup = (credentialStyle: ClientCredentialsClient.CredentialStyle, observed: Observed) =>
+const setup = (authentication: Authentication, observed: Observed) =>
   Effect.gen(function*() {
     const server = yield* FaultServer.make({ token: () => FaultServer.Reply.token({ value: TOKEN }) })
-    const input: ClientCredentialsClient.Input = {
-      tokenEndpoint: server.url,
-      clientId: CLIENT_ID,
-      clientSecret: Redacted.make(SECRET),
-      credentialStyle
-    }
+    const input: ClientCredentialsClient.Input = authentication === "private_key_jwt"
+      ? {
+        tokenEndpoint: server.url,
+        clientId: CLIENT_ID,
+        authentication: {
+          method: authentication,
+          privateKey: Redacted.make(PRIVATE_KEY_PEM),
+          audience: "tokenEndpoint"
+        }
+      }
+      : authentication === "client_secret_jwt"
+      ? {
+        tokenEndpoint: server.url,
+        clientId: CLIENT_ID,
+        clientSecret: Redacted.make(SECRET),
+        authentication: { method: authentication, audience: "tokenEndpoint" }
+      }
+      : {
+        tokenEndpoint: server.url,
+        clientId: CLIENT_ID,
+        clientSecret: Redacted.make(SECRET),
+        credentialStyle: authentication
+      }
     const endpoint = TokenEndpointClient.layer({
       requestTimeout: "200 millis",
       retrySchedule: Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(1))),
@@ -202,13 +235,17 @@ const observing = <A, E>(observed: Observed, effect: Effect.Effect<A, E, Scope.S
   )
 
 describe("secrets and tokens", () => {
-  for (const credentialStyle of ["header", "body"] as const) {
-    it.live(`stay out of logs, spans, errors and inspection through every fault (credentials in the ${credentialStyle})`, () => {
+  for (const authentication of ["header", "body", "private_key_jwt", "client_secret_jwt"] as const) {
+    const how = authentication === "header" || authentication === "body"
+      ? `credentials in the ${authentication}`
+      : authentication
+    it.live(`stay out of logs, spans, errors and inspection through every fault (${how})`, () => {
       const observed = new Observed()
+      observed.extra.push(...keySentinels)
       return observing(
         observed,
         Effect.gen(function*() {
-          const { server, tokens } = yield* setup(credentialStyle, observed)
+          const { server, tokens } = yield* setup(authentication, observed)
           for (const fault of FaultServer.faults(TOKEN)) {
             yield* fault.start(server)
             const exit = yield* Effect.exit(tokens.getToken("worker"))
@@ -227,19 +264,32 @@ describe("secrets and tokens", () => {
           server.enqueue(FaultServer.Reply.token({ value: TOKEN, expiresIn: 30 }))
           const token = yield* tokens.getToken("worker")
           observed.add("the AccessToken", token)
-          server.fail(FaultServer.Reply.json(500, { error: "server_error", error_description: `no ${SECRET}` }))
+          // The server echoes the client's credentials: its secret, or an assertion it sent before.
+          const sent = server.requests.at(-1)?.body ?? ""
+          const lastAssertion = new URLSearchParams(sent).get("client_assertion") ?? ""
+          const echoed = authentication === "private_key_jwt" ? lastAssertion : `${SECRET} ${lastAssertion}`
+          server.fail(FaultServer.Reply.json(500, { error: "server_error", error_description: `no ${echoed}` }))
           yield* tokens.getToken("worker")
           const renewalLogged = () =>
             observed.pieces.some(({ text, where }) => where === "log" && text.includes("Background renewal"))
           yield* Effect.sleep("20 millis").pipe(Effect.repeat({ until: renewalLogged, times: 100 }))
           assert.isTrue(renewalLogged(), "the failed renewal was logged")
 
-          // The wire: the secret only where the credential style puts it, the token never.
+          // The wire: the secret only where the credential style puts it, the token never; an
+          // assertion, new on every attempt, never anywhere else.
           assert.isAbove(server.count, 0)
+          const assertions = new Set<string>()
           for (const request of server.requests) {
             const headers = JSON.stringify(request.headers)
             assert.notInclude(headers + request.body, TOKEN)
-            if (credentialStyle === "header") {
+            for (const sentinel of keySentinels) assert.notInclude(headers + request.body, sentinel)
+            if (authentication === "private_key_jwt" || authentication === "client_secret_jwt") {
+              const assertion = new URLSearchParams(request.body).get("client_assertion")
+              assert.isString(assertion)
+              assertions.add(assertion!)
+              assert.isUndefined(request.headers.authorization)
+              assert.notInclude(headers + request.body, SECRET)
+            } else if (authentication === "header") {
               assert.strictEqual(request.headers.authorization, `Basic ${BASIC}`)
               assert.notInclude(request.body, SECRET)
             } else {
@@ -248,6 +298,10 @@ describe("secrets and tokens", () => {
               assert.notInclude(headers, SECRET)
             }
           }
+          if (assertions.size > 0) {
+            assert.strictEqual(assertions.size, server.requests.length, "one assertion per attempt")
+          }
+          observed.extra.push(...assertions)
         })
       ).pipe(Effect.tap(() => {
         // The HttpClient's own spans record the request headers, with the credentials redacted.
@@ -255,7 +309,7 @@ describe("secrets and tokens", () => {
         assert.isAbove(http.length, 0)
         for (const span of http) {
           const authorization = span.attributes.get("http.request.header.authorization")
-          if (credentialStyle === "header") assert.strictEqual(authorization, "<redacted>")
+          if (authentication === "header") assert.strictEqual(authorization, "<redacted>")
           else assert.isUndefined(authorization)
         }
         observed.assertClean()
