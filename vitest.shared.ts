@@ -17,6 +17,7 @@ export const shared: ViteUserConfig = {
     alias: {
       ...alias("core"),
       ...alias("platform"),
+      ...alias("platform-node"),
       ...alias("redis"),
       ...alias("test-server")
     }

@@ -1,7 +1,9 @@
 /**
  * How a client proves who it is at the token endpoint: with its secret (`client_secret_basic`,
- * `client_secret_post`), or with a signed assertion (`private_key_jwt`, `client_secret_jwt`,
- * RFC 7523 §2.2 and OpenID Connect Core §9). A fresh assertion is signed for every attempt.
+ * `client_secret_post`), with a signed assertion (`private_key_jwt`, `client_secret_jwt`,
+ * RFC 7523 §2.2 and OpenID Connect Core §9), or with its TLS client certificate (`tls_client_auth`,
+ * `self_signed_tls_client_auth`, RFC 8705 §2, see `MutualTls`). A fresh assertion is signed for
+ * every attempt.
  *
  * @since 0.2.0
  */
@@ -12,9 +14,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { loadSigningKey } from "./internal/clientAssertion.js"
+import * as MutualTls from "./MutualTls.js"
 import { ClientConfigurationError } from "./TokenError.js"
 
 /**
@@ -23,7 +26,13 @@ import { ClientConfigurationError } from "./TokenError.js"
  * @since 0.2.0
  * @category models
  */
-export type Method = "client_secret_basic" | "client_secret_post" | "client_secret_jwt" | "private_key_jwt"
+export type Method =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "client_secret_jwt"
+  | "private_key_jwt"
+  | "tls_client_auth"
+  | "self_signed_tls_client_auth"
 
 /**
  * @since 0.2.0
@@ -33,7 +42,9 @@ export const methods: ReadonlyArray<Method> = [
   "client_secret_basic",
   "client_secret_post",
   "client_secret_jwt",
-  "private_key_jwt"
+  "private_key_jwt",
+  "tls_client_auth",
+  "self_signed_tls_client_auth"
 ]
 
 /**
@@ -142,6 +153,7 @@ export type Input =
   | { readonly method: "client_secret_post" }
   | ({ readonly method: "client_secret_jwt"; readonly algorithm?: SecretAlgorithm | undefined } & AssertionOptions)
   | ({ readonly method: "private_key_jwt" } & SigningKeyInput & AssertionOptions)
+  | ({ readonly method: "tls_client_auth" | "self_signed_tls_client_auth" } & MutualTls.CertificateInput)
 
 /**
  * How long an assertion is valid unless configured: 60 s.
@@ -246,7 +258,13 @@ export class PrivateKeyJwt extends Data.TaggedClass("PrivateKeyJwt")<{
  * @since 0.2.0
  * @category models
  */
-export type ClientAuthentication = ClientSecretBasic | ClientSecretPost | ClientSecretJwt | PrivateKeyJwt
+export type ClientAuthentication =
+  | ClientSecretBasic
+  | ClientSecretPost
+  | ClientSecretJwt
+  | PrivateKeyJwt
+  | MutualTls.TlsClientAuth
+  | MutualTls.SelfSignedTlsClientAuth
 
 /**
  * @since 0.2.0
@@ -254,7 +272,7 @@ export type ClientAuthentication = ClientSecretBasic | ClientSecretPost | Client
  */
 export const isClientAuthentication = (u: unknown): u is ClientAuthentication =>
   u instanceof ClientSecretBasic || u instanceof ClientSecretPost || u instanceof ClientSecretJwt ||
-  u instanceof PrivateKeyJwt
+  u instanceof PrivateKeyJwt || u instanceof MutualTls.TlsClientAuth || u instanceof MutualTls.SelfSignedTlsClientAuth
 
 /**
  * The schema of a loaded client authentication, for the field of a client definition.
@@ -343,6 +361,16 @@ export const make = (
         assertionSettings(client, field, input),
         (signingKey, assertion) => new PrivateKeyJwt({ signingKey, assertion })
       )
+    case "tls_client_auth":
+      return Effect.map(
+        MutualTls.clientCertificate(input, client, field),
+        (certificate) => new MutualTls.TlsClientAuth({ certificate })
+      )
+    case "self_signed_tls_client_auth":
+      return Effect.map(
+        MutualTls.clientCertificate(input, client, field),
+        (certificate) => new MutualTls.SelfSignedTlsClientAuth({ certificate })
+      )
     default:
       return Effect.fail(
         new ClientConfigurationError({
@@ -423,6 +451,15 @@ export const config: Config.Config<Option.Option<Input>> = Config.all({
           keyId: Option.getOrUndefined(fields.keyId),
           certificate: Option.getOrUndefined(fields.certificate),
           ...assertion
+        }))
+      case "tls_client_auth":
+      case "self_signed_tls_client_auth":
+        if (Option.isNone(fields.certificate)) return invalid("CERTIFICATE", `${method.value} needs a certificate`)
+        if (Option.isNone(fields.privateKey)) return invalid("PRIVATE_KEY", `${method.value} needs its private key`)
+        return Either.right(Option.some<Input>({
+          method: method.value,
+          certificate: Redacted.make(fields.certificate.value),
+          privateKey: fields.privateKey.value
         }))
     }
   })

@@ -47,3 +47,11 @@ export * as ClientAuthentication from "./ClientAuthentication.js"
  * @since 0.2.0
  */
 export * as JwtBearerGrant from "./JwtBearerGrant.js"
+
+/**
+ * Mutual TLS (RFC 8705): a client that authenticates with its TLS client certificate
+ * (`tls_client_auth`, `self_signed_tls_client_auth`), and gets tokens bound to it (`cnf.x5t#S256`).
+ *
+ * @since 0.2.0
+ */
+export * as MutualTls from "./MutualTls.js"

@@ -92,6 +92,10 @@ export const credentials = (
       ? noSecret(client, "client_secret_jwt")
       : assertionCredentials(client, target, auth.assertion, { _tag: "Secret", algorithm: auth.algorithm, secret })
   }
+  // RFC 8705 §2: the certificate on the TLS connection proves who the client is; the form names it.
+  if (auth?._tag === "TlsClientAuth" || auth?._tag === "SelfSignedTlsClientAuth") {
+    return Effect.succeed({ headers: {}, pairs: [["client_id", client.clientId]] })
+  }
   return Effect.die(new Error(`unknown client authentication for client "${client.name}"`))
 }
 

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
+import { certificateOf } from "../MutualTls.js"
 import type { RequestParameters } from "../TokenEndpointClient.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { credentials, type Grant, grantOf } from "./clientAuthentication.js"
@@ -48,8 +49,15 @@ export const bindingParts = (
   [...resource].sort(),
   Object.keys(parameters).sort().map((name) => [name, parameters[name]]),
   // A DPoP token is useless with any other key: replicas that load the same key share it, others never.
-  ...(client.dpop === undefined ? [] : [["dpop", client.dpop.key.thumbprint]])
+  ...(client.dpop === undefined ? [] : [["dpop", client.dpop.key.thumbprint]]),
+  ...certificatePart(client)
 ]
+
+// A certificate-bound token is useless without its certificate: a rotated certificate gets its own.
+const certificatePart = (client: ClientCredentialsClient.ClientCredentialsClient): Array<unknown> => {
+  const certificate = certificateOf(client)
+  return certificate === undefined ? [] : [["x5t#S256", certificate.thumbprint]]
+}
 
 const isScope = Schema.is(ClientCredentialsClient.Scope)
 const isResourceIndicator = Schema.is(ClientCredentialsClient.ResourceIndicator)

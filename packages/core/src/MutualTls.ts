@@ -1,0 +1,157 @@
+/**
+ * Mutual TLS (RFC 8705): a client that authenticates with its TLS client certificate
+ * (`tls_client_auth`, `self_signed_tls_client_auth`), and gets tokens bound to it (`cnf.x5t#S256`).
+ *
+ * `@effect/platform`'s `HttpClient` has no per-request client certificate, so the certificate
+ * reaches the wire through a {@link MutualTls} service: an `HttpClient` per certificate, which
+ * presents it on every connection. The core has none of its own, as it runs on any runtime: on
+ * Node.js, provide `NodeMutualTls.layer` from `@access-token/platform-node`.
+ *
+ * @since 0.2.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Jose from "jose"
+import { ClientConfigurationError } from "./TokenError.js"
+
+/**
+ * A client certificate as configured: the certificate chain and its private key, PEM, both kept
+ * `Redacted` until they reach the TLS connection.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CertificateInput {
+  /** The client's certificate, PEM, followed by any intermediate certificates of its chain. */
+  readonly certificate: Redacted.Redacted<string>
+  /** The certificate's private key, PEM (PKCS#8, or PKCS#1 / SEC 1). */
+  readonly privateKey: Redacted.Redacted<string>
+}
+
+/**
+ * A client certificate, read and checked, with its thumbprint.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class ClientCertificate extends Data.Class<{
+  readonly certificate: Redacted.Redacted<string>
+  readonly privateKey: Redacted.Redacted<string>
+  /** The SHA-256 thumbprint of the client's certificate, base64url: the `x5t#S256` its tokens are bound to. */
+  readonly thumbprint: string
+}> {}
+
+/**
+ * `tls_client_auth` (RFC 8705 §2.1): a certificate issued by a certificate authority the server
+ * trusts, registered by its subject. The form carries `client_id` only.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class TlsClientAuth extends Data.TaggedClass("TlsClientAuth")<{ readonly certificate: ClientCertificate }> {
+  /**
+   * @since 0.2.0
+   */
+  readonly method = "tls_client_auth" as const
+}
+
+/**
+ * `self_signed_tls_client_auth` (RFC 8705 §2.2): a self-signed certificate the server has registered
+ * (in the client's JWKS). The form carries `client_id` only.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class SelfSignedTlsClientAuth extends Data.TaggedClass("SelfSignedTlsClientAuth")<{
+  readonly certificate: ClientCertificate
+}> {
+  /**
+   * @since 0.2.0
+   */
+  readonly method = "self_signed_tls_client_auth" as const
+}
+
+/**
+ * The transport of certificate-authenticated clients: for each client certificate, an
+ * `HttpClient` that presents it on its TLS connections. The token endpoint client sends such a
+ * client's token requests through it, and the `@access-token/platform` middleware its API calls,
+ * so that a certificate-bound token travels with its certificate.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export class MutualTls extends Context.Tag("@access-token/core/MutualTls")<MutualTls, MutualTls.Service>() {}
+
+/**
+ * @since 0.2.0
+ */
+export declare namespace MutualTls {
+  /**
+   * @since 0.2.0
+   * @category models
+   */
+  export interface Service {
+    /** An `HttpClient` presenting `certificate`; the same one for the same certificate. */
+    readonly httpClient: (certificate: ClientCertificate) => HttpClient.HttpClient
+  }
+}
+
+const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\s]*)-----END \1-----/g
+
+const derOf = (base64: string): Uint8Array<ArrayBuffer> =>
+  Uint8Array.from(atob(base64.replace(/\s+/g, "")), (c) => c.charCodeAt(0))
+
+/**
+ * Reads a client certificate: the first `CERTIFICATE` block of `certificate` is the client's, and
+ * `privateKey` must hold a private key block. The error names the client and the field, and never
+ * quotes either.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const clientCertificate = (
+  input: CertificateInput,
+  client: string,
+  field = "authentication"
+): Effect.Effect<ClientCertificate, ClientConfigurationError> =>
+  Effect.gen(function*() {
+    const invalid = (name: string, reason: string) =>
+      new ClientConfigurationError({ client, field: `${field}.${name}`, reason })
+    if (!Redacted.isRedacted(input.certificate)) {
+      return yield* invalid("certificate", "must be Redacted (Config.redacted), like the private key")
+    }
+    if (!Redacted.isRedacted(input.privateKey)) return yield* invalid("privateKey", "must be Redacted")
+    const blocks = [...Redacted.value(input.certificate).matchAll(pemBlock)]
+    const first = blocks.find((block) => block[1] === "CERTIFICATE")
+    if (first === undefined) return yield* invalid("certificate", "holds no PEM CERTIFICATE block")
+    const keys = [...Redacted.value(input.privateKey).matchAll(pemBlock)]
+    if (!keys.some((block) => /PRIVATE KEY$/.test(block[1]))) {
+      return yield* invalid("privateKey", "holds no PEM PRIVATE KEY block")
+    }
+    const der = yield* Effect.try({
+      try: () => derOf(first[2]),
+      catch: () => invalid("certificate", "is not valid base64 inside its PEM block")
+    })
+    const digest = yield* Effect.promise(() => crypto.subtle.digest("SHA-256", der))
+    return new ClientCertificate({
+      certificate: input.certificate,
+      privateKey: input.privateKey,
+      thumbprint: Jose.base64url.encode(new Uint8Array(digest))
+    })
+  })
+
+/**
+ * The certificate a client authenticates with, if it uses one of the certificate methods.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const certificateOf = (client: {
+  readonly authentication?: { readonly _tag: string } | undefined
+}): ClientCertificate | undefined =>
+  client.authentication instanceof TlsClientAuth || client.authentication instanceof SelfSignedTlsClientAuth
+    ? client.authentication.certificate
+    : undefined

@@ -1,0 +1,125 @@
+/**
+ * The `MutualTls` transport of `@access-token/core` on Node.js: each client certificate gets an
+ * undici `Agent` of its own, which presents it on every TLS connection, behind
+ * `NodeHttpClient.makeUndici`. Token requests of a certificate-authenticated client go through it,
+ * and so do the API calls the `@access-token/platform` middleware makes for that client, so that a
+ * certificate-bound token always travels with its certificate.
+ *
+ * @since 0.2.0
+ */
+import * as MutualTls from "@access-token/core/MutualTls"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import Undici from "@effect/platform-node/Undici"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * The CA certificates (PEM) that servers' certificates must chain to, in place of Node.js's
+   * default trust store: for an authorization server and APIs on a private PKI.
+   */
+  readonly certificateAuthorities?: ReadonlyArray<string> | undefined
+  /** Options of each undici `Agent` (connections per origin, timeouts, ...); `connect` is set here. */
+  readonly agentOptions?: Omit<Undici.Agent.Options, "connect"> | undefined
+}
+
+/**
+ * An `HttpClient` presenting `certificate` on its TLS connections; its connections are closed with
+ * the scope.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const httpClient = (
+  certificate: MutualTls.ClientCertificate,
+  options?: Options
+): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => agent(certificate, options)),
+      (agent) => Effect.promise(() => agent.close())
+    ),
+    NodeHttpClient.makeUndici
+  )
+
+const agent = (certificate: MutualTls.ClientCertificate, options: Options | undefined): Undici.Agent =>
+  new Undici.Agent({
+    ...options?.agentOptions,
+    connect: {
+      // Unwrapped only here, where they reach the TLS connection.
+      cert: Redacted.value(certificate.certificate),
+      key: Redacted.value(certificate.privateKey),
+      ...(options?.certificateAuthorities === undefined ? {} : { ca: [...options.certificateAuthorities] })
+    }
+  })
+
+/**
+ * The transport: one agent per certificate (by thumbprint), made on first use, so a rotated
+ * certificate gets new connections; every agent is closed with the scope.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (options?: Options): Effect.Effect<MutualTls.MutualTls.Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clients = new Map<string, { readonly agent: Undici.Agent; readonly client: HttpClient.HttpClient }>()
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => Promise.all([...clients.values()].map(({ agent }) => agent.close()))).pipe(
+        Effect.ensuring(Effect.sync(() => clients.clear()))
+      )
+    )
+    return MutualTls.MutualTls.of({
+      httpClient: (certificate) => {
+        const known = clients.get(certificate.thumbprint)
+        if (known !== undefined) return known.client
+        const created = agent(certificate, options)
+        const client = NodeHttpClient.makeUndici(created)
+        clients.set(certificate.thumbprint, { agent: created, client })
+        return client
+      }
+    })
+  })
+
+/**
+ * The transport for the lifetime of the layer.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<MutualTls.MutualTls> =>
+  Layer.scoped(MutualTls.MutualTls, make(options))
+
+/**
+ * Reads `ACCESS_TOKEN_TLS_CA_CERTIFICATES` (optional: PEM, one or more certificates), the
+ * authorities that servers' certificates must chain to in place of Node.js's default trust store.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.map(
+  Config.option(Config.string("ACCESS_TOKEN_TLS_CA_CERTIFICATES")),
+  (authorities): Options => ({
+    certificateAuthorities: Option.getOrUndefined(Option.map(authorities, (pem) => [pem]))
+  })
+)
+
+/**
+ * The transport with its options read from configuration, by default {@link config}.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options> = config
+): Layer.Layer<MutualTls.MutualTls, ConfigError.ConfigError> =>
+  Layer.scoped(MutualTls.MutualTls, Effect.flatMap(Config.unwrap(options), make))
