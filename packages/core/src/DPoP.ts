@@ -175,6 +175,17 @@ export const accessTokenHash: (accessToken: Redacted.Redacted<string>) => Effect
   internal.accessTokenHash
 
 /**
+ * Masks the `DPoP` header wherever `@effect/platform` shows request headers (its client spans), as
+ * it masks `Authorization`: a proof can be replayed until it is too old. The token endpoint client
+ * and the middleware run their requests with it; use it around requests that carry proofs of your own.
+ *
+ * @since 0.2.0
+ * @category proofs
+ */
+export const withRedactedProofs: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
+  internal.redactingProofs
+
+/**
  * The nonces servers handed out, by origin: each response's `DPoP-Nonce` replaces the one kept
  * for its origin, and the next proof to that origin carries it.
  *
@@ -203,13 +214,21 @@ export const defaultNonceCapacity = 100
  * @category constructors
  */
 export const makeNonces = (capacity: number = defaultNonceCapacity): Effect.Effect<Nonces> =>
-  Effect.sync(() => {
-    const store = new internal.NonceStore(Math.max(1, capacity))
-    return {
-      get: (url) => Effect.sync(() => store.get(url)),
-      update: (url, header) => Effect.sync(() => store.update(url, header))
-    }
-  })
+  Effect.sync(() => unsafeMakeNonces(capacity))
+
+/**
+ * A nonce store made outside an effect, for a client built synchronously (as a middleware is).
+ *
+ * @since 0.2.0
+ * @category unsafe
+ */
+export const unsafeMakeNonces = (capacity: number = defaultNonceCapacity): Nonces => {
+  const store = new internal.NonceStore(Math.max(1, capacity))
+  return {
+    get: (url) => Effect.sync(() => store.get(url)),
+    update: (url, header) => Effect.sync(() => store.update(url, header))
+  }
+}
 
 /**
  * Whether a resource server's response asks for a proof with a nonce (RFC 9449 §9): a `401` whose

@@ -6,9 +6,14 @@
  * Unlike Duende's handler, a request is never sent without a token: when no token can be had,
  * the request fails with the token error and the API is not called.
  *
+ * A DPoP token (RFC 9449) goes out as `Authorization: DPoP <token>` with a new proof for each
+ * request and each redirect hop, signed with the client's key; a resource server's
+ * `use_dpop_nonce` challenge is answered by one retry, apart from the one renewal after a `401`.
+ *
  * @since 0.1.0
  */
 import type * as AccessToken from "@access-token/core/AccessToken"
+import * as DPoP from "@access-token/core/DPoP"
 import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
 import type * as TokenError from "@access-token/core/TokenError"
 import * as TokenService from "@access-token/core/TokenService"
@@ -27,6 +32,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Rejections from "./internal/rejections.js"
@@ -112,6 +118,17 @@ export const unauthorizedRetries = Metric.counter("access_token_unauthorized_ret
   incremental: true
 })
 
+/**
+ * Requests sent again with a new DPoP proof after a resource server asked for a nonce, by client.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const dpopNonceRetries = Metric.counter("access_token_dpop_nonce_retries", {
+  description: "Requests sent again with a new DPoP proof carrying the nonce a resource server asked for",
+  incremental: true
+})
+
 /** The two stages every `HttpClient` is made of, as `@effect/platform`'s own combinators use them. */
 interface Stages<E, R> {
   readonly preprocess: HttpClient.HttpClient.Preprocess<E, R>
@@ -148,6 +165,24 @@ const isUnauthorized = <E>(
   return (result as HttpClientResponse.HttpClientResponse).status === 401
 }
 
+/** The response a request got, whether the client passed it on or failed with it (`filterStatusOk`). */
+const responseOf = (result: unknown): HttpClientResponse.HttpClientResponse | undefined =>
+  HttpClientError.isHttpClientError(result)
+    ? result._tag === "ResponseError" ? result.response : undefined
+    : result as HttpClientResponse.HttpClientResponse
+
+/** A resource server's `401` that asks for a DPoP nonce: not a rejection of the token. */
+const isNonceChallenge = (result: unknown): boolean => {
+  const response = responseOf(result)
+  return response !== undefined && DPoP.isNonceChallenge(response)
+}
+
+/** A `401` that rejects the token, as opposed to one that asks for a DPoP nonce. */
+const isRejection = <E>(result: HttpClientResponse.HttpClientResponse | E): boolean =>
+  isUnauthorized(result) && !isNonceChallenge(result)
+
+const hasNonce = (result: unknown): boolean => responseOf(result)?.headers["dpop-nonce"] !== undefined
+
 const isRedirect = (response: HttpClientResponse.HttpClientResponse): boolean =>
   response.status >= 300 && response.status < 400 && response.status !== 304 &&
   typeof response.headers.location === "string"
@@ -176,14 +211,49 @@ const authenticator = <E, R>(
     name ?? (tokens.clients.length === 1 ? tokens.clients[0] : "default")
   )
 
-  const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken | undefined) =>
-    inner.postprocess(
-      Effect.succeed(
-        token === undefined
-          ? withoutAuthorization(request)
-          : HttpClientRequest.setHeader(request, "authorization", token.authorization)
+  const nonceRetried = Metric.tagged(dpopNonceRetries, "client", name ?? "default")
+  // The nonces of the DPoP resource servers this client calls, by origin (RFC 9449 §9).
+  const nonces = DPoP.unsafeMakeNonces()
+
+  /** Remembers the `DPoP-Nonce` of a response, whether it succeeded or failed. */
+  const rememberNonce = (url: string) => (result: unknown) => {
+    const nonce = responseOf(result)?.headers["dpop-nonce"]
+    return nonce === undefined ? Effect.void : nonces.update(url, nonce)
+  }
+
+  /**
+   * Sends a DPoP token with a new proof for this very request (its method and URL, `ath` of the
+   * token, the origin's last nonce) signed with the client's key.
+   */
+  const sendWithProof = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
+    Effect.flatMap(tokens.client(name), (client) => {
+      const dpop = client.dpop
+      if (dpop === undefined) {
+        return inner.postprocess(
+          Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization))
+        )
+      }
+      return nonces.get(request.url).pipe(
+        Effect.flatMap((nonce) =>
+          DPoP.proof(dpop.key, { method: request.method, url: request.url, nonce, accessToken: token.value })
+        ),
+        Effect.flatMap((proof) =>
+          inner.postprocess(Effect.succeed(HttpClientRequest.setHeaders(request, {
+            authorization: token.authorization,
+            dpop: Redacted.value(proof)
+          })))
+        ),
+        Effect.tapBoth({ onFailure: rememberNonce(request.url), onSuccess: rememberNonce(request.url) }),
+        DPoP.withRedactedProofs
       )
-    )
+    })
+
+  const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken | undefined) =>
+    token === undefined
+      ? inner.postprocess(Effect.succeed(withoutAuthorization(request)))
+      : token.type === "DPoP"
+      ? sendWithProof(request, token)
+      : inner.postprocess(Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization)))
 
   /** Where the guard's log lines say the API is: its origin, never a path or a query. */
   const apiOf = (request: HttpClientRequest.HttpClientRequest): string => originOf(request.url) ?? "(unparsable URL)"
@@ -194,7 +264,7 @@ const authenticator = <E, R>(
     token: AccessToken.AccessToken,
     result: Either.Either<A, E2>
   ): Effect.Effect<A, E2> =>
-    isUnauthorized(result._tag === "Right" ? result.right : result.left)
+    isRejection(result._tag === "Right" ? result.right : result.left)
       ? Effect.zipRight(guard.rejected(token, apiOf(request)), result)
       // Nothing to tell on the hot path: no episode, no renewed token waiting to be accepted.
       : guard.isQuiet()
@@ -208,9 +278,24 @@ const authenticator = <E, R>(
   const authorized = (
     request: HttpClientRequest.HttpClientRequest
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R> =>
-    Effect.flatMap(getToken, (token) =>
-      Effect.flatMap(Effect.either(send(request, token)), (result) => {
-        if (!isUnauthorized(result._tag === "Right" ? result.right : result.left)) {
+    Effect.flatMap(getToken, (token) => {
+      // A budget of one nonce retry per request, apart from the renewal's: a request may use both.
+      let nonceRetry = true
+      const attempt = (token: AccessToken.AccessToken) =>
+        Effect.flatMap(Effect.either(send(request, token)), (result) => {
+          const outcome = result._tag === "Right" ? result.right : result.left
+          if (!nonceRetry || token.type !== "DPoP" || !isNonceChallenge(outcome) || !hasNonce(outcome)) {
+            return Effect.succeed(result)
+          }
+          nonceRetry = false
+          return isReplayable(request)
+            ? Effect.zipRight(Metric.increment(nonceRetried), Effect.either(send(request, token)))
+            : Effect.succeed(result)
+        })
+      return Effect.flatMap(attempt(token), (result) => {
+        const outcome = result._tag === "Right" ? result.right : result.left
+        // A nonce challenge says nothing about the token: renewing it would not help.
+        if (!isRejection(outcome)) {
           return observe(request, token, result)
         }
         if (!isReplayable(request)) return result
@@ -222,11 +307,12 @@ const authenticator = <E, R>(
                 return Metric.increment(retried)
               }),
               Effect.flatMap((renewed) =>
-                Effect.flatMap(Effect.either(send(request, renewed)), (result) => observe(request, renewed, result))
+                Effect.flatMap(attempt(renewed), (result) => observe(request, renewed, result))
               )
             )
             : result)
-      }))
+      })
+    })
 
   /**
    * The first hop goes only to an allowed origin; a redirect carries a token only to an allowed

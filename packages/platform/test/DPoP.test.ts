@@ -1,0 +1,235 @@
+/**
+ * DPoP (RFC 9449) end to end: tokens bound to the client's key by oidc-provider with proofs and
+ * nonces required, API calls through the middleware with a proof each against a protected API that
+ * demands its own nonces, and the retry budgets, on loopback in real time.
+ */
+import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { AccessTokenHttpClient } from "@access-token/platform"
+import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, DateTime, Effect, Layer, Metric, Redacted, Stream } from "effect"
+import * as Jose from "jose"
+
+/** The token server and API with DPoP and nonces required at both, and a DPoP token service on them. */
+const setup = Effect.gen(function*() {
+  const server = yield* TokenServer.make({ dpop: { required: true, requireNonce: true } })
+  const api = yield* ProtectedApi.make({ dpop: { requireNonce: true } }).pipe(
+    Effect.provideService(TokenServer.TokenServer, server)
+  )
+  const tokens = yield* tokenService(server, NodeHttpClient.layerUndici)
+  const base = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+  const client = AccessTokenHttpClient.make(base, tokens, { client: "api" })
+  return { server, api, tokens, client, url: new URL("test", api.baseUrl).href }
+})
+
+const tokenService = (
+  server: TokenServer.TokenServer.Service,
+  transport: Layer.Layer<HttpClient.HttpClient>
+) =>
+  Effect.gen(function*() {
+    const [client] = server.clients
+    const context = yield* Layer.build(
+      TokenService.layer({
+        clients: {
+          api: {
+            tokenEndpoint: server.tokenEndpoint,
+            clientId: client!.clientId,
+            clientSecret: client!.clientSecret,
+            scope: "api",
+            dpop: true
+          }
+        }
+      }).pipe(
+        Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+        Layer.provide(transport)
+      )
+    )
+    return Context.get(context, TokenService.TokenService)
+  })
+
+const nonceRetries = Metric.value(Metric.tagged(AccessTokenHttpClient.dpopNonceRetries, "client", "api")).pipe(
+  Effect.map((state) => state.count)
+)
+
+const outcomes = (api: ProtectedApi.ProtectedApi.Service) =>
+  Effect.map(api.requests, (requests) => requests.map((request) => `${request.status} ${request.error ?? ""}`.trim()))
+
+describe("DPoP through the middleware, against oidc-provider", () => {
+  it.live("binds the token to the client's key and calls the API with a proof, answering both servers' nonces", () =>
+    Effect.gen(function*() {
+      const { api, client, server, tokens, url } = yield* setup
+      const before = yield* nonceRetries
+      const response = yield* client.get(url)
+      assert.strictEqual(response.status, 200)
+      const claims = (yield* response.json) as ReadonlyArray<ProtectedApi.Claim>
+      const key = (yield* tokens.client("api")).dpop!.key
+      assert.deepStrictEqual(
+        claims.find((claim) => claim.type === "cnf")?.value,
+        JSON.stringify({ jkt: key.thumbprint })
+      )
+      // One nonce round trip at each server, then none: the nonces are remembered.
+      assert.deepStrictEqual((yield* server.tokenRequests).map((request) => request.error), [
+        "use_dpop_nonce",
+        undefined
+      ])
+      assert.deepStrictEqual(yield* outcomes(api), ["401 use_dpop_nonce", "200"])
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      assert.strictEqual((yield* client.post(url)).status, 200)
+      assert.deepStrictEqual(yield* outcomes(api), ["401 use_dpop_nonce", "200", "200", "200"])
+      assert.isTrue((yield* api.requests).every((request) => request.scheme === "DPoP"))
+      assert.strictEqual((yield* nonceRetries) - before, 1)
+    }).pipe(Effect.scoped))
+
+  it.live("a token replayed without its proof, or with a proof by another key, is refused", () =>
+    Effect.gen(function*() {
+      const { client, tokens, url } = yield* setup
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      const token = Redacted.value((yield* tokens.getToken("api")).value)
+      const replay = (headers: Record<string, string>) =>
+        Effect.promise(() => fetch(url, { headers }).then((response) => response.status))
+      assert.strictEqual(yield* replay({ authorization: `DPoP ${token}` }), 401)
+      assert.strictEqual(yield* replay({ authorization: `Bearer ${token}` }), 401)
+      const { privateKey, publicKey } = yield* Effect.promise(() => Jose.generateKeyPair("ES256"))
+      const proof = yield* Effect.promise(async () =>
+        new Jose.SignJWT({ htm: "GET", htu: url, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) })
+          .setProtectedHeader({ typ: "dpop+jwt", alg: "ES256", jwk: await Jose.exportJWK(publicKey) })
+          .sign(privateKey)
+      )
+      assert.strictEqual(yield* replay({ authorization: `DPoP ${token}`, dpop: proof }), 401)
+    }).pipe(Effect.scoped))
+
+  it.live("a request uses its nonce retry and its renewal after a 401, each once", () =>
+    Effect.gen(function*() {
+      const { api, client, server, url } = yield* setup
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      const tokenRequests = yield* server.tokenRequestCount
+      // The API forgets its nonce and every token it accepted: the next request needs both retries.
+      yield* api.rotateNonce
+      yield* api.revokeAll
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      assert.deepStrictEqual((yield* outcomes(api)).slice(2), ["401 use_dpop_nonce", "401 invalid_token", "200"])
+      assert.strictEqual((yield* server.tokenRequestCount) - tokenRequests, 1)
+    }).pipe(Effect.scoped))
+
+  it.live("a body that cannot be sent twice is not sent again for a nonce", () =>
+    Effect.gen(function*() {
+      const { api, client, url } = yield* setup
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      yield* api.rotateNonce
+      const once = HttpClientRequest.post(url).pipe(
+        HttpClientRequest.setBody(HttpBody.stream(Stream.make(new TextEncoder().encode("once"))))
+      )
+      const response = yield* client.execute(once)
+      assert.strictEqual(response.status, 401)
+      assert.match(response.headers["www-authenticate"] ?? "", /use_dpop_nonce/)
+      assert.deepStrictEqual((yield* outcomes(api)).slice(2), ["401 use_dpop_nonce"])
+      // The nonce it brought is kept: the next request carries it at once.
+      assert.strictEqual((yield* client.get(url)).status, 200)
+    }).pipe(Effect.scoped))
+
+  it.live(
+    "10,000 concurrent cold requests make one token request, plus at most one nonce retry",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TokenServer.make({ dpop: { required: true, requireNonce: true } })
+        const tokens = yield* tokenService(server, NodeHttpClient.layerUndici)
+        // An API in process that demands its nonce, so that the herd meets a nonce challenge too.
+        const seen = { challenges: 0, accepted: 0 }
+        const api = HttpClient.make((request) =>
+          Effect.sync(() => {
+            const proof = Jose.decodeJwt(request.headers.dpop ?? "")
+            const ok = proof.nonce === "n-1" && request.headers.authorization?.startsWith("DPoP ") === true
+            if (ok) seen.accepted++
+            else seen.challenges++
+            return HttpClientResponse.fromWeb(
+              request,
+              new Response(null, {
+                status: ok ? 200 : 401,
+                headers: { "dpop-nonce": "n-1", ...(ok ? {} : { "www-authenticate": "DPoP error=\"use_dpop_nonce\"" }) }
+              })
+            )
+          })
+        )
+        const client = AccessTokenHttpClient.make(api, tokens, { client: "api" })
+        const statuses = yield* Effect.all(
+          Array.from({ length: 10_000 }, () => Effect.map(client.get("https://api.example.com/test"), (r) => r.status)),
+          { concurrency: "unbounded" }
+        )
+        assert.isTrue(statuses.every((status) => status === 200))
+        const requests = yield* server.tokenRequests
+        assert.deepStrictEqual(requests.map((request) => request.outcome), ["error", "success"])
+        assert.strictEqual(requests[0]!.error, "use_dpop_nonce")
+        assert.strictEqual(seen.accepted, 10_000)
+      }).pipe(Effect.scoped),
+    60_000
+  )
+})
+
+describe("DPoP through the middleware, on a scripted API", () => {
+  const fixedTokens = Effect.gen(function*() {
+    const context = yield* Layer.build(
+      TokenService.layer({
+        clients: { api: { tokenEndpoint: "https://as.example.com/token", clientId: "c", dpop: true } }
+      }).pipe(
+        Layer.provide([
+          TokenEndpointClient.layerTest(() =>
+            Effect.map(
+              DateTime.now,
+              (receivedAt) => AccessToken.make({ value: "tok-1", type: "DPoP", receivedAt, expiresIn: "1 hour" })
+            )
+          ),
+          TokenCache.layerMemory()
+        ])
+      )
+    )
+    return Context.get(context, TokenService.TokenService)
+  })
+
+  /** An API answering from a script, keeping each request's method, URL and decoded proof. */
+  const scripted = (answer: (index: number) => Response) => {
+    const seen: Array<{ method: string; url: string; proof: Jose.JWTPayload }> = []
+    const client = HttpClient.make((request) =>
+      Effect.sync(() => {
+        seen.push({ method: request.method, url: request.url, proof: Jose.decodeJwt(request.headers.dpop!) })
+        return HttpClientResponse.fromWeb(request, answer(seen.length - 1))
+      })
+    )
+    return { seen, client }
+  }
+
+  it.scoped("a server that keeps asking for new nonces gets one retry, and no renewal", () =>
+    Effect.gen(function*() {
+      const tokens = yield* fixedTokens
+      const { client, seen } = scripted((i) =>
+        new Response(null, {
+          status: 401,
+          headers: { "www-authenticate": "DPoP error=\"use_dpop_nonce\"", "dpop-nonce": `n-${i}` }
+        })
+      )
+      const response = yield* AccessTokenHttpClient.make(client, tokens, { client: "api" }).get("https://a.example/x")
+      assert.strictEqual(response.status, 401)
+      assert.deepStrictEqual(seen.map((request) => request.proof.nonce), [undefined, "n-0"])
+      assert.notStrictEqual(seen[0]!.proof.jti, seen[1]!.proof.jti)
+    }))
+
+  it.scoped("every hop of a redirect gets a proof for its own method and URL, with the token's ath", () =>
+    Effect.gen(function*() {
+      const tokens = yield* fixedTokens
+      const { client, seen } = scripted((i) =>
+        i === 0
+          ? new Response(null, { status: 303, headers: { location: "/moved/here?x=1" } })
+          : new Response("ok", { status: 200 })
+      )
+      const authenticated = AccessTokenHttpClient.make(client, tokens, { client: "api", followRedirects: 1 })
+      const response = yield* authenticated.post("https://a.example/start?page=2", { body: HttpBody.text("x") })
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(seen.map((request) => [request.proof.htm, request.proof.htu]), [
+        ["POST", "https://a.example/start"],
+        ["GET", "https://a.example/moved/here"]
+      ])
+      const ath = yield* Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode("tok-1")))
+      assert.strictEqual(seen[1]!.proof.ath, Jose.base64url.encode(new Uint8Array(ath)))
+    }))
+})
