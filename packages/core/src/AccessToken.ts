@@ -30,6 +30,19 @@ const numericString = /^\s*\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*$/
  * wild). Negative, non-finite and non-numeric values are rejected, which makes the whole response
  * invalid; values above {@link maxExpiresIn} are clamped to it.
  *
+ * @example
+ * ```ts
+ * import { AccessToken } from "@access-token/core"
+ * import { Schema } from "effect"
+ *
+ * const decode = Schema.decodeUnknownSync(AccessToken.Seconds)
+ * assert.strictEqual(decode(3600), 3600)
+ * assert.strictEqual(decode("3600"), 3600)
+ * // Clamped to a day.
+ * assert.strictEqual(decode(1e308), 86_400)
+ * assert.throws(() => decode(-1))
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -60,6 +73,21 @@ const headerSafe = /^[\x21-\x7E]+$/
  * `access_token` must be visible ASCII, so that it cannot break the `Authorization` header.
  * `token_type` may be absent (some servers omit it); it then means `Bearer`.
  *
+ * @example
+ * ```ts
+ * import { AccessToken } from "@access-token/core"
+ * import { Either, Schema } from "effect"
+ *
+ * const decode = Schema.decodeUnknownEither(AccessToken.TokenResponse)
+ * const response = decode({ access_token: "mF_9.B5f-4.1JqM", token_type: "Bearer", expires_in: "3600", ext: 1 })
+ * assert.deepStrictEqual(
+ *   response,
+ *   Either.right({ access_token: "mF_9.B5f-4.1JqM", token_type: "Bearer", expires_in: 3600, ext: 1 })
+ * )
+ * // A token with a space or a line break would break the Authorization header.
+ * assert.ok(Either.isLeft(decode({ access_token: "abc\r\nX-Injected: 1" })))
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -87,6 +115,19 @@ export type TokenResponse = typeof TokenResponse.Type
 /**
  * A token as the token service issued it. The value stays `Redacted` until it is written in a
  * request header; logging or serialising the token shows `<redacted>`.
+ *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const token = yield* TokenService.getToken("api")
+ *   yield* Effect.log(`token of type ${token.type} expires at ${token.expiresAt}`)
+ *   // Redacted.value only where the token goes on the wire, for example a header of your own.
+ *   return { "X-Api-Token": Redacted.value(token.value) }
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -134,6 +175,25 @@ const droppedMembers: ReadonlySet<string> = new Set([
 /**
  * Builds the token from a decoded response received at `receivedAt`.
  *
+ * @example
+ * ```ts
+ * import { AccessToken } from "@access-token/core"
+ * import { DateTime, Schema } from "effect"
+ *
+ * const response = Schema.decodeUnknownSync(AccessToken.TokenResponse)({
+ *   access_token: "mF_9.B5f-4.1JqM",
+ *   token_type: "bearer",
+ *   expires_in: 3600,
+ *   scope: "api"
+ * })
+ * const requestedAt = DateTime.unsafeMake("2026-01-01T00:00:00Z")
+ * const token = AccessToken.fromResponse(response, requestedAt)
+ *
+ * assert.strictEqual(token.authorization, "Bearer mF_9.B5f-4.1JqM")
+ * assert.strictEqual(DateTime.formatIso(token.expiresAt!), "2026-01-01T01:00:00.000Z")
+ * assert.strictEqual(String(token.value), "<redacted>")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -159,6 +219,21 @@ export const fromResponse = (response: TokenResponse, receivedAt: DateTime.Utc):
 
 /**
  * Makes a token by hand, for tests and for `TokenEndpointClient.layerTest`.
+ *
+ * @example
+ * ```ts
+ * import { AccessToken, TokenEndpointClient } from "@access-token/core"
+ * import { DateTime, Effect } from "effect"
+ *
+ * // A token endpoint client for your own tests: every request gets a fresh one-hour token.
+ * const FakeTokenEndpoint = TokenEndpointClient.layerTest((client) =>
+ *   Effect.map(DateTime.now, (receivedAt) =>
+ *     AccessToken.make({ value: `token-of-${client.clientId}`, receivedAt, expiresIn: "1 hour", scope: "api" }))
+ * )
+ *
+ * const token = AccessToken.make({ value: "abc", receivedAt: DateTime.unsafeMake(0), expiresIn: "5 minutes" })
+ * assert.strictEqual(token.authorization, "Bearer abc")
+ * ```
  *
  * @since 0.1.0
  * @category constructors
