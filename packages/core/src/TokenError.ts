@@ -27,6 +27,19 @@ const retryAfterSuffix = (retryAfter: Duration.Duration | undefined): string =>
  * The token endpoint refused the request with an OAuth 2.0 error response (RFC 6749 §5.2). An
  * `error` member in a `200` response is a refusal too.
  *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { Effect } from "effect"
+ *
+ * const token = TokenService.getToken("api").pipe(
+ *   Effect.tapErrorTag("TokenRefusedError", (error) =>
+ *     error.error === "invalid_client"
+ *       ? Effect.logError("The token service does not accept our credentials: check API_CLIENT_SECRET")
+ *       : Effect.void)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -168,6 +181,14 @@ export class ClientConfigurationError
 /**
  * A token was asked for a client name that is not registered, or without a name while several
  * clients are registered.
+ *
+ * @example
+ * ```ts
+ * import { TokenError } from "@access-token/core"
+ *
+ * const error = new TokenError.UnknownClientError({ client: "biling", known: ["billing", "reports"] })
+ * assert.strictEqual(error.message, 'No client named "biling" is registered (known clients: "billing", "reports")')
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -331,6 +352,16 @@ export type TokenEndpointError =
 export type TokenError = TokenEndpointError | UnknownClientError | MetadataError
 
 /**
+ * @example
+ * ```ts
+ * import { TokenError } from "@access-token/core"
+ *
+ * const refused = new TokenError.TokenRefusedError({ client: "api", status: 400, error: "invalid_scope" })
+ * assert.ok(TokenError.isTokenError(refused))
+ * assert.ok(!TokenError.isTokenError(new Error("boom")))
+ * assert.strictEqual(refused.message, 'The token endpoint refused client "api" with invalid_scope (HTTP 400)')
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */
@@ -358,6 +389,30 @@ const isRetryableStatus = (status: number): boolean => status === 408 || status 
  * answers, from the token endpoint or a metadata location; never a refusal such as
  * `invalid_client` or `invalid_scope`, whatever its status, nor a configuration error or unusable
  * metadata.
+ *
+ * @example
+ * ```ts
+ * import { TokenError, TokenService } from "@access-token/core"
+ * import { Effect, Schedule } from "effect"
+ *
+ * const timeout = new TokenError.TokenTransportError({
+ *   client: "api",
+ *   reason: "Timeout",
+ *   endpoint: "https://auth.example.com/token",
+ *   description: "no answer within 30 seconds"
+ * })
+ * assert.ok(TokenError.isRetryable(timeout))
+ * assert.ok(!TokenError.isRetryable(new TokenError.TokenRefusedError({ client: "api", status: 401, error: "invalid_client" })))
+ *
+ * // A worker that, once the client's own retries are spent, tries again every minute, but only
+ * // when another attempt may succeed.
+ * const token = TokenService.getToken("api").pipe(
+ *   Effect.retry({
+ *     schedule: Schedule.spaced("1 minute"),
+ *     while: (error) => error._tag !== "UnknownClientError" && TokenError.isRetryable(error)
+ *   })
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category predicates
