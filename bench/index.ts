@@ -4,6 +4,8 @@
  */
 import { Effect } from "effect"
 import * as Os from "node:os"
+import * as clientAuthentication from "./clientAuthentication.js"
+import * as dpop from "./dpop.js"
 import * as herd from "./herd.js"
 import * as hotPath from "./hotPath.js"
 import * as memory from "./memory.js"
@@ -17,7 +19,9 @@ const scenarios = {
   herd,
   rollover,
   peers,
-  memory
+  memory,
+  clientAuthentication,
+  dpop
 } as const
 
 type Name = keyof typeof scenarios

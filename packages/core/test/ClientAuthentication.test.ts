@@ -326,7 +326,7 @@ describe("keys that cannot be used", () => {
     ],
     [
       "an unknown method",
-      { method: "tls_client_auth" } as unknown as ClientAuthentication.Input,
+      { method: "client_secret_jwt_please" } as unknown as ClientAuthentication.Input,
       "authentication.method",
       "must be one of"
     ]

@@ -307,6 +307,31 @@ const headerOf = (key: ClientAuthentication.SigningKey): Jose.JWSHeaderParameter
   ...(key.certificateThumbprintS256 === undefined ? {} : { "x5t#S256": key.certificateThumbprintS256 })
 })
 
+const hmacKeys = new WeakMap<Redacted.Redacted<string>, Map<string, Promise<CryptoKey>>>()
+
+/**
+ * The client secret as a non-extractable HMAC key, imported once per secret and algorithm: the
+ * secret leaves its `Redacted` box once, and no attempt pays for the import again.
+ */
+const hmacKey = (secret: Redacted.Redacted<string>, algorithm: string): Promise<CryptoKey> => {
+  let byAlgorithm = hmacKeys.get(secret)
+  if (byAlgorithm === undefined) hmacKeys.set(secret, byAlgorithm = new Map())
+  let key = byAlgorithm.get(algorithm)
+  if (key === undefined) {
+    key = globalThis.crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(Redacted.value(secret)),
+      { name: "HMAC", hash: `SHA-${algorithm.slice(2)}` },
+      false,
+      ["sign"]
+    )
+    // A failed import is not kept: the next attempt tries again and fails the same typed way.
+    key.catch(() => byAlgorithm.delete(algorithm))
+    byAlgorithm.set(algorithm, key)
+  }
+  return key
+}
+
 /** What signs an assertion: a private key, or the HMAC of a client secret. */
 export type Signer =
   | { readonly _tag: "Key"; readonly key: ClientAuthentication.SigningKey }
@@ -338,8 +363,8 @@ export const sign = (
       try: () =>
         signer._tag === "Key"
           ? jwt.setProtectedHeader(headerOf(signer.key)).sign(signer.key.key)
-          : jwt.setProtectedHeader({ alg: signer.algorithm }).sign(
-            new TextEncoder().encode(Redacted.value(signer.secret))
+          : hmacKey(signer.secret, signer.algorithm).then((key) =>
+            jwt.setProtectedHeader({ alg: signer.algorithm }).sign(key)
           ),
       catch: () =>
         new ClientConfigurationError({
