@@ -11,6 +11,11 @@
  *   remembered, as a resource server caching validated tokens does, so the API stays cheap and
  *   the client's cost dominates the measurement.
  *
+ * With `API_DPOP` set as well (`API_AUTHORIZATION` is then `DPoP <token>`), each request must also
+ * carry a DPoP proof (RFC 9449) whose ES256 signature verifies with its embedded `jwk` and whose
+ * `htm`, `htu`, `ath` and `jti` (never seen before) fit; with `API_DPOP_NONCE` too, the proof must
+ * carry that nonce, which every answer hands out, or the answer is `401` `use_dpop_nonce`.
+ *
  * `GET /stats` answers `{ requests, unauthorized }`; `POST /close-idle` closes idle keep-alive
  * connections, so that one herd's ten thousand sockets are not left for the next.
  */
@@ -21,6 +26,9 @@ const expected = process.env.API_AUTHORIZATION
 const jwksUri = process.env.API_JWKS_URI
 const issuer = process.env.API_ISSUER
 const audience = process.env.API_AUDIENCE
+
+const dpop = process.env.API_DPOP !== undefined
+const dpopNonce = process.env.API_DPOP_NONCE
 
 let requests = 0
 let unauthorized = 0
@@ -69,6 +77,38 @@ const isAccepted = async (authorization: string | undefined): Promise<boolean> =
   return expiresAt > Date.now()
 }
 
+const proofKeys = new Map<string, Crypto.KeyObject>()
+const jtis = new Set<string>()
+const expectedAth = expected === undefined
+  ? ""
+  : Crypto.createHash("sha256").update(expected.slice(expected.indexOf(" ") + 1)).digest("base64url")
+
+/** Checks a DPoP proof as a resource server does; the answer's status on failure, or undefined. */
+const checkProof = (proof: string | undefined, method: string, htu: string): "invalid" | "nonce" | undefined => {
+  if (proof === undefined) return "invalid"
+  const parts = proof.split(".")
+  if (parts.length !== 3) return "invalid"
+  const header = decodePart(parts[0]) as { typ?: string; alg?: string; jwk?: Crypto.JsonWebKey }
+  if (header.typ !== "dpop+jwt" || header.alg !== "ES256" || header.jwk === undefined) return "invalid"
+  const id = `${header.jwk.x}.${header.jwk.y}`
+  let key = proofKeys.get(id)
+  if (key === undefined) {
+    key = Crypto.createPublicKey({ key: header.jwk, format: "jwk" })
+    proofKeys.set(id, key)
+  }
+  const signed = Buffer.from(`${parts[0]}.${parts[1]}`)
+  const signature = Buffer.from(parts[2], "base64url")
+  if (!Crypto.verify("sha256", signed, { key, dsaEncoding: "ieee-p1363" }, signature)) return "invalid"
+  const claims = decodePart(parts[1])
+  if (claims.htm !== method || claims.htu !== htu || claims.ath !== expectedAth) return "invalid"
+  if (typeof claims.jti !== "string" || jtis.has(claims.jti)) return "invalid"
+  if (Math.abs(Date.now() / 1000 - Number(claims.iat)) > 60) return "invalid"
+  if (dpopNonce !== undefined && claims.nonce !== dpopNonce) return "nonce"
+  if (jtis.size >= 1_000_000) jtis.clear()
+  jtis.add(claims.jti)
+  return undefined
+}
+
 const answer = (
   response: Http.ServerResponse,
   status: number,
@@ -90,6 +130,18 @@ const server = Http.createServer((request, response) => {
   requests++
   const authorization = request.headers.authorization
   // The static check stays synchronous, as the cheapest possible API.
+  if (expected !== undefined && dpop) {
+    const nonce = dpopNonce === undefined ? {} : { "dpop-nonce": dpopNonce }
+    const failure = authorization === expected
+      ? checkProof(request.headers.dpop as string | undefined, request.method ?? "", `${origin}/test`)
+      : "invalid"
+    if (failure === undefined) return answer(response, 200, "ok", nonce)
+    unauthorized++
+    return answer(response, 401, "unauthorized", {
+      ...nonce,
+      "www-authenticate": `DPoP error="${failure === "nonce" ? "use_dpop_nonce" : "invalid_token"}"`
+    })
+  }
   if (expected !== undefined) {
     if (authorization === expected) return answer(response, 200, "ok")
     unauthorized++
@@ -104,8 +156,11 @@ const server = Http.createServer((request, response) => {
 server.keepAliveTimeout = 60_000
 server.headersTimeout = 65_000
 
+let origin = ""
+
 server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, () => {
   const address = server.address()
+  origin = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
   process.stdout.write(
     `${JSON.stringify({ port: typeof address === "object" && address !== null ? address.port : 0 })}\n`
   )
