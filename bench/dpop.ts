@@ -1,5 +1,5 @@
 /**
- * Scenario 7, DPoP: what a sender-constrained token costs per request.
+ * Scenario 8, DPoP: what a sender-constrained token costs per request.
  *
  * - The cost of one proof (`DPoP.proof`: claims, `ath` of a cached token, ES256 signature with
  *   jose), next to the bare signature it contains (jose `CompactSign` of the same claims).
@@ -208,7 +208,7 @@ export const run = Effect.gen(function*() {
   const dpopStats = yield* dpopApi.stats
 
   const proofTable = table({
-    title: "7. DPoP: the cost of a proof, and of a DPoP request through the middleware",
+    title: "8. DPoP: the cost of a proof, and of a DPoP request through the middleware",
     columns: ["measure", "µs", `target: ≤ proof + ${allowanceMicros} µs`],
     rows: [
       ["one ES256 signature of the same claims (jose `CompactSign`)", spread(cost.signature, 1), ""],
