@@ -20,7 +20,8 @@ import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import * as internal from "./internal/tokenService.js"
 import * as TokenCache from "./TokenCache.js"
 import * as TokenEndpointClient from "./TokenEndpointClient.js"
-import type { ClientConfigurationError, TokenError, UnknownClientError } from "./TokenError.js"
+import type { ClientConfigurationError, TokenError, TokenRefusedError, UnknownClientError } from "./TokenError.js"
+import type * as TokenReadiness from "./TokenReadiness.js"
 
 /**
  * @since 0.1.0
@@ -42,6 +43,13 @@ export declare namespace TokenService {
   export interface Service {
     /** The names of the registered clients. */
     readonly clients: ReadonlyArray<string>
+    /**
+     * The state of every client's tokens, for a readiness probe or a dashboard. Reading it costs
+     * the acquisitions nothing.
+     *
+     * @since 0.2.0
+     */
+    readonly readiness: Effect.Effect<TokenReadiness.Readiness>
     /**
      * The definition of `client` as registered (name resolved as `getToken` does), for code that
      * must act as the client does, such as signing DPoP proofs with its key. Its secrets stay
@@ -127,6 +135,18 @@ export interface Options {
   readonly refreshRetrySchedule?: Schedule.Schedule<unknown, TokenError> | undefined
   /** How many distinct tokens are kept in process (default 10,000). */
   readonly capacity?: number | undefined
+  /**
+   * Acquires the own tokens of these clients (`true`: of every client) while the service is built,
+   * concurrently, so that the first call finds them cached. A failure is logged and retried in the
+   * background on `refreshRetrySchedule` until a token arrives; see `failFast`.
+   */
+  readonly warmUp?: boolean | ReadonlyArray<string> | undefined
+  /**
+   * With `warmUp`: a failure that no retry can fix (a refusal such as `invalid_client` or
+   * `unauthorized_client`, or an invalid configuration) fails the build with that error, so that the
+   * process stops at start. Transient failures (transport, `5xx`, `429`) never fail it.
+   */
+  readonly failFast?: boolean | undefined
 }
 
 /**
@@ -232,7 +252,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   TokenService.Service,
-  ClientConfigurationError,
+  ClientConfigurationError | TokenRefusedError,
   TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache | Scope.Scope
 > => internal.make(options)
 
@@ -247,7 +267,7 @@ export const layer = (
   options: Options
 ): Layer.Layer<
   TokenService,
-  ClientConfigurationError,
+  ClientConfigurationError | TokenRefusedError,
   TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache
 > => Layer.scoped(TokenService, make(options))
 
@@ -262,7 +282,7 @@ export const layerConfig = (
   options: Config.Config.Wrap<Options>
 ): Layer.Layer<
   TokenService,
-  ClientConfigurationError | ConfigError.ConfigError,
+  ClientConfigurationError | TokenRefusedError | ConfigError.ConfigError,
   TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache
 > => Layer.scoped(TokenService, Effect.flatMap(Config.unwrap(options), make))
 
@@ -277,7 +297,7 @@ export const layerConfig = (
  */
 export const layerDefault = (
   options: Options
-): Layer.Layer<TokenService, ClientConfigurationError, HttpClient.HttpClient> =>
+): Layer.Layer<TokenService, ClientConfigurationError | TokenRefusedError, HttpClient.HttpClient> =>
   layer(options).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]))
 
 /**
@@ -289,8 +309,11 @@ export const layerDefault = (
  */
 export const layerConfigDefault = (
   options: Config.Config.Wrap<Options>
-): Layer.Layer<TokenService, ClientConfigurationError | ConfigError.ConfigError, HttpClient.HttpClient> =>
-  layerConfig(options).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]))
+): Layer.Layer<
+  TokenService,
+  ClientConfigurationError | TokenRefusedError | ConfigError.ConfigError,
+  HttpClient.HttpClient
+> => layerConfig(options).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]))
 
 /**
  * A token for `client`, from the `TokenService` of the context.
@@ -303,6 +326,17 @@ export const getToken = (
   parameters?: GetTokenParameters
 ): Effect.Effect<AccessToken, TokenError, TokenService> =>
   Effect.flatMap(TokenService, (service) => service.getToken(client, parameters))
+
+/**
+ * The state of every client's tokens, from the `TokenService` of the context.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const readiness: Effect.Effect<TokenReadiness.Readiness, never, TokenService> = Effect.flatMap(
+  TokenService,
+  (service) => service.readiness
+)
 
 /**
  * Forgets the cached token of `client`, through the `TokenService` of the context.

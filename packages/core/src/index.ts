@@ -55,3 +55,8 @@ export * as JwtBearerGrant from "./JwtBearerGrant.js"
  * @since 0.2.0
  */
 export * as MutualTls from "./MutualTls.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as TokenReadiness from "./TokenReadiness.js"

@@ -6,6 +6,7 @@ import type { AccessToken } from "../AccessToken.js"
 import type { ClientCredentialsClient } from "../ClientCredentialsClient.js"
 import type { RequestParameters } from "../TokenEndpointClient.js"
 import { type ClientConfigurationError, type TokenError, UnknownClientError } from "../TokenError.js"
+import type { Failure } from "../TokenReadiness.js"
 import type { Lifetime, Timed } from "./lifetime.js"
 import { cacheKey, resolve, type TokenRequest } from "./tokenRequest.js"
 
@@ -22,6 +23,10 @@ export interface Slot {
   current: Timed | undefined
   inflight: Deferred.Deferred<AccessToken, TokenError> | undefined
   refreshing: boolean
+  /** What the readiness view shows, recorded when an acquisition settles, never on a hit. */
+  lastSuccessAt: number | undefined
+  lastFailure: Failure | undefined
+  failures: number
 }
 
 /** One client, as the service was built with it. */
@@ -46,7 +51,10 @@ const newSlot = (registration: Registration, request: TokenRequest): Slot => ({
   cacheKey: undefined,
   current: undefined,
   inflight: undefined,
-  refreshing: false
+  refreshing: false,
+  lastSuccessAt: undefined,
+  lastFailure: undefined,
+  failures: 0
 })
 
 /** Registers a client, its own request resolved and its cache key computed once. */
@@ -75,6 +83,9 @@ export const register = (
 /** The registrations and the per-request slots of one service. */
 export interface Slots {
   readonly names: ReadonlyArray<string>
+  readonly registrations: ReadonlyArray<Registration>
+  /** The per-request slots (not the clients' own), for the readiness view. */
+  readonly requested: () => Iterable<Slot>
   /** The registration of `client`, or the only one when `client` is omitted. */
   readonly registration: (client: string | undefined) => Registration | UnknownClientError
   /**
@@ -149,5 +160,5 @@ export const make = (registrations: ReadonlyArray<Registration>, capacity: numbe
     return found
   }
 
-  return { names, registration, slot }
+  return { names, registrations, requested: () => slots.values(), registration, slot }
 }

@@ -6,6 +6,7 @@ import * as FiberId from "effect/FiberId"
 import type * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { AccessToken } from "../AccessToken.js"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
@@ -13,14 +14,17 @@ import { TokenCache } from "../TokenCache.js"
 import { type RequestParameters, TokenEndpointClient } from "../TokenEndpointClient.js"
 import {
   ClientConfigurationError,
+  isRetryable,
   type TokenCacheError,
   type TokenEndpointError,
   type TokenError,
+  type TokenRefusedError,
   UnknownClientError
 } from "../TokenError.js"
 // Read only when the service is built: the public module declares the options, defaults and metrics.
 import * as TokenService from "../TokenService.js"
 import { isFresh, type Lifetime, type Mode, timed } from "./lifetime.js"
+import { record, snapshot } from "./readiness.js"
 import * as slots from "./slots.js"
 import type { Registration, Slot } from "./slots.js"
 import { cacheKey } from "./tokenRequest.js"
@@ -52,12 +56,63 @@ const cacheKeyOf = (slot: Slot): Effect.Effect<string> =>
 const count = (counter: Metric.Metric.Counter<number>, registration: Registration) =>
   Effect.sync(() => counter.unsafeUpdate(1, registration.labels))
 
+/** A failure no retry can fix: the client's credentials or definition are wrong. */
+const isDefinite = (error: TokenError): error is ClientConfigurationError | TokenRefusedError =>
+  error._tag === "ClientConfigurationError" || (error._tag === "TokenRefusedError" && !isRetryable(error))
+
+/**
+ * Acquires the own tokens of the clients `options.warmUp` names, concurrently, before the service is
+ * handed out. A failure is logged and retried in the background until a token arrives, except a
+ * definite one under `failFast`, which fails the build so that the process stops with its error.
+ */
+const warmUp = (
+  service: TokenService.TokenService.Service,
+  options: TokenService.Options,
+  retry: Schedule.Schedule<unknown, TokenError>,
+  scope: Scope.Scope
+): Effect.Effect<void, ClientConfigurationError | TokenRefusedError> => {
+  const names = options.warmUp === true ? service.clients : options.warmUp === undefined || options.warmUp === false
+    ? []
+    : options.warmUp
+  const unknown = names.find((name) => !service.clients.includes(name))
+  if (unknown !== undefined) {
+    return Effect.fail(
+      new ClientConfigurationError({
+        client: unknown,
+        field: "warmUp",
+        reason: "names a client that is not registered"
+      })
+    )
+  }
+  const isFatal = (error: TokenError): error is ClientConfigurationError | TokenRefusedError =>
+    options.failFast === true && isDefinite(error)
+  // Each client's acquisition is retried in the service's scope until a token arrives; the build
+  // waits for its first attempt only.
+  const warm = (name: string) =>
+    Effect.gen(function*() {
+      const first = yield* Deferred.make<void, TokenError>()
+      yield* service.getToken(name).pipe(
+        Effect.onExit((exit) => Deferred.done(first, Exit.asVoid(exit))),
+        Effect.tapError((error) =>
+          isFatal(error) ? Effect.void : Effect.logWarning(
+            `Warm-up could not get a token: ${error.message}; retrying in the background`
+          ).pipe(Effect.annotateLogs({ client: name }))
+        ),
+        Effect.retry({ schedule: retry, while: (error) => !isFatal(error) }),
+        Effect.ignore,
+        Effect.forkIn(scope)
+      )
+      yield* Effect.catchAll(Deferred.await(first), (error) => isFatal(error) ? Effect.fail(error) : Effect.void)
+    })
+  return Effect.forEach(names, warm, { concurrency: "unbounded", discard: true })
+}
+
 /** The token service: its concurrency core, on the registrations and slots of `slots.ts`. */
 export const make = (
   options: TokenService.Options
 ): Effect.Effect<
   TokenService.TokenService.Service,
-  ClientConfigurationError,
+  ClientConfigurationError | TokenRefusedError,
   TokenEndpointClient | TokenCache | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -129,6 +184,7 @@ export const make = (
         const settle = (exit: Exit.Exit<AccessToken, TokenError>) =>
           Effect.clockWith((clock) => {
             slot.inflight = undefined
+            record(slot, exit, clock.unsafeCurrentTimeMillis())
             if (Exit.isSuccess(exit)) {
               const next = timed(slot.registration.lifetime, exit.value)
               if (next.staleAt > clock.unsafeCurrentTimeMillis()) slot.current = next
@@ -214,8 +270,9 @@ export const make = (
       })
     }
 
-    return {
+    const service: TokenService.TokenService.Service = {
       clients: table.names,
+      readiness: Effect.clockWith((clock) => Effect.sync(() => snapshot(table, clock.unsafeCurrentTimeMillis()))),
       client: (client) => {
         const registration = table.registration(client)
         return registration instanceof UnknownClientError
@@ -235,4 +292,6 @@ export const make = (
           Effect.catchTag("ClientConfigurationError", () => Effect.void)
         )
     }
+    yield* warmUp(service, options, refreshRetry, scope)
+    return service
   })

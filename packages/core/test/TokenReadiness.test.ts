@@ -1,0 +1,292 @@
+/**
+ * The readiness view of `TokenService`, warm-up and fail-fast: with a scripted endpoint under
+ * `TestClock`, then against the embedded oidc-provider and a token endpoint that answers `503`.
+ */
+import {
+  AccessToken,
+  TokenCache,
+  TokenEndpointClient,
+  TokenError,
+  type TokenReadiness,
+  TokenService
+} from "@access-token/core"
+import { TokenServer } from "@access-token/test-server"
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, DateTime, Deferred, Duration, Effect, Layer, Metric, Redacted, Schedule, TestClock } from "effect"
+import * as FaultServer from "./utils/FaultServer.js"
+
+const SECRET = "s3cr3t-Readiness-Sentinel"
+
+const client = (tokenEndpoint = "https://auth.example.com/connect/token") => ({
+  tokenEndpoint,
+  clientId: "worker",
+  clientSecret: Redacted.make(SECRET),
+  scope: "api"
+})
+
+/** A token endpoint that counts requests, can hold them at a gate, and answers with `respond`. */
+class FakeEndpoint {
+  requests = 0
+  gate: Deferred.Deferred<void> | undefined = undefined
+  respond: (n: number) => Effect.Effect<AccessToken.AccessToken, TokenError.TokenEndpointError> = (n) =>
+    Effect.map(DateTime.now, (receivedAt) => AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
+
+  readonly layer = TokenEndpointClient.layerTest(() =>
+    Effect.suspend(() => {
+      const n = ++this.requests
+      const gate = this.gate
+      return gate === undefined ? this.respond(n) : Effect.zipRight(Deferred.await(gate), this.respond(n))
+    })
+  )
+
+  /** Lets forked fibers run until `count` requests have been made (TestClock never advances by itself). */
+  awaitRequests = (count: number) =>
+    Effect.gen(this, function*() {
+      for (let i = 0; i < 1000 && this.requests < count; i++) yield* Effect.yieldNow()
+      assert.strictEqual(this.requests, count)
+    })
+}
+
+const refused = (error: string) => new TokenError.TokenRefusedError({ client: "api", status: 400, error })
+
+const makeService = (endpoint: FakeEndpoint, options: Partial<TokenService.Options> = {}) =>
+  TokenService.make({ clients: { api: client() }, ...options }).pipe(
+    Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory()))
+  )
+
+const own = (readiness: TokenReadiness.Readiness, name = "api") =>
+  readiness.clients.find((entry) => entry.client === name)!.tokens[0]
+
+const unique = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2)}`
+
+describe("TokenService.readiness", () => {
+  it.scoped("reflects a held token, a renewal in flight, a failure and the recovery", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint)
+
+      const cold = yield* service.readiness
+      assert.isFalse(cold.ready)
+      assert.deepStrictEqual(
+        { ...own(cold) },
+        {
+          scope: "api",
+          resource: [],
+          usable: false,
+          usableUntil: undefined,
+          renewing: false,
+          lastSuccess: undefined,
+          lastFailure: undefined,
+          consecutiveFailures: 0,
+          ready: false
+        }
+      )
+
+      const token = yield* service.getToken("api")
+      const held = yield* service.readiness
+      assert.isTrue(held.ready)
+      assert.isTrue(own(held).usable)
+      // Handed out until the buffer before its expiry (or sooner: the service's lifetime rules).
+      const usableUntil = DateTime.toEpochMillis(own(held).usableUntil!)
+      assert.isAbove(usableUntil, DateTime.toEpochMillis(yield* DateTime.now))
+      assert.isAtMost(
+        usableUntil,
+        DateTime.toEpochMillis(token.expiresAt!) - Duration.toMillis(TokenService.defaultExpirationBuffer)
+      )
+      assert.deepStrictEqual(own(held).lastSuccess, token.receivedAt)
+
+      // Into the refresh window, with the renewal held at the endpoint: callers keep the token.
+      const gate = yield* Deferred.make<void>()
+      endpoint.gate = gate
+      yield* TestClock.adjust("50 minutes")
+      yield* service.getToken("api")
+      yield* endpoint.awaitRequests(2)
+      const renewing = own(yield* service.readiness)
+      assert.isTrue(renewing.renewing)
+      assert.isTrue(renewing.usable)
+      assert.isTrue(renewing.ready)
+      endpoint.gate = undefined
+      yield* Deferred.succeed(gate, void 0)
+      for (let i = 0; i < 100 && own(yield* service.readiness).renewing; i++) yield* Effect.yieldNow()
+      assert.isFalse(own(yield* service.readiness).renewing)
+
+      // Two failed acquisitions: the token was dropped for a forced renewal, so nothing is usable.
+      endpoint.respond = () => Effect.fail(refused("invalid_client"))
+      yield* Effect.flip(service.getToken("api", { forceRenewal: true }))
+      yield* TestClock.adjust("1 second")
+      yield* Effect.flip(service.getToken("api"))
+      const failing = yield* service.readiness
+      assert.isFalse(failing.ready)
+      assert.isFalse(own(failing).usable)
+      assert.strictEqual(own(failing).consecutiveFailures, 2)
+      assert.deepStrictEqual(own(failing).lastFailure, {
+        tag: "TokenRefusedError",
+        at: yield* DateTime.now,
+        code: "invalid_client"
+      })
+      assert.notInclude(JSON.stringify(failing), SECRET)
+
+      endpoint.respond = (n) =>
+        Effect.map(DateTime.now, (receivedAt) =>
+          AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
+      yield* service.getToken("api")
+      const recovered = yield* service.readiness
+      assert.isTrue(recovered.ready)
+      assert.strictEqual(own(recovered).consecutiveFailures, 0)
+      assert.strictEqual(own(recovered).lastFailure?.code, "invalid_client", "the last failure stays on view")
+    }))
+
+  it.scoped("keeps a failed background renewal ready while the token is usable", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint, { refreshRetrySchedule: Schedule.stop })
+      yield* service.getToken("api")
+      endpoint.respond = () => Effect.fail(refused("temporarily_unavailable"))
+      yield* TestClock.adjust("50 minutes")
+      yield* service.getToken("api")
+      yield* endpoint.awaitRequests(2)
+      for (let i = 0; i < 100 && own(yield* service.readiness).renewing; i++) yield* Effect.yieldNow()
+      const state = own(yield* service.readiness)
+      assert.strictEqual(state.consecutiveFailures, 1)
+      assert.isTrue(state.usable)
+      assert.isTrue(state.ready)
+      yield* TestClock.adjust("10 minutes")
+      assert.isFalse(own(yield* service.readiness).ready, "stale, and the last acquisition failed")
+    }))
+
+  it.scoped("lists each distinct token of a client after its own", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint)
+      yield* service.getToken("api", { scope: "api.read" })
+      const [entry] = (yield* service.readiness).clients
+      assert.deepStrictEqual(entry.tokens.map((token) => [token.scope, token.usable]), [["api", false], [
+        "api.read",
+        true
+      ]])
+      assert.isFalse(entry.ready, "the client's own token was never acquired")
+    }))
+})
+
+describe("TokenService warm-up", () => {
+  const count = (counter: Metric.Metric.Counter<number>, name: string) =>
+    Effect.map(Metric.value(Metric.tagged(counter, "client", name)), (state) => state.count)
+
+  it.scoped("acquires the tokens while the service is built, so that the first call is a cache hit", () =>
+    Effect.gen(function*() {
+      const [first, second, cold] = [unique("warm"), unique("warm"), unique("cold")]
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint, {
+        clients: { [first]: client(), [second]: client(), [cold]: client() },
+        warmUp: [first, second]
+      })
+      assert.strictEqual(endpoint.requests, 2)
+      assert.isTrue(own(yield* service.readiness, first).ready)
+      assert.isFalse(own(yield* service.readiness, cold).ready)
+      yield* service.getToken(first)
+      assert.strictEqual(yield* count(TokenService.cacheHits, first), 1)
+      assert.strictEqual(endpoint.requests, 2)
+    }))
+
+  it.scoped("warmUp: true warms every client", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint, {
+        clients: { a: client(), b: client(), c: client() },
+        warmUp: true
+      })
+      assert.strictEqual(endpoint.requests, 3)
+      assert.isTrue((yield* service.readiness).ready)
+    }))
+
+  it.scoped("refuses a warm-up list that names no registered client", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(makeService(new FakeEndpoint(), { warmUp: ["api", "nope"] }))
+      assert.strictEqual(error._tag, "ClientConfigurationError")
+      assert.include(error.message, "nope")
+    }))
+
+  it.scoped("without failFast, a refused warm-up is logged and retried in the background until it succeeds", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      endpoint.respond = (n) =>
+        n === 1
+          ? Effect.fail(refused("invalid_client"))
+          : Effect.map(DateTime.now, (receivedAt) =>
+            AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
+      const service = yield* makeService(endpoint, {
+        warmUp: true,
+        refreshRetrySchedule: Schedule.spaced("1 second")
+      })
+      assert.isFalse((yield* service.readiness).ready)
+      yield* TestClock.adjust("1 second")
+      yield* endpoint.awaitRequests(2)
+      for (let i = 0; i < 100 && !(yield* service.readiness).ready; i++) yield* Effect.yieldNow()
+      assert.isTrue((yield* service.readiness).ready)
+    }))
+
+  it.scoped("with failFast, a definite failure fails the build and a transient one does not", () =>
+    Effect.gen(function*() {
+      const definite = new FakeEndpoint()
+      definite.respond = () => Effect.fail(refused("unauthorized_client"))
+      const error = yield* Effect.flip(makeService(definite, { warmUp: true, failFast: true }))
+      assert.strictEqual(error._tag, "TokenRefusedError")
+
+      const transient = new FakeEndpoint()
+      transient.respond = () => Effect.fail(refused("temporarily_unavailable"))
+      const service = yield* makeService(transient, { warmUp: true, failFast: true })
+      assert.isFalse((yield* service.readiness).ready)
+    }))
+})
+
+describe("TokenService fail-fast against real servers", () => {
+  const build = (options: TokenService.Options) =>
+    Layer.build(
+      TokenService.layer({ refreshRetrySchedule: Schedule.spaced("50 millis"), ...options }).pipe(
+        Layer.provide([TokenEndpointClient.layer({ retrySchedule: Schedule.stop }), TokenCache.layerMemory()]),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+    ).pipe(Effect.map(Context.get(TokenService.TokenService)))
+
+  it.scopedLive("stops the layer on invalid_client from the embedded server, with a message for the log", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make()
+      const [registered] = server.clients
+      const error = yield* Effect.flip(build({
+        clients: {
+          api: {
+            tokenEndpoint: server.tokenEndpoint,
+            clientId: registered.clientId,
+            clientSecret: Redacted.make(SECRET)
+          }
+        },
+        warmUp: true,
+        failFast: true
+      }))
+      assert.strictEqual(error._tag, "TokenRefusedError")
+      if (error._tag !== "TokenRefusedError") return
+      assert.strictEqual(error.error, "invalid_client")
+      assert.notInclude(error.message, SECRET)
+      assert.strictEqual(yield* server.tokenRequestCount, 1)
+    }))
+
+  it.scopedLive("builds on a 503, retries in the background and becomes ready once the endpoint answers", () =>
+    Effect.gen(function*() {
+      const fault = yield* FaultServer.make()
+      fault.fail(FaultServer.Reply.status(503))
+      const service = yield* build({ clients: { api: client(fault.url) }, warmUp: true, failFast: true })
+      const failing = own(yield* service.readiness)
+      assert.isFalse(failing.ready)
+      assert.strictEqual(failing.lastFailure?.tag, "InvalidTokenResponseError")
+      assert.strictEqual(failing.lastFailure?.code, "503")
+      fault.clear()
+      const ready = yield* service.readiness.pipe(
+        Effect.filterOrFail((readiness) => readiness.ready),
+        Effect.retry(Schedule.spaced("20 millis")),
+        Effect.timeout("10 seconds")
+      )
+      assert.isTrue(ready.ready)
+      assert.strictEqual(Redacted.value((yield* service.getToken("api")).value).startsWith("token-"), true)
+    }))
+})
