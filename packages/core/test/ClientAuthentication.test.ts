@@ -1,4 +1,4 @@
-import { ClientAuthentication, JwtBearerGrant } from "@access-token/core"
+import { ClientAuthentication, ClientCredentialsClient, JwtBearerGrant } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Inspectable, Option, Redacted, TestClock } from "effect"
 import * as Jose from "jose"
@@ -538,5 +538,100 @@ describe("the JWT bearer grant", () => {
         )
       )
       assert.strictEqual(tooLong.field, "grant.lifetime")
+    }))
+})
+
+describe("a client definition", () => {
+  const ec = keyKinds[1].generate()
+  const base = { tokenEndpoint: TOKEN_ENDPOINT, clientId: CLIENT_ID }
+
+  it.effect("loads its authentication when it is made", () =>
+    Effect.gen(function*() {
+      const client = yield* ClientCredentialsClient.make({
+        ...base,
+        authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(ec)) }
+      }, CLIENT)
+      assert.instanceOf(client.authentication, ClientAuthentication.PrivateKeyJwt)
+      assert.strictEqual(client.authentication?.method, "private_key_jwt")
+    }))
+
+  it.effect("refuses a method without what it needs, or with what it has no use for", () =>
+    Effect.gen(function*() {
+      const misfits: ReadonlyArray<readonly [ClientCredentialsClient.Input, field: string, reason: string]> = [
+        [
+          { ...base, authentication: { method: "client_secret_jwt" } },
+          "clientSecret",
+          "is required by client_secret_jwt"
+        ],
+        [
+          { ...base, authentication: { method: "client_secret_post" } },
+          "clientSecret",
+          "is required by client_secret_post"
+        ],
+        [
+          {
+            ...base,
+            clientSecret: Redacted.make("SECRET-sentinel-7"),
+            authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(ec)) }
+          },
+          "clientSecret",
+          "is not used by private_key_jwt"
+        ],
+        [
+          {
+            ...base,
+            clientSecret: Redacted.make("s"),
+            credentialStyle: "body",
+            authentication: { method: "client_secret_basic" }
+          },
+          "credentialStyle",
+          "cannot be set together with authentication"
+        ],
+        [
+          { ...base, authentication: { method: "private_key_jwt", privateKey: Redacted.make("garbage") } },
+          "authentication.privateKey",
+          "is not a PKCS#8 PEM"
+        ]
+      ]
+      for (const [input, field, reason] of misfits) {
+        const error = yield* Effect.flip(ClientCredentialsClient.make(input, CLIENT))
+        assert.strictEqual(error.field, field)
+        assert.include(error.message, reason)
+        assert.notInclude(error.message, "SECRET-sentinel-7")
+      }
+    }))
+
+  it.effect("with a service-account key file, takes its client id and token endpoint", () =>
+    Effect.gen(function*() {
+      const keyFile = JSON.stringify({
+        type: "service_account",
+        private_key_id: "k1",
+        private_key: pemOf(keyKinds[0].generate()),
+        client_email: "sa@project.iam.gserviceaccount.com",
+        token_uri: "https://oauth2.googleapis.com/token"
+      })
+      const client = yield* ClientCredentialsClient.make(
+        { grant: { serviceAccountKey: Redacted.make(keyFile) } },
+        "google"
+      )
+      assert.strictEqual(client.clientId, "sa@project.iam.gserviceaccount.com")
+      assert.strictEqual(client.tokenEndpoint, "https://oauth2.googleapis.com/token")
+      assert.instanceOf(client.grant, JwtBearerGrant.JwtBearerGrant)
+      assert.strictEqual(client.grant?.scopeIn, "claim")
+      assert.isUndefined(client.grant?.subject)
+      // Given fields win over the file's.
+      const overridden = yield* ClientCredentialsClient.make({
+        clientId: "other@project.iam.gserviceaccount.com",
+        grant: { serviceAccountKey: Redacted.make(keyFile) }
+      }, "google")
+      assert.strictEqual(overridden.clientId, "other@project.iam.gserviceaccount.com")
+    }))
+
+  it.effect("an extra parameter may not set the grant's assertion", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        ClientCredentialsClient.make({ ...base, parameters: { assertion: "x" } }, CLIENT)
+      )
+      assert.strictEqual(error._tag, "ClientConfigurationError")
     }))
 })
