@@ -184,10 +184,10 @@ const checkAuthentication = (input: Input, client: string): ClientConfigurationE
   if (input.credentialStyle !== undefined) {
     return misfit("credentialStyle", `cannot be set together with authentication (${method}): choose one`)
   }
-  if (method === "private_key_jwt") {
+  if (method === "private_key_jwt" || method === "tls_client_auth" || method === "self_signed_tls_client_auth") {
     return input.clientSecret === undefined
       ? undefined
-      : misfit("clientSecret", "is not used by private_key_jwt: remove it, so that no unused secret is kept")
+      : misfit("clientSecret", `is not used by ${method}: remove it, so that no unused secret is kept`)
   }
   return input.clientSecret === undefined ? misfit("clientSecret", `is required by ${method}`) : undefined
 }

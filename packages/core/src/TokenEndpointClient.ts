@@ -16,9 +16,11 @@ import type * as AccessToken from "./AccessToken.js"
 import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import * as DPoP from "./DPoP.js"
 import { NonceStore, tokenAttempt } from "./internal/dpopProof.js"
+import { mtlsTarget, transportFor } from "./internal/mutualTls.js"
 import { encodeAttempt, resolve, type Target } from "./internal/tokenRequest.js"
 import { readResponse, transportError } from "./internal/tokenResponse.js"
 import { withoutRedirects } from "./internal/transport.js"
+import * as MutualTls from "./MutualTls.js"
 import { isRetryable, type TokenEndpointError, TokenTransportError } from "./TokenError.js"
 
 /**
@@ -156,6 +158,7 @@ export const make = (
     // Each attempt runs in a scope of its own (`Effect.scoped` below): when it ends, however it
     // ends, the request and any body left unread are aborted, not left to the garbage collector.
     const httpClient = HttpClient.withScope(yield* HttpClient.HttpClient)
+    const transportOf = transportFor(httpClient, yield* Effect.serviceOption(MutualTls.MutualTls))
     const timeout = Duration.decode(options?.requestTimeout ?? defaultRequestTimeout)
     const maxBytes = options?.maxResponseBytes ?? defaultMaxResponseBytes
     const maxRetryAfter = Duration.decode(options?.maxRetryAfter ?? defaultMaxRetryAfter)
@@ -173,13 +176,14 @@ export const make = (
     const send = (
       client: ClientCredentialsClient.ClientCredentialsClient,
       request: HttpClientRequest.HttpClientRequest,
-      endpoint: string
+      endpoint: string,
+      transport: typeof httpClient
     ): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> =>
       // The lifetime counts from when the request was sent: `expires_in` starts at the server, so
       // counting from the answer would stretch the token by the time the answer took.
       Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis())).pipe(
         Effect.flatMap((sentAt) =>
-          withoutRedirects(httpClient.execute(request)).pipe(
+          withoutRedirects(transport.execute(request)).pipe(
             Effect.tap((response) => nonces.update(request.url, response.headers["dpop-nonce"])),
             Effect.flatMap((response) => readResponse(client, response, maxBytes, sentAt)),
             Effect.scoped,
@@ -207,7 +211,9 @@ export const make = (
     ): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> => {
       const request = resolve(client, parameters)
       if (Either.isLeft(request)) return Effect.fail(request.left)
-      const target: Target = { tokenEndpoint: client.tokenEndpoint }
+      const target: Target = mtlsTarget(client, { tokenEndpoint: client.tokenEndpoint })
+      const transport = transportOf(client)
+      if (Either.isLeft(transport)) return Effect.fail(transport.left)
       const url = new URL(target.tokenEndpoint)
       const endpoint = `${url.origin}${url.pathname}`
       // Each attempt encodes its request afresh: what proves the client's identity may be good for
@@ -217,7 +223,7 @@ export const make = (
         target.tokenEndpoint,
         nonces,
         encodeAttempt(client, request.right, target),
-        (httpRequest) => send(client, httpRequest, endpoint)
+        (httpRequest) => send(client, httpRequest, endpoint, transport.right)
       ).pipe(
         Effect.retry(clientPolicies.get(client.name) ?? defaultPolicy),
         Effect.tapBoth({

@@ -136,6 +136,12 @@ export interface Options {
   /** How many distinct tokens are kept in process (default 10,000). */
   readonly capacity?: number | undefined
   /**
+   * How long one `TokenCache` operation may take (default {@link defaultCacheTimeout}). One that
+   * takes longer, fails or dies is a cache failure: the token is requested as if it were not
+   * cached, and the acquisition does not fail.
+   */
+  readonly cacheTimeout?: Duration.DurationInput | undefined
+  /**
    * Acquires the own tokens of these clients (`true`: of every client) while the service is built,
    * concurrently, so that the first call finds them cached. A failure is logged and retried in the
    * background on `refreshRetrySchedule` until a token arrives; see `failFast`.
@@ -185,6 +191,15 @@ export const defaultRefreshRetrySchedule: Schedule.Schedule<unknown, TokenError>
  * @category constants
  */
 export const defaultCapacity = 10_000
+
+/**
+ * The default bound of one `TokenCache` operation: a shared cache answers in milliseconds, and a
+ * token request costs less than waiting longer.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultCacheTimeout: Duration.Duration = Duration.millis(500)
 
 /**
  * Local cache hits, by client.
@@ -238,6 +253,18 @@ export const tokenRequestFailures = Metric.counter("access_token_token_request_f
  */
 export const forcedRenewals = Metric.counter("access_token_forced_renewals", {
   description: "Token renewals forced by a caller, such as after a 401",
+  incremental: true
+})
+
+/**
+ * `TokenCache` operations that failed, died or took too long, by client: each was treated as a
+ * miss. The log says when the cache stops answering and when it is back, not at every failure.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const cacheFailures = Metric.counter("access_token_cache_failures", {
+  description: "Token cache operations that failed, died or timed out, each treated as a miss",
   incremental: true
 })
 

@@ -8,9 +8,11 @@
  * @since 0.2.0
  */
 import * as MutualTls from "@access-token/core/MutualTls"
+import { ClientConfigurationError, type UnknownClientError } from "@access-token/core/TokenError"
+import * as TokenService from "@access-token/core/TokenService"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import Undici from "@effect/platform-node/Undici"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -98,6 +100,50 @@ export const make = (options?: Options): Effect.Effect<MutualTls.MutualTls.Servi
  */
 export const layer = (options?: Options): Layer.Layer<MutualTls.MutualTls> =>
   Layer.scoped(MutualTls.MutualTls, make(options))
+
+/**
+ * The `HttpClient` for the API calls of `client` (a registered name; may be omitted when exactly one
+ * client is registered), which authenticates with a certificate: the transport presenting that
+ * certificate, so that its certificate-bound tokens are accepted (RFC 8705 §3). Put the
+ * `@access-token/platform` middleware on top of it. A client without a certificate fails with
+ * `ClientConfigurationError`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const httpClientOf = (
+  client?: string
+): Effect.Effect<
+  HttpClient.HttpClient,
+  ClientConfigurationError | UnknownClientError,
+  TokenService.TokenService | MutualTls.MutualTls
+> =>
+  Effect.gen(function*() {
+    const definition = yield* Effect.flatMap(TokenService.TokenService, (tokens) => tokens.client(client))
+    const certificate = MutualTls.certificateOf(definition)
+    if (certificate === undefined) {
+      return yield* new ClientConfigurationError({
+        client: definition.name,
+        field: "authentication",
+        reason: "is not tls_client_auth or self_signed_tls_client_auth: the client has no certificate to present"
+      })
+    }
+    return (yield* MutualTls.MutualTls).httpClient(certificate)
+  })
+
+/**
+ * Provides {@link httpClientOf} as the `HttpClient`, for `AccessTokenHttpClient.layer` on top.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerHttpClient = (
+  client?: string
+): Layer.Layer<
+  HttpClient.HttpClient,
+  ClientConfigurationError | UnknownClientError,
+  TokenService.TokenService | MutualTls.MutualTls
+> => Layer.effect(HttpClient.HttpClient, httpClientOf(client))
 
 /**
  * Reads `ACCESS_TOKEN_TLS_CA_CERTIFICATES` (optional: PEM, one or more certificates), the

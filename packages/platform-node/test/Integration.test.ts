@@ -1,0 +1,225 @@
+/**
+ * Mutual TLS end to end (RFC 8705): the core, the middleware and the Node.js transport against
+ * oidc-provider and the protected API over TLS, with certificates the tests make themselves.
+ */
+import {
+  ClientAuthentication,
+  ClientCredentialsClient,
+  type MutualTls,
+  TokenCache,
+  TokenEndpointClient,
+  TokenService
+} from "@access-token/core"
+import { AccessTokenHttpClient } from "@access-token/platform"
+import { NodeMutualTls } from "@access-token/platform-node"
+import { ProtectedApi, TestCertificates, TokenServer } from "@access-token/test-server"
+import { HttpClient } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import Undici from "@effect/platform-node/Undici"
+import { assert, describe, it } from "@effect/vitest"
+import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted } from "effect"
+import type { Scope } from "effect"
+import * as Jose from "jose"
+
+const setup = (options?: { readonly mtlsEndpointAliases?: boolean }) =>
+  Effect.gen(function*() {
+    const authority = yield* TestCertificates.authority()
+    const worker = yield* TestCertificates.client(authority, "worker")
+    const rotated = yield* TestCertificates.client(authority, "worker")
+    const selfSigned = yield* TestCertificates.selfSigned("self-signed-worker")
+    const tls = {
+      ...(yield* TestCertificates.server(authority)),
+      clientCertificates: { authorities: [authority.certificate] }
+    }
+    const tokenServer = yield* TokenServer.make({
+      tls,
+      mtlsEndpointAliases: options?.mtlsEndpointAliases,
+      clients: [
+        { clientId: "pki", tokenEndpointAuthMethod: "tls_client_auth", certificate: worker.certificate },
+        {
+          clientId: "self-signed",
+          tokenEndpointAuthMethod: "self_signed_tls_client_auth",
+          certificate: selfSigned.certificate
+        }
+      ]
+    })
+    const api = yield* ProtectedApi.make({ tls, trustedAuthorities: [authority.certificate] }).pipe(
+      Effect.provideService(TokenServer.TokenServer, tokenServer)
+    )
+    // Trusts the test authority only; presents no certificate.
+    const plain = yield* Effect.acquireRelease(
+      Effect.sync(() => new Undici.Agent({ connect: { ca: authority.certificate } })),
+      (agent) => Effect.promise(() => agent.close())
+    )
+    return {
+      authority,
+      worker,
+      rotated,
+      selfSigned,
+      tokenServer,
+      api,
+      transport: NodeMutualTls.layer({ certificateAuthorities: [authority.certificate] }),
+      plainHttpClient: Layer.succeed(HttpClient.HttpClient, NodeHttpClient.makeUndici(plain))
+    }
+  })
+
+type Setup = Effect.Effect.Success<ReturnType<typeof setup>>
+
+/** A client authenticating with `certificate` by `method`. */
+const certificateClient = (
+  { tokenServer }: Setup,
+  clientId: string,
+  method: "tls_client_auth" | "self_signed_tls_client_auth",
+  certificate: TestCertificates.Certificate
+): ClientCredentialsClient.Input => ({
+  tokenEndpoint: tokenServer.tokenEndpoint,
+  clientId,
+  scope: "api",
+  authentication: {
+    method,
+    certificate: Redacted.make(certificate.certificate),
+    privateKey: certificate.privateKey
+  }
+})
+
+/** A token service on `layers`, built in the test's scope. */
+const tokenService = <E>(
+  options: TokenService.Options,
+  layers: Layer.Layer<HttpClient.HttpClient | MutualTls.MutualTls | TokenCache.TokenCache, E>
+): Effect.Effect<TokenService.TokenService.Service, unknown, Scope.Scope> =>
+  Effect.map(
+    Layer.build(TokenService.layer(options).pipe(Layer.provide(TokenEndpointClient.layer()), Layer.provide(layers))),
+    Context.get(TokenService.TokenService)
+  )
+
+const thumbprintOf = (token: Redacted.Redacted<string>) =>
+  (Jose.decodeJwt(Redacted.value(token)).cnf as Record<string, unknown> | undefined)?.["x5t#S256"]
+
+describe("mutual TLS against oidc-provider", () => {
+  it.scoped("tls_client_auth and self_signed_tls_client_auth get tokens bound to their certificates", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      const tokens = yield* tokenService({
+        clients: {
+          pki: certificateClient(servers, "pki", "tls_client_auth", servers.worker),
+          selfSigned: certificateClient(servers, "self-signed", "self_signed_tls_client_auth", servers.selfSigned)
+        }
+      }, Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory()))
+      const pki = yield* tokens.getToken("pki")
+      const selfSigned = yield* tokens.getToken("selfSigned")
+      assert.strictEqual(thumbprintOf(pki.value), servers.worker.thumbprint)
+      assert.strictEqual(thumbprintOf(selfSigned.value), servers.selfSigned.thumbprint)
+      const requests = yield* servers.tokenServer.tokenRequests
+      assert.deepStrictEqual(
+        requests.map((request) => [request.clientId, request.clientAuthMethod, request.outcome]),
+        [["pki", "tls_client_auth", "success"], ["self-signed", "self_signed_tls_client_auth", "success"]]
+      )
+    }))
+
+  it.scoped("the API accepts a bound token only over a connection presenting its certificate", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      const services = TokenService.layer({
+        clients: {
+          pki: certificateClient(servers, "pki", "tls_client_auth", servers.worker),
+          other: certificateClient(servers, "pki", "tls_client_auth", servers.rotated)
+        }
+      }).pipe(
+        Layer.provide(TokenEndpointClient.layer()),
+        Layer.provideMerge(Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory()))
+      )
+      yield* Effect.gen(function*() {
+        // The middleware on the transport presenting the client's own certificate.
+        const api = (yield* NodeMutualTls.httpClientOf("pki")).pipe(
+          AccessTokenHttpClient.withAccessToken({ client: "pki" })
+        )
+        const response = yield* api.get(`${servers.api.baseUrl}test`)
+        assert.strictEqual(response.status, 200)
+        const token = yield* Effect.flatMap(TokenService.TokenService, (tokens) => tokens.getToken("pki"))
+        const call = (httpClient: HttpClient.HttpClient) =>
+          Effect.map(
+            httpClient.get(`${servers.api.baseUrl}test`, {
+              headers: { authorization: `Bearer ${Redacted.value(token.value)}` }
+            }),
+            (response) => [response.status, response.headers["www-authenticate"]]
+          )
+        const [withoutCertificate, challenge] = yield* call(
+          yield* Effect.provide(HttpClient.HttpClient, servers.plainHttpClient)
+        )
+        assert.strictEqual(withoutCertificate, 401)
+        assert.include(challenge, "invalid_token")
+        const [withAnother] = yield* call(yield* NodeMutualTls.httpClientOf("other"))
+        assert.strictEqual(withAnother, 401)
+      }).pipe(Effect.provide(services))
+    }))
+
+  it.scoped("a rotated certificate gets a new token, never the one bound to the old certificate", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      const shared = yield* TokenCache.makeMemory()
+      const replicaWith = (certificate: TestCertificates.Certificate) =>
+        tokenService(
+          { clients: { pki: certificateClient(servers, "pki", "tls_client_auth", certificate) } },
+          Layer.mergeAll(servers.transport, servers.plainHttpClient, Layer.succeed(TokenCache.TokenCache, shared))
+        ).pipe(Effect.flatMap((tokens) => tokens.getToken("pki")))
+      const first = yield* replicaWith(servers.worker)
+      const afterRotation = yield* replicaWith(servers.rotated)
+      const sameCertificate = yield* replicaWith(servers.worker)
+      assert.strictEqual(thumbprintOf(first.value), servers.worker.thumbprint)
+      assert.strictEqual(thumbprintOf(afterRotation.value), servers.rotated.thumbprint)
+      assert.strictEqual(Redacted.value(sameCertificate.value), Redacted.value(first.value), "the cache serves it")
+      assert.strictEqual(yield* servers.tokenServer.tokenRequestCount, 2)
+    }))
+
+  it.scoped("a client without a certificate gets a typed error saying what is missing", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      // Defined with a certificate, but no transport can present it: nothing is sent.
+      const definition = yield* ClientCredentialsClient.make(
+        certificateClient(servers, "pki", "tls_client_auth", servers.worker),
+        "pki"
+      )
+      const refused = yield* Effect.flatMap(TokenEndpointClient.make(), (endpoint) =>
+        Effect.flip(endpoint.requestToken(definition))).pipe(Effect.provide(servers.plainHttpClient))
+      assert.strictEqual(refused._tag, "ClientConfigurationError")
+      assert.include(refused.message, "tls_client_auth")
+      assert.include(refused.message, "NodeMutualTls.layer")
+      assert.strictEqual(yield* servers.tokenServer.tokenRequestCount, 0)
+
+      // Registered for tls_client_auth at the server, but configured without a certificate.
+      const tokens = yield* tokenService(
+        { clients: { pki: { tokenEndpoint: servers.tokenServer.tokenEndpoint, clientId: "pki", scope: "api" } } },
+        Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory())
+      )
+      const error = yield* Effect.flip(tokens.getToken("pki"))
+      assert.strictEqual(error._tag, "TokenRefusedError")
+      assert.include(error.message, "invalid_client")
+    }))
+
+  it.scoped("reads the certificate and its key from the environment", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      // Environment variables as `ConfigProvider.fromEnv` reads them: path segments joined by `_`.
+      const environment = ConfigProvider.fromMap(
+        new Map([
+          ["BANK_TOKEN_ENDPOINT", servers.tokenServer.tokenEndpoint],
+          ["BANK_CLIENT_ID", "pki"],
+          ["BANK_SCOPE", "api"],
+          ["BANK_TOKEN_ENDPOINT_AUTH_METHOD", "tls_client_auth"],
+          ["BANK_CERTIFICATE", servers.worker.certificate],
+          ["BANK_PRIVATE_KEY", Redacted.value(servers.worker.privateKey)]
+        ]),
+        { pathDelim: "_" }
+      )
+      const input = yield* Config.all({
+        client: ClientCredentialsClient.config("BANK"),
+        authentication: Config.nested(ClientAuthentication.config, "BANK")
+      }).pipe(Effect.withConfigProvider(environment))
+      const tokens = yield* tokenService(
+        { clients: { bank: { ...input.client, authentication: Option.getOrUndefined(input.authentication) } } },
+        Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory())
+      )
+      const token = yield* tokens.getToken("bank")
+      assert.strictEqual(thumbprintOf(token.value), servers.worker.thumbprint)
+    }))
+})
