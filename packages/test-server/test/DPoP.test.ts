@@ -169,7 +169,9 @@ describe("ProtectedApi with DPoP", () => {
       const good = { htm: "GET", htu, ath: ath(token), nonce }
       const replayed = yield* proofOf(key, good)
       assert.strictEqual((yield* callApi(`DPoP ${token}`, replayed)).status, 200)
-      const refusals: ReadonlyArray<readonly [string, Effect.Effect<{ status: number; wwwAuthenticate: string }>]> = [
+      const refusals: ReadonlyArray<
+        readonly [string, Effect.Effect<{ status: number; wwwAuthenticate: string }, never, ProtectedApi.ProtectedApi>]
+      > = [
         ["invalid_token", callApi(`Bearer ${token}`)],
         ["invalid_dpop_proof", callApi(`DPoP ${token}`)],
         ["invalid_dpop_proof", callApi(`DPoP ${token}`, replayed)],
