@@ -562,17 +562,16 @@ describe("TokenService with a TokenCache", () => {
     })
   )
 
-  it.scoped("falls back to the token endpoint when the cache fails, and logs each failure", () =>
+  it.scoped("falls back to the token endpoint when the cache fails, and warns once that it is unavailable", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
       const logs: Array<string> = []
-      const logger = Logger.make(({ message }) => logs.push(String(message)))
+      const logger = Logger.make(({ logLevel, message }) => logs.push(`${logLevel.label} ${String(message)}`))
       const service = yield* makeService(endpoint, {}, failingCache)
       const token = yield* service.getToken("api").pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
       assert.strictEqual(valueOf(token), "token-1")
       assert.deepStrictEqual(logs, [
-        "Token cache get failed: connection lost; carrying on without the cache",
-        "Token cache set failed: connection lost; carrying on without the cache"
+        "WARN Token cache get failed: connection lost; carrying on without the cache until it answers again"
       ])
     }))
 

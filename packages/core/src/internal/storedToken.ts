@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AccessToken } from "../AccessToken.js"
 import { TokenCacheError } from "../TokenError.js"
+import { isTrustworthy } from "./cachedToken.js"
 import { withoutProto } from "./json.js"
 
 /** @internal */
@@ -61,5 +62,9 @@ export const decode = (value: string): Effect.Effect<Option.Option<AccessToken>,
       () => new TokenCacheError({ operation: "get", description: "an entry could not be decoded" })
     )
     const now = yield* Clock.currentTimeMillis
+    // The store may be shared and unencrypted: its token is held to what a token endpoint could send.
+    if (!isTrustworthy(decoded.token, now)) {
+      return yield* new TokenCacheError({ operation: "get", description: "an entry held an invalid token" })
+    }
     return DateTime.toEpochMillis(decoded.expiresAt) <= now ? Option.none() : Option.some(decoded.token)
   })

@@ -15,7 +15,6 @@ import { type RequestParameters, TokenEndpointClient } from "../TokenEndpointCli
 import {
   ClientConfigurationError,
   isRetryable,
-  type TokenCacheError,
   type TokenEndpointError,
   type TokenError,
   type TokenRefusedError,
@@ -23,6 +22,7 @@ import {
 } from "../TokenError.js"
 // Read only when the service is built: the public module declares the options, defaults and metrics.
 import * as TokenService from "../TokenService.js"
+import * as guardedCache from "./guardedCache.js"
 import { isFresh, type Lifetime, type Mode, timed } from "./lifetime.js"
 import { record, snapshot } from "./readiness.js"
 import * as slots from "./slots.js"
@@ -40,11 +40,6 @@ const lifetimeOf = (
   defaultLifetime: Duration.toMillis(client.defaultLifetime ?? options.defaultLifetime ?? TokenService.defaultLifetime),
   refreshWindow: options.refreshWindow ?? TokenService.defaultRefreshWindow
 })
-
-const logCacheFailure = (registration: Registration) => (error: TokenCacheError) =>
-  Effect.logWarning(`${error.message}; carrying on without the cache`).pipe(
-    Effect.annotateLogs({ client: registration.name })
-  )
 
 const cacheKeyOf = (slot: Slot): Effect.Effect<string> =>
   slot.cacheKey !== undefined
@@ -117,7 +112,11 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const endpoint = yield* TokenEndpointClient
-    const cache = yield* TokenCache
+    // A cache that fails, dies, hangs or holds garbage costs a token request, never an acquisition.
+    const cache = guardedCache.make(
+      yield* TokenCache,
+      Duration.decode(options.cacheTimeout ?? TokenService.defaultCacheTimeout)
+    )
     const scope = yield* Effect.scope
     const refreshRetry = options.refreshRetrySchedule ?? TokenService.defaultRefreshRetrySchedule
     const table = slots.make(
@@ -141,11 +140,9 @@ export const make = (
         if (mode === "force") {
           // The token being replaced may have been rejected: should its renewal fail, the next
           // caller must not find it in the cache again.
-          yield* Effect.catchAll(cache.remove(key), logCacheFailure(registration))
+          yield* cache.remove(registration, key)
         } else {
-          const cached = yield* cache.get(key).pipe(
-            Effect.catchAll((error) => Effect.as(logCacheFailure(registration)(error), Option.none()))
-          )
+          const cached = yield* cache.get(registration, key)
           if (Option.isSome(cached) && fresh(cached.value)) return cached.value
         }
         const request = count(TokenService.tokenRequests, registration).pipe(
@@ -156,12 +153,12 @@ export const make = (
               Effect.clockWith((clock) => {
                 const timeToLive = timed(registration.lifetime, token).staleAt - clock.unsafeCurrentTimeMillis()
                 return timeToLive > 0
-                  ? Effect.catchAll(cache.set(key, token, Duration.millis(timeToLive)), logCacheFailure(registration))
+                  ? cache.set(registration, key, token, Duration.millis(timeToLive))
                   : Effect.void
               })
           })
         )
-        return yield* cache.coordinate(key, request, fresh)
+        return yield* cache.coordinate(registration, key, request, fresh)
       }).pipe(
         Effect.tapBoth({
           onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
@@ -283,10 +280,7 @@ export const make = (
       invalidate: (client, parameters) =>
         slotOf(client, parameters, (slot) => {
           slot.current = undefined
-          return cacheKeyOf(slot).pipe(
-            Effect.flatMap((key) => cache.remove(key)),
-            Effect.catchAll(logCacheFailure(slot.registration))
-          )
+          return Effect.flatMap(cacheKeyOf(slot), (key) => cache.remove(slot.registration, key))
         }).pipe(
           // Parameters that could never be sent never got a token: there is nothing to forget.
           Effect.catchTag("ClientConfigurationError", () => Effect.void)
