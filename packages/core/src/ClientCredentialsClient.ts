@@ -195,6 +195,29 @@ const checkAuthentication = (input: Input, client: string): ClientConfigurationE
 /**
  * Validates a definition, naming the client and the first field at fault.
  *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient } from "@access-token/core"
+ * import { Effect, Either, Redacted } from "effect"
+ *
+ * const client = Effect.runSync(
+ *   ClientCredentialsClient.make({
+ *     tokenEndpoint: "https://auth.example.com/token",
+ *     clientId: "m2m",
+ *     clientSecret: Redacted.make("secret"),
+ *     resource: "https://api.example.com"
+ *   }, "api")
+ * )
+ * assert.strictEqual(client.name, "api")
+ * assert.deepStrictEqual(client.resource, ["https://api.example.com"])
+ *
+ * // A plain http token endpoint off loopback would send the secret in clear: refused.
+ * const insecure = Effect.runSync(Effect.either(
+ *   ClientCredentialsClient.make({ tokenEndpoint: "http://auth.example.com/token", clientId: "m2m" }, "api")
+ * ))
+ * assert.ok(Either.isLeft(insecure) && insecure.left.field === "tokenEndpoint")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -270,6 +293,25 @@ const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
  * `IDENTITYSERVER_DPOP_KEY` (redacted private JWK or PKCS#8 PEM) or `IDENTITYSERVER_DPOP=true` (a key
  * generated in memory), `IDENTITYSERVER_DPOP_ALGORITHM` and `IDENTITYSERVER_DPOP_ALLOW_BEARER`. The
  * result is validated when the token service is built.
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient } from "@access-token/core"
+ * import { ConfigProvider, Effect, Redacted } from "effect"
+ *
+ * const environment = ConfigProvider.fromMap(new Map([
+ *   ["BILLING_TOKEN_ENDPOINT", "https://auth.example.com/token"],
+ *   ["BILLING_CLIENT_ID", "billing"],
+ *   ["BILLING_CLIENT_SECRET", "s3cr3t"],
+ *   ["BILLING_SCOPE", "invoices:read"]
+ * ]), { pathDelim: "_" })
+ * const input = Effect.runSync(Effect.withConfigProvider(ClientCredentialsClient.config("BILLING"), environment))
+ *
+ * assert.strictEqual(input.clientId, "billing")
+ * assert.strictEqual(input.scope, "invoices:read")
+ * // Read redacted: never in a log.
+ * assert.ok(input.clientSecret !== undefined && Redacted.isRedacted(input.clientSecret))
+ * ```
  *
  * @since 0.1.0
  * @category config

@@ -131,6 +131,20 @@ const retryAfterOf = (error: TokenEndpointError): Duration.Duration | undefined 
  * Completes a retry policy: only retryable failures are retried, and a `Retry-After` from the
  * server lengthens the wait to what it asks, up to `maxRetryAfter`.
  *
+ * @example
+ * ```ts
+ * import { TokenEndpointClient, TokenError } from "@access-token/core"
+ * import { Duration, Effect, Schedule } from "effect"
+ *
+ * // The rules TokenEndpointClient applies to its retrySchedule, for a call of your own: refusals are
+ * // never retried, and a Retry-After of up to 30 s lengthens the wait.
+ * const policy = TokenEndpointClient.withRetryPolicy(
+ *   Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(5))),
+ *   Duration.seconds(30)
+ * )
+ * const retried = <A>(attempt: Effect.Effect<A, TokenError.TokenEndpointError>) => Effect.retry(attempt, policy)
+ * ```
+ *
  * @since 0.1.0
  * @category combinators
  */
@@ -148,6 +162,24 @@ export const withRetryPolicy = (
   )
 
 /**
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenEndpointClient } from "@access-token/core"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // One token, straight from the token endpoint: no cache, no coalescing (TokenService does that).
+ * const program = Effect.gen(function*() {
+ *   const endpoint = yield* TokenEndpointClient.make({ requestTimeout: "5 seconds" })
+ *   const client = yield* ClientCredentialsClient.make({
+ *     tokenEndpoint: "https://auth.example.com/token",
+ *     clientId: "m2m",
+ *     clientSecret: Redacted.make("secret")
+ *   })
+ *   return yield* endpoint.requestToken(client, { scope: "api" })
+ * }).pipe(Effect.provide(FetchHttpClient.layer))
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -247,6 +279,32 @@ export const make = (
 /**
  * The token endpoint client on the `HttpClient` of the context.
  *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenError, TokenService } from "@access-token/core"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Schedule } from "effect"
+ *
+ * const Endpoint = TokenEndpointClient.layer({
+ *   requestTimeout: "10 seconds",
+ *   // Up to 6 retries for every client, a slow legacy server given more patience.
+ *   retrySchedule: Schedule.exponential("250 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(6))),
+ *   clientRetrySchedules: {
+ *     legacy: Schedule.spaced("5 seconds").pipe(
+ *       Schedule.intersect(Schedule.recurs(3)),
+ *       Schedule.whileInput((error: TokenError.TokenEndpointError) => error._tag === "TokenTransportError")
+ *     )
+ *   }
+ * })
+ *
+ * const Tokens = TokenService.layerConfig({
+ *   clients: { api: ClientCredentialsClient.config("API"), legacy: ClientCredentialsClient.config("LEGACY") }
+ * }).pipe(
+ *   Layer.provide([Endpoint, TokenCache.layerMemory()]),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -255,6 +313,36 @@ export const layer = (options?: Options): Layer.Layer<TokenEndpointClient, never
 
 /**
  * A token endpoint client that answers from a function, for tests of code that needs tokens.
+ *
+ * @example
+ * ```ts
+ * import { AccessToken, TokenCache, TokenEndpointClient, TokenError, TokenService } from "@access-token/core"
+ * import { DateTime, Effect, Exit, Layer } from "effect"
+ *
+ * // A token endpoint for the tests of your own code: tokens for "api", a refusal for anyone else.
+ * const Endpoint = TokenEndpointClient.layerTest((client, parameters) =>
+ *   client.name === "api"
+ *     ? Effect.map(DateTime.now, (receivedAt) =>
+ *       AccessToken.make({ value: "test-token", receivedAt, expiresIn: "1 hour", scope: parameters?.scope }))
+ *     : Effect.fail(new TokenError.TokenRefusedError({ client: client.name, status: 401, error: "invalid_client" }))
+ * )
+ *
+ * const Tokens = TokenService.layer({
+ *   clients: {
+ *     api: { tokenEndpoint: "https://auth.example.com/token", clientId: "api" },
+ *     other: { tokenEndpoint: "https://auth.example.com/token", clientId: "other" }
+ *   }
+ * }).pipe(Layer.provide([Endpoint, TokenCache.layerMemory()]))
+ *
+ * const program = Effect.gen(function*() {
+ *   const token = yield* TokenService.getToken("api", { scope: "read" })
+ *   assert.strictEqual(token.authorization, "Bearer test-token")
+ *   assert.strictEqual(token.scope, "read")
+ *   assert.ok(Exit.isFailure(yield* Effect.exit(TokenService.getToken("other"))))
+ * })
+ *
+ * Effect.runPromise(Effect.provide(program, Tokens))
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -24,6 +24,24 @@ import type { ClientConfigurationError, TokenError, TokenRefusedError, UnknownCl
 import type * as TokenReadiness from "./TokenReadiness.js"
 
 /**
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { Effect } from "effect"
+ *
+ * // A call to an API of your own that renews the token once when the API rejects it.
+ * const callApi = (send: (authorization: string) => Effect.Effect<Response>) =>
+ *   Effect.gen(function*() {
+ *     const tokens = yield* TokenService.TokenService
+ *     const token = yield* tokens.getToken("billing")
+ *     const response = yield* send(token.authorization)
+ *     if (response.status !== 401) return response
+ *     // Many 401s for one token cause one renewal: `rejected` renews only if it is still current.
+ *     const renewed = yield* tokens.getToken("billing", { rejected: token })
+ *     return yield* send(renewed.authorization)
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -272,6 +290,32 @@ export const cacheFailures = Metric.counter("access_token_cache_failures", {
  * Builds the token service on the `TokenEndpointClient` and `TokenCache` of the context; its
  * background renewals run in the scope. Client definitions are checked here.
  *
+ * @example
+ * ```ts
+ * import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { DateTime, Effect, Layer, Redacted } from "effect"
+ *
+ * // A token endpoint that counts its requests, in place of the real one.
+ * let requests = 0
+ * const Endpoint = TokenEndpointClient.layerTest(() =>
+ *   Effect.map(DateTime.now, (receivedAt) => AccessToken.make({ value: `token-${++requests}`, receivedAt, expiresIn: "1 hour" }))
+ * )
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const tokens = yield* TokenService.make({
+ *       clients: { api: { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("s") } }
+ *     })
+ *     const first = yield* tokens.getToken("api")
+ *     const second = yield* tokens.getToken("api")
+ *     assert.strictEqual(second, first)
+ *     assert.strictEqual(requests, 1)
+ *   })
+ * )
+ *
+ * Effect.runPromise(Effect.provide(program, Layer.merge(Endpoint, TokenCache.layerMemory())))
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -287,6 +331,34 @@ export const make = (
  * The token service, on the `TokenEndpointClient` and `TokenCache` of the context. Client
  * definitions are checked when the layer is built.
  *
+ * @example
+ * ```ts
+ * import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { DateTime, Effect, Layer, Redacted } from "effect"
+ *
+ * // A token endpoint that counts its requests, in place of the real one.
+ * let requests = 0
+ * const Endpoint = TokenEndpointClient.layerTest(() =>
+ *   Effect.map(DateTime.now, (receivedAt) => AccessToken.make({ value: `token-${++requests}`, receivedAt, expiresIn: "1 hour" }))
+ * )
+ *
+ * const Tokens = TokenService.layer({
+ *   clients: {
+ *     billing: { tokenEndpoint: "https://auth.example.com/token", clientId: "billing", clientSecret: Redacted.make("s1") },
+ *     reports: { tokenEndpoint: "https://auth.example.com/token", clientId: "reports", clientSecret: Redacted.make("s2") }
+ *   },
+ *   expirationBuffer: "2 minutes"
+ * }).pipe(Layer.provide([Endpoint, TokenCache.layerMemory()]))
+ *
+ * // Ten callers at once, one token request per client.
+ * const program = Effect.all(
+ *   Array.from({ length: 10 }, (_, i) => TokenService.getToken(i % 2 === 0 ? "billing" : "reports")),
+ *   { concurrency: "unbounded" }
+ * ).pipe(Effect.tap(() => assert.strictEqual(requests, 2)))
+ *
+ * Effect.runPromise(Effect.provide(program, Tokens))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -301,6 +373,22 @@ export const layer = (
 /**
  * The token service with its options read from configuration, for example
  * `layerConfig({ clients: { identityserver: ClientCredentialsClient.config("IDENTITYSERVER") } })`.
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ *
+ * // IDENTITYSERVER_TOKEN_ENDPOINT, IDENTITYSERVER_CLIENT_ID, IDENTITYSERVER_CLIENT_SECRET, IDENTITYSERVER_SCOPE, ...
+ * const Tokens = TokenService.layerConfig({
+ *   clients: { identityserver: ClientCredentialsClient.config("IDENTITYSERVER") },
+ *   expirationBuffer: Config.duration("TOKEN_EXPIRATION_BUFFER").pipe(Config.withDefault("1 minute"))
+ * }).pipe(
+ *   Layer.provide([TokenEndpointClient.layer({ requestTimeout: "10 seconds" }), TokenCache.layerMemory()]),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -319,6 +407,24 @@ export const layerConfig = (
  * client's timeouts and retries, use {@link layer} with the `TokenCache` and `TokenEndpointClient`
  * layers of your choice.
  *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer, Redacted } from "effect"
+ *
+ * const Tokens = TokenService.layerDefault({
+ *   clients: {
+ *     api: {
+ *       tokenEndpoint: "https://auth.example.com/token",
+ *       clientId: "m2m",
+ *       clientSecret: Redacted.make("secret"),
+ *       scope: "api.read api.write"
+ *     }
+ *   }
+ * }).pipe(Layer.provide(FetchHttpClient.layer))
+ * ```
+ *
  * @since 0.2.0
  * @category layers
  */
@@ -330,6 +436,18 @@ export const layerDefault = (
 /**
  * {@link layerConfig} wired as {@link layerDefault}: options from configuration, the default
  * `TokenEndpointClient` and an in-memory `TokenCache`, on an `HttpClient`.
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenService } from "@access-token/core"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ *
+ * // BILLING_* and REPORTS_* from the environment
+ * const Tokens = TokenService.layerConfigDefault({
+ *   clients: { billing: ClientCredentialsClient.config("BILLING"), reports: ClientCredentialsClient.config("REPORTS") }
+ * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
  *
  * @since 0.2.0
  * @category layers
@@ -344,6 +462,20 @@ export const layerConfigDefault = (
 
 /**
  * A token for `client`, from the `TokenService` of the context.
+ *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   // The client's own scope and resources...
+ *   const token = yield* TokenService.getToken("api")
+ *   // ...or others for this call, cached apart from the client's.
+ *   const admin = yield* TokenService.getToken("api", { scope: "admin", resource: "https://admin.example.com" })
+ *   return [token.authorization, admin.authorization]
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category accessors
@@ -367,6 +499,34 @@ export const readiness: Effect.Effect<TokenReadiness.Readiness, never, TokenServ
 
 /**
  * Forgets the cached token of `client`, through the `TokenService` of the context.
+ *
+ * @example
+ * ```ts
+ * import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+ * import { DateTime, Effect, Layer, Redacted } from "effect"
+ *
+ * let requests = 0
+ * const Tokens = TokenService.layer({
+ *   clients: { api: { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("s") } }
+ * }).pipe(
+ *   Layer.provide([
+ *     TokenEndpointClient.layerTest(() =>
+ *       Effect.map(DateTime.now, (receivedAt) => AccessToken.make({ value: `t${++requests}`, receivedAt, expiresIn: "1 hour" }))
+ *     ),
+ *     TokenCache.layerMemory()
+ *   ])
+ * )
+ *
+ * // After the client's permissions changed at the server: the next call asks for a new token.
+ * const program = Effect.gen(function*() {
+ *   yield* TokenService.getToken("api")
+ *   yield* TokenService.invalidate("api")
+ *   const token = yield* TokenService.getToken("api")
+ *   assert.strictEqual(token.authorization, "Bearer t2")
+ * })
+ *
+ * Effect.runPromise(Effect.provide(program, Tokens))
+ * ```
  *
  * @since 0.1.0
  * @category accessors
