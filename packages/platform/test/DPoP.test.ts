@@ -85,19 +85,31 @@ describe("DPoP through the middleware, against oidc-provider", () => {
   it.live("a token replayed without its proof, or with a proof by another key, is refused", () =>
     Effect.gen(function*() {
       const { client, tokens, url } = yield* setup
-      assert.strictEqual((yield* client.get(url)).status, 200)
+      const nonce = (yield* client.get(url)).headers["dpop-nonce"]
       const token = Redacted.value((yield* tokens.getToken("api")).value)
+      const ath = Jose.base64url.encode(
+        new Uint8Array(yield* Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))))
+      )
       const replay = (headers: Record<string, string>) =>
-        Effect.promise(() => fetch(url, { headers }).then((response) => response.status))
-      assert.strictEqual(yield* replay({ authorization: `DPoP ${token}` }), 401)
-      assert.strictEqual(yield* replay({ authorization: `Bearer ${token}` }), 401)
+        Effect.promise(() =>
+          fetch(url, { headers }).then((response) => `${response.status} ${response.headers.get("www-authenticate")}`)
+        )
+      assert.match(yield* replay({ authorization: `DPoP ${token}` }), /^401 DPoP error="invalid_dpop_proof"/)
+      assert.match(yield* replay({ authorization: `Bearer ${token}` }), /^401 DPoP error="invalid_token"/)
       const { privateKey, publicKey } = yield* Effect.promise(() => Jose.generateKeyPair("ES256"))
       const proof = yield* Effect.promise(async () =>
-        new Jose.SignJWT({ htm: "GET", htu: url, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) })
+        new Jose.SignJWT({
+          htm: "GET",
+          htu: url,
+          ath,
+          nonce,
+          jti: crypto.randomUUID(),
+          iat: Math.floor(Date.now() / 1000)
+        })
           .setProtectedHeader({ typ: "dpop+jwt", alg: "ES256", jwk: await Jose.exportJWK(publicKey) })
           .sign(privateKey)
       )
-      assert.strictEqual(yield* replay({ authorization: `DPoP ${token}`, dpop: proof }), 401)
+      assert.match(yield* replay({ authorization: `DPoP ${token}`, dpop: proof }), /^401 .*another key/)
     }).pipe(Effect.scoped))
 
   it.live("a request uses its nonce retry and its renewal after a 401, each once", () =>
