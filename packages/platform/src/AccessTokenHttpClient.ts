@@ -36,6 +36,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Rejections from "./internal/rejections.js"
+import { type Stages, stages } from "./internal/stages.js"
 
 /**
  * @since 0.1.0
@@ -100,12 +101,13 @@ export class OriginNotAllowedError extends Schema.TaggedError<OriginNotAllowedEr
 }
 
 /**
- * What an authenticated client can fail with besides its transport's errors.
+ * What an authenticated client can fail with besides its transport's errors. (Named so that it
+ * does not shadow the global `Error` where the module's names are imported.)
  *
  * @since 0.1.0
  * @category models
  */
-export type Error = TokenError.TokenError | OriginNotAllowedError
+export type AccessTokenError = TokenError.TokenError | OriginNotAllowedError
 
 /**
  * Requests sent again after a `401` with a renewed token, by client.
@@ -128,14 +130,6 @@ export const dpopNonceRetries = Metric.counter("access_token_dpop_nonce_retries"
   description: "Requests sent again with a new DPoP proof carrying the nonce a resource server asked for",
   incremental: true
 })
-
-/** The two stages every `HttpClient` is made of, as `@effect/platform`'s own combinators use them. */
-interface Stages<E, R> {
-  readonly preprocess: HttpClient.HttpClient.Preprocess<E, R>
-  readonly postprocess: HttpClient.HttpClient.Postprocess<E, R>
-}
-
-const stages = <E, R>(client: HttpClient.HttpClient.With<E, R>): Stages<E, R> => client as unknown as Stages<E, R>
 
 /** A body that can be sent twice; a stream (or a raw body of unknown kind) is consumed by the first send. */
 const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean =>
@@ -277,7 +271,7 @@ const authenticator = <E, R>(
    */
   const authorized = (
     request: HttpClientRequest.HttpClientRequest
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R> =>
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | AccessTokenError, R> =>
     Effect.flatMap(getToken, (token) => {
       // A budget of one nonce retry per request, apart from the renewal's: a request may use both.
       let nonceRetry = true
@@ -322,7 +316,7 @@ const authenticator = <E, R>(
     request: HttpClientRequest.HttpClientRequest,
     redirects: number,
     firstOrigin: string | undefined
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R> => {
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | AccessTokenError, R> => {
     // Only an origin binding or a redirect needs the origin: parsing the URL would otherwise be
     // about 40 % of the middleware's own cost per request.
     const origin = allowedSet === undefined && maxRedirects === 0 ? undefined : originOf(request.url)
@@ -381,7 +375,7 @@ export const make = <E, R>(
   self: HttpClient.HttpClient.With<E, R>,
   tokens: TokenService.TokenService.Service,
   options?: Options
-): HttpClient.HttpClient.With<E | Error, R> => {
+): HttpClient.HttpClient.With<E | AccessTokenError, R> => {
   const inner = stages(self)
   const authenticate = authenticator(inner, tokens, options)
   return HttpClient.makeWith((request) => Effect.flatMap(request, authenticate), inner.preprocess)
@@ -416,17 +410,17 @@ export const withAccessToken: {
     options?: string | Options
   ): <E, R>(
     self: HttpClient.HttpClient.With<E, R>
-  ) => HttpClient.HttpClient.With<E | Error, R | TokenService.TokenService>
+  ) => HttpClient.HttpClient.With<E | AccessTokenError, R | TokenService.TokenService>
   <E, R>(
     self: HttpClient.HttpClient.With<E, R>,
     options?: string | Options
-  ): HttpClient.HttpClient.With<E | Error, R | TokenService.TokenService>
+  ): HttpClient.HttpClient.With<E | AccessTokenError, R | TokenService.TokenService>
 } = dual(
   (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
   <E, R>(
     self: HttpClient.HttpClient.With<E, R>,
     options?: string | Options
-  ): HttpClient.HttpClient.With<E | Error, R | TokenService.TokenService> => {
+  ): HttpClient.HttpClient.With<E | AccessTokenError, R | TokenService.TokenService> => {
     const resolved = typeof options === "string" ? { client: options } : options
     const inner = stages(self)
     // One authenticator per token service: in practice one for the life of the client.
@@ -434,7 +428,7 @@ export const withAccessToken: {
       TokenService.TokenService.Service,
       (
         request: HttpClientRequest.HttpClientRequest
-      ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | Error, R>
+      ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | AccessTokenError, R>
     >()
     const authenticate = (request: HttpClientRequest.HttpClientRequest) =>
       Effect.flatMap(TokenService.TokenService, (tokens) => {
@@ -558,7 +552,9 @@ export const layer = (
  * @since 0.1.0
  * @category models
  */
-export interface AuthenticatedHttpClient extends HttpClient.HttpClient.With<HttpClientError.HttpClientError | Error> {}
+export interface AuthenticatedHttpClient
+  extends HttpClient.HttpClient.With<HttpClientError.HttpClientError | AccessTokenError>
+{}
 
 /**
  * Declares a typed authenticated client, so that one program can hold several side by side, one
