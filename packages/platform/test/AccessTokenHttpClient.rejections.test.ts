@@ -61,7 +61,7 @@ class Logs {
   }
 }
 
-const call = (client: HttpClient.HttpClient.With<unknown>) =>
+const call = <E, R>(client: HttpClient.HttpClient.With<E, R>) =>
   Effect.map(client.get("https://api.example.com/orders?id=1"), (response) => response.status)
 
 describe("AccessTokenHttpClient after repeated 401s", () => {
