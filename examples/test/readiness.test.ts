@@ -1,0 +1,129 @@
+import { LoopbackServer, ProtectedApi, TokenServer } from "@access-token/test-server"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
+import { interrupt, run } from "./utils/run.js"
+
+interface View {
+  readonly ready: boolean
+  readonly starting?: boolean
+  readonly clients?: ReadonlyArray<{
+    readonly client: string
+    readonly ready: boolean
+    readonly tokens: ReadonlyArray<{
+      readonly usable: boolean
+      readonly lastFailure?: { readonly tag: string; readonly code?: string }
+      readonly consecutiveFailures: number
+    }>
+  }>
+}
+
+const probe = (url: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url)
+    return { status: response.status, text: await response.text() }
+  })
+
+/**
+ * The embedded token server behind a gate: while the gate is closed its token endpoint answers
+ * `503`, as an authorization server that is still starting would; open, requests pass through.
+ */
+const gatedTokenServer = Effect.gen(function*() {
+  const server = yield* TokenServer.make({
+    clients: [{ clientId: "ready-worker", clientSecret: "ready-secret", scopes: ["api"] }]
+  })
+  let open = false
+  const gate = yield* LoopbackServer.make((request, response) => {
+    if (!open) {
+      response.writeHead(503, { "content-type": "text/plain" }).end("starting")
+      return
+    }
+    void fetch(server.tokenEndpoint, {
+      method: request.method,
+      headers: {
+        "content-type": String(request.headers["content-type"]),
+        ...(request.headers.authorization === undefined ? {} : { authorization: request.headers.authorization })
+      },
+      body: request.body
+    }).then(async (answer) => {
+      response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "text/plain" })
+      response.end(await answer.text())
+    }, () => response.socket?.destroy())
+  })
+  const api = yield* ProtectedApi.make().pipe(Effect.provideService(TokenServer.TokenServer, server))
+  return { server, gate, api, open: () => (open = true) }
+})
+
+describe("examples/readiness.ts", () => {
+  it.scopedLive(
+    "answers /ready with 503 while the token endpoint fails, then 200 once tokens flow",
+    () =>
+      Effect.gen(function*() {
+        const { api, gate, open } = yield* gatedTokenServer
+        const worker = run("readiness.ts", {
+          READY_PORT: "0",
+          IDENTITYSERVER_TOKEN_ENDPOINT: `${gate.origin}/token`,
+          IDENTITYSERVER_CLIENT_ID: "ready-worker",
+          IDENTITYSERVER_CLIENT_SECRET: "ready-secret",
+          IDENTITYSERVER_SCOPE: "api",
+          API_BASE_URL: api.baseUrl
+        })
+        yield* Effect.addFinalizer(() => Effect.sync(() => worker.child.kill("SIGKILL")))
+        yield* Effect.promise(() => worker.waitFor("/ready", 1))
+        const url = /Readiness endpoint at (\S+)/.exec(worker.output())![1]
+
+        // Not ready: the service is starting, then its warm-up has failed with the 503 and retries.
+        const failing = yield* probe(url).pipe(
+          Effect.filterOrFail(({ text }) => (JSON.parse(text) as View).clients !== undefined),
+          Effect.retry(Schedule.spaced("100 millis")),
+          Effect.timeout("20 seconds")
+        )
+        assert.strictEqual(failing.status, 503)
+        const notReady = JSON.parse(failing.text) as View
+        assert.isFalse(notReady.ready)
+        const [token] = notReady.clients![0].tokens
+        assert.isFalse(token.usable)
+        assert.deepInclude(token.lastFailure, { tag: "InvalidTokenResponseError", code: "503" })
+        assert.isAtLeast(token.consecutiveFailures, 1)
+
+        open()
+        const ready = yield* probe(url).pipe(
+          Effect.filterOrFail(({ status }) => status === 200),
+          Effect.retry(Schedule.spaced("200 millis")),
+          Effect.timeout("30 seconds")
+        )
+        const view = JSON.parse(ready.text) as View
+        assert.isTrue(view.ready)
+        assert.isTrue(view.clients![0].tokens[0].usable)
+        assert.notInclude(ready.text, "ready-secret")
+        yield* Effect.promise(() => worker.waitFor("API response:", 1))
+        const exit = yield* Effect.promise(() => interrupt(worker))
+        assert.notInclude(worker.output(), "ready-secret")
+        assert.strictEqual(exit.code, 0)
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "stops at start, with the refusal in the log, when the token endpoint refuses the client",
+    () =>
+      Effect.gen(function*() {
+        const { api, gate, open } = yield* gatedTokenServer
+        open()
+        const worker = run("readiness.ts", {
+          READY_PORT: "0",
+          IDENTITYSERVER_TOKEN_ENDPOINT: `${gate.origin}/token`,
+          IDENTITYSERVER_CLIENT_ID: "ready-worker",
+          IDENTITYSERVER_CLIENT_SECRET: "a-wrong-secret-value",
+          API_BASE_URL: api.baseUrl
+        })
+        yield* Effect.addFinalizer(() => Effect.sync(() => worker.child.kill("SIGKILL")))
+        const exit = yield* Effect.promise(() => worker.exited)
+        assert.notStrictEqual(exit.code, 0)
+        const output = `${worker.output()}${worker.errors()}`
+        assert.include(output, "invalid_client")
+        assert.notInclude(output, "a-wrong-secret-value")
+        assert.notInclude(output, "API response:")
+      }),
+    60_000
+  )
+})
