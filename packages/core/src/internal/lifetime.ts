@@ -46,8 +46,7 @@ export const expiryRounding = 1000
  * {@link expiryRounding}): the configured one, but no more than a quarter of that, so that a
  * short-lived token is still cached and used for three quarters of the time it surely lives.
  */
-export const effectiveBuffer = (configured: number, usable: number): number =>
-  Math.min(configured, usable / 4)
+export const effectiveBuffer = (configured: number, usable: number): number => Math.min(configured, usable / 4)
 
 /** When a token used from `receivedAt` until `staleAt` enters its refresh window. */
 export const refreshPoint = (window: RefreshWindow, receivedAt: number, staleAt: number): number => {
