@@ -12,6 +12,7 @@ import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Cause,
   ConfigProvider,
   Context,
   Duration,
@@ -20,6 +21,8 @@ import {
   Exit,
   Inspectable,
   Layer,
+  Logger,
+  LogLevel,
   Option,
   Redacted,
   TestClock,
@@ -463,9 +466,16 @@ describe("DPoP", () => {
         assert.strictEqual(allowed.type, "Bearer")
       }))
 
-    it.effect("keep proofs out of spans", () =>
+    it.effect("keep proofs and the key out of spans and logs", () =>
       Effect.gen(function*() {
-        const { layer, proofs } = scripted([dpopAnswer])
+        const { jwk } = yield* privateMaterial("ES256")
+        const { layer, proofs } = scripted([nonceAnswer("n-1"), dpopAnswer])
+        const logs: Array<string> = []
+        const logger = Logger.make(({ annotations, cause, message }) => {
+          logs.push(
+            `${Inspectable.toStringUnknown(message)} ${Inspectable.toStringUnknown(annotations)} ${Cause.pretty(cause)}`
+          )
+        })
         const attributes: Array<string> = []
         const inner = yield* Effect.tracer
         const tracer = Tracer.make({
@@ -480,10 +490,19 @@ describe("DPoP", () => {
           },
           context: (f, fiber) => inner.context(f, fiber)
         })
-        yield* Effect.provide(requestToken(true), layer).pipe(Effect.withTracer(tracer))
-        const proof = proofs[0]!
+        yield* Effect.provide(requestToken({ key: Redacted.make(JSON.stringify(jwk)) }), layer).pipe(
+          Effect.tap(Effect.logDebug("done")),
+          Effect.withTracer(tracer),
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+          Logger.withMinimumLogLevel(LogLevel.All)
+        )
+        assert.strictEqual(proofs.length, 2)
         assert.include(attributes, "http.request.header.dpop=<redacted>")
-        for (const attribute of attributes) assert.notInclude(attribute, proof.split(".")[1]!)
+        assert.isNotEmpty(logs)
+        for (const text of [...attributes, ...logs]) {
+          for (const proof of proofs) assert.notInclude(text, proof!.split(".")[2]!)
+          assert.notInclude(text, jwk.d!)
+        }
       }))
   })
 })
