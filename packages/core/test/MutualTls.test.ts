@@ -1,0 +1,125 @@
+import { ClientAuthentication, ClientCredentialsClient, MutualTls } from "@access-token/core"
+import { TestCertificates } from "@access-token/test-server"
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Inspectable, Redacted } from "effect"
+import * as crypto from "node:crypto"
+import { credentials } from "../src/internal/clientAuthentication.js"
+import { bindingParts } from "../src/internal/tokenRequest.js"
+
+const inputOf = (certificate: TestCertificates.Certificate, chain: ReadonlyArray<string> = []) => ({
+  certificate: Redacted.make([certificate.certificate, ...chain].join("\n")),
+  privateKey: certificate.privateKey
+})
+
+/** The base64 body of a PEM, which must appear in no message, log or rendering. */
+const keyMaterial = (pem: string) => pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "").slice(0, 40)
+
+const definition = (certificate: TestCertificates.Certificate, method: "tls_client_auth" = "tls_client_auth") =>
+  ClientCredentialsClient.make({
+    tokenEndpoint: "https://auth.example.com/token",
+    clientId: "worker",
+    authentication: { method, ...inputOf(certificate) }
+  }, "worker")
+
+describe("MutualTls.clientCertificate", () => {
+  it.effect("takes the thumbprint of the client's own certificate, the first of its chain", () =>
+    Effect.gen(function*() {
+      const authority = yield* TestCertificates.authority()
+      const worker = yield* TestCertificates.client(authority, "worker")
+      const read = yield* MutualTls.clientCertificate(inputOf(worker, [authority.certificate]), "worker")
+      const der = new crypto.X509Certificate(worker.certificate).raw
+      assert.strictEqual(read.thumbprint, crypto.createHash("sha256").update(der).digest("base64url"))
+      assert.strictEqual(read.thumbprint, worker.thumbprint)
+    }))
+
+  it.effect("refuses what is not a certificate and a key, naming the field and quoting neither", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const cases = [
+        [
+          { certificate: Redacted.make("not a certificate"), privateKey: worker.privateKey },
+          "authentication.certificate"
+        ],
+        [{ certificate: worker.privateKey, privateKey: worker.privateKey }, "authentication.certificate"],
+        [
+          { certificate: Redacted.make(worker.certificate), privateKey: Redacted.make(worker.certificate) },
+          "authentication.privateKey"
+        ]
+      ] as const
+      for (const [input, field] of cases) {
+        const error = yield* Effect.flip(MutualTls.clientCertificate(input, "worker"))
+        assert.strictEqual(error._tag, "ClientConfigurationError")
+        assert.strictEqual(error.field, field)
+        assert.notInclude(error.message, keyMaterial(Redacted.value(worker.privateKey)))
+        assert.notInclude(error.message, keyMaterial(worker.certificate))
+      }
+    }))
+
+  it.effect("keeps the private key out of every rendering of the client", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const client = yield* definition(worker)
+      const renderings = [
+        String(client),
+        JSON.stringify(client),
+        Inspectable.format(client),
+        Inspectable.format(client.authentication)
+      ]
+      for (const text of renderings) assert.notInclude(text, keyMaterial(Redacted.value(worker.privateKey)))
+    }))
+})
+
+describe("tls_client_auth and self_signed_tls_client_auth", () => {
+  it.effect("send the client id alone: the certificate proves who the client is", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      for (const method of ["tls_client_auth", "self_signed_tls_client_auth"] as const) {
+        const authentication = yield* ClientAuthentication.make({ method, ...inputOf(worker) }, "worker")
+        assert.strictEqual(authentication.method, method)
+        assert.strictEqual(MutualTls.certificateOf({ authentication })?.thumbprint, worker.thumbprint)
+        const sent = yield* credentials(
+          { name: "worker", clientId: "worker", credentialStyle: "header", authentication },
+          { tokenEndpoint: "https://auth.example.com/token" }
+        )
+        assert.deepStrictEqual(sent, { headers: {}, pairs: [["client_id", "worker"]] })
+      }
+    }))
+
+  it.effect("bind the token's cache key to the certificate, so that a rotated certificate never shares a token", () =>
+    Effect.gen(function*() {
+      const authority = yield* TestCertificates.authority()
+      const certificate = yield* TestCertificates.client(authority, "worker")
+      const first = yield* definition(certificate)
+      const again = yield* definition(certificate)
+      const rotated = yield* definition(yield* TestCertificates.client(authority, "worker"))
+      const parts = (client: ClientCredentialsClient.ClientCredentialsClient) =>
+        JSON.stringify(bindingParts(client, "api", [], {}))
+      assert.strictEqual(parts(first), parts(again), "replicas with the same certificate share the token")
+      assert.notStrictEqual(parts(first), parts(rotated))
+      assert.include(parts(first), certificate.thumbprint)
+    }))
+
+  it.effect("are read from the environment, and refused without a certificate or a key", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const read = (entries: Record<string, string>) =>
+        Effect.withConfigProvider(
+          ClientAuthentication.config,
+          ConfigProvider.fromMap(new Map(Object.entries(entries)))
+        )
+      const input = yield* read({
+        TOKEN_ENDPOINT_AUTH_METHOD: "self_signed_tls_client_auth",
+        CERTIFICATE: worker.certificate,
+        PRIVATE_KEY: Redacted.value(worker.privateKey)
+      })
+      assert.isTrue(input._tag === "Some" && input.value.method === "self_signed_tls_client_auth")
+      const withoutCertificate = yield* Effect.flip(
+        read({ TOKEN_ENDPOINT_AUTH_METHOD: "tls_client_auth", PRIVATE_KEY: Redacted.value(worker.privateKey) })
+      )
+      assert.include(String(withoutCertificate), "CERTIFICATE")
+      const withoutKey = yield* Effect.flip(
+        read({ TOKEN_ENDPOINT_AUTH_METHOD: "tls_client_auth", CERTIFICATE: worker.certificate })
+      )
+      assert.include(String(withoutKey), "PRIVATE_KEY")
+    }))
+})
