@@ -4,8 +4,9 @@
  * management is done under the covers.
  *
  * With no configuration it starts an embedded OAuth 2.0 token server and a protected API on
- * loopback. With `IDENTITYSERVER_TOKEN_ENDPOINT`, `IDENTITYSERVER_CLIENT_ID`,
- * `IDENTITYSERVER_CLIENT_SECRET`, `IDENTITYSERVER_SCOPE` and `API_BASE_URL` set, it talks to those.
+ * loopback. With `IDENTITYSERVER_ISSUER` (or `IDENTITYSERVER_TOKEN_ENDPOINT`), `IDENTITYSERVER_CLIENT_ID`,
+ * `IDENTITYSERVER_CLIENT_SECRET`, `IDENTITYSERVER_SCOPE` and `API_BASE_URL` set, it talks to those;
+ * given the issuer, it finds the token endpoint in the issuer's metadata.
  * `WORKER_INTERVAL` (e.g. `1 second`) changes the pace.
  */
 import { ClientCredentialsClient, TokenService } from "@access-token/core"
@@ -21,10 +22,11 @@ interface Settings {
   readonly apiBaseUrl: string
 }
 
-/** Settings from the environment, when a token endpoint is configured there. */
+/** Settings from the environment, when an issuer or a token endpoint is configured there. */
 const fromEnvironment = Effect.gen(function*() {
-  const configured = yield* Config.option(Config.string("IDENTITYSERVER_TOKEN_ENDPOINT"))
-  if (Option.isNone(configured)) return Option.none<Settings>()
+  const issuer = yield* Config.option(Config.string("IDENTITYSERVER_ISSUER"))
+  const tokenEndpoint = yield* Config.option(Config.string("IDENTITYSERVER_TOKEN_ENDPOINT"))
+  if (Option.isNone(issuer) && Option.isNone(tokenEndpoint)) return Option.none<Settings>()
   const client = yield* ClientCredentialsClient.config("IDENTITYSERVER")
   const apiBaseUrl = yield* Config.string("API_BASE_URL")
   return Option.some<Settings>({ client, apiBaseUrl })
@@ -38,7 +40,7 @@ const embedded: Effect.Effect<Settings, never, Scope.Scope> = Effect.gen(functio
   yield* Effect.logInfo(`Embedded token server at ${server.issuer}, API at ${api.baseUrl}`)
   return {
     client: {
-      tokenEndpoint: server.tokenEndpoint,
+      issuer: server.issuer,
       clientId: client.clientId,
       clientSecret: client.clientSecret,
       scope: "api"

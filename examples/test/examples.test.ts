@@ -122,6 +122,37 @@ describe("examples/worker.ts", () => {
     }), 30_000)
 })
 
+describe("worker.ts configured by issuer", () => {
+  it.scoped(
+    "finds the token endpoint in the metadata of an issuer with a path, given only the issuer",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TokenServer.make({
+          issuerPath: "/tenants/acme",
+          clients: [{ clientId: "issuer-worker", clientSecret: "issuer-secret", scopes: ["api"] }]
+        })
+        const api = yield* ProtectedApi.make().pipe(Effect.provideService(TokenServer.TokenServer, server))
+        const worker = run("worker.ts", {
+          IDENTITYSERVER_ISSUER: server.issuer,
+          IDENTITYSERVER_CLIENT_ID: "issuer-worker",
+          IDENTITYSERVER_CLIENT_SECRET: "issuer-secret",
+          IDENTITYSERVER_SCOPE: "api",
+          API_BASE_URL: api.baseUrl
+        })
+        yield* Effect.promise(() => worker.waitFor("API response:", 2).finally(() => worker.child.kill("SIGINT")))
+        yield* Effect.promise(() => worker.exited)
+        assert.notInclude(worker.output(), "Embedded token server")
+        assert.strictEqual(yield* server.metadataRequestCount, 1)
+        const requests = yield* server.tokenRequests
+        assert.deepStrictEqual(requests.map((request) => [request.clientId, request.outcome]), [[
+          "issuer-worker",
+          "success"
+        ]])
+      }),
+    30_000
+  )
+})
+
 /** A token server with a client per API, the two APIs, and the environment that points the example at them. */
 const twoApis = Effect.gen(function*() {
   const server = yield* TokenServer.make({

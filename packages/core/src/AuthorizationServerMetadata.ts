@@ -186,7 +186,9 @@ export const make = (options?: Options): Effect.Effect<Discover, never, HttpClie
     const timeout = Duration.decode(options?.requestTimeout ?? defaultRequestTimeout)
     const maxBytes = options?.maxResponseBytes ?? defaultMaxResponseBytes
     const allowInsecure = options?.allowInsecureTransport ?? false
-    const policy = (options?.retrySchedule ?? defaultRetrySchedule).pipe(Schedule.whileInput(isRetryable))
+    const policy = (options?.retrySchedule ?? defaultRetrySchedule).pipe(
+      Schedule.whileInput((error: MetadataError) => isRetryable(error))
+    )
 
     const interpret = (
       issuer: string,

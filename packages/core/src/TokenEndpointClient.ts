@@ -13,15 +13,23 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as AccessToken from "./AccessToken.js"
+import * as AuthorizationServerMetadata from "./AuthorizationServerMetadata.js"
 import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import * as DPoP from "./DPoP.js"
+import { targetOf } from "./internal/discovery.js"
 import { NonceStore, tokenAttempt } from "./internal/dpopProof.js"
 import { mtlsTarget, transportFor } from "./internal/mutualTls.js"
-import { encodeAttempt, resolve, type Target } from "./internal/tokenRequest.js"
+import { encodeAttempt, resolve, type Target as TokenRequestTarget } from "./internal/tokenRequest.js"
 import { readResponse, transportError } from "./internal/tokenResponse.js"
 import { withoutRedirects } from "./internal/transport.js"
 import * as MutualTls from "./MutualTls.js"
-import { isRetryable, type TokenEndpointError, TokenTransportError } from "./TokenError.js"
+import {
+  ClientConfigurationError,
+  isRetryable,
+  MetadataUnavailableError,
+  type TokenEndpointError,
+  TokenTransportError
+} from "./TokenError.js"
 
 /**
  * @since 0.1.0
@@ -48,10 +56,32 @@ export declare namespace TokenEndpointClient {
      */
     readonly requestToken: (
       client: ClientCredentialsClient.ClientCredentialsClient,
-      parameters?: RequestParameters
+      parameters?: RequestParameters,
+      /**
+       * Where the request goes. `TokenService` gives it for a client configured by issuer, from the
+       * metadata it keeps; without it the client's `tokenEndpoint` is used, or its issuer's metadata
+       * is retrieved for this request alone.
+       */
+      target?: Target
     ) => Effect.Effect<AccessToken.AccessToken, TokenEndpointError>
+    /**
+     * Retrieves an issuer's authorization server metadata with the rules of token requests (size
+     * cap, timeout, no redirects, the retry policy); `TokenService` keeps what it returns.
+     *
+     * @since 0.2.0
+     */
+    readonly discover: AuthorizationServerMetadata.Discover
   }
 }
+
+/**
+ * Where a token request goes: the token endpoint and, for a client configured by issuer, the issuer
+ * and its metadata.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Target = TokenRequestTarget
 
 /**
  * What one request may ask for instead of the client's defaults.
@@ -122,6 +152,11 @@ export interface Options {
   readonly clientRetrySchedules?: Readonly<Record<string, RetrySchedule>> | undefined
   /** The longest `Retry-After` honoured; default 60 s. */
   readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /**
+   * The well-known metadata locations tried for a client configured by issuer, in order; default
+   * `AuthorizationServerMetadata.defaultOrder` (RFC 8414, then OpenID Connect Discovery).
+   */
+  readonly metadataOrder?: ReadonlyArray<AuthorizationServerMetadata.WellKnown> | undefined
 }
 
 const retryAfterOf = (error: TokenEndpointError): Duration.Duration | undefined =>
@@ -237,13 +272,41 @@ export const make = (
         )
       )
 
+    // Metadata is read like a token response, and retried on the same policy. The https rule is each
+    // client's: its issuer is checked when it is made, the token endpoint found on every attempt.
+    const discover = yield* AuthorizationServerMetadata.make({
+      order: options?.metadataOrder,
+      requestTimeout: timeout,
+      maxResponseBytes: maxBytes,
+      retrySchedule: options?.retrySchedule ?? defaultRetrySchedule,
+      allowInsecureTransport: true
+    })
+
     const requestToken = (
       client: ClientCredentialsClient.ClientCredentialsClient,
-      parameters?: RequestParameters
+      parameters?: RequestParameters,
+      given?: Target
     ): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> => {
       const request = resolve(client, parameters)
       if (Either.isLeft(request)) return Effect.fail(request.left)
-      const target: Target = mtlsTarget(client, { tokenEndpoint: client.tokenEndpoint })
+      const issuer = client.issuer
+      if (given === undefined && client.tokenEndpoint === undefined && issuer !== undefined) {
+        return Effect.flatMap(
+          discover(issuer),
+          (discovered) =>
+            Either.match(targetOf(issuer, discovered), {
+              onLeft: Effect.fail,
+              onRight: (target) => requestToken(client, request.right, target)
+            })
+        )
+      }
+      const tokenEndpoint = given?.tokenEndpoint ?? client.tokenEndpoint
+      if (tokenEndpoint === undefined) {
+        return Effect.fail(
+          new ClientConfigurationError({ client: client.name, field: "tokenEndpoint", reason: "or issuer is required" })
+        )
+      }
+      const target: Target = mtlsTarget(client, given ?? { tokenEndpoint })
       const transport = transportOf(client)
       if (Either.isLeft(transport)) return Effect.fail(transport.left)
       const url = new URL(target.tokenEndpoint)
@@ -273,7 +336,7 @@ export const make = (
       )
     }
 
-    return TokenEndpointClient.of({ requestToken })
+    return TokenEndpointClient.of({ requestToken, discover })
   })
 
 /**
@@ -312,7 +375,8 @@ export const layer = (options?: Options): Layer.Layer<TokenEndpointClient, never
   Layer.effect(TokenEndpointClient, make(options))
 
 /**
- * A token endpoint client that answers from a function, for tests of code that needs tokens.
+ * A token endpoint client that answers from functions, for tests of code that needs tokens. Without
+ * `discover`, a client configured by issuer fails with `MetadataUnavailableError`.
  *
  * @example
  * ```ts
@@ -348,5 +412,15 @@ export const layer = (options?: Options): Layer.Layer<TokenEndpointClient, never
  * @category layers
  */
 export const layerTest = (
-  requestToken: TokenEndpointClient.Service["requestToken"]
-): Layer.Layer<TokenEndpointClient> => Layer.succeed(TokenEndpointClient, TokenEndpointClient.of({ requestToken }))
+  requestToken: TokenEndpointClient.Service["requestToken"],
+  discover: TokenEndpointClient.Service["discover"] = (issuer) =>
+    Effect.fail(
+      new MetadataUnavailableError({
+        issuer,
+        reason: "Transport",
+        locations: [],
+        description: "TokenEndpointClient.layerTest was given no metadata"
+      })
+    )
+): Layer.Layer<TokenEndpointClient> =>
+  Layer.succeed(TokenEndpointClient, TokenEndpointClient.of({ requestToken, discover }))

@@ -332,7 +332,8 @@ export class InvalidMetadataError
 export type MetadataError = MetadataUnavailableError | InvalidMetadataError
 
 /**
- * What asking the token endpoint can fail with.
+ * What asking the token endpoint can fail with; for a client configured by issuer, retrieving the
+ * issuer's metadata too.
  *
  * @since 0.1.0
  * @category models
@@ -342,6 +343,7 @@ export type TokenEndpointError =
   | InvalidTokenResponseError
   | TokenTransportError
   | ClientConfigurationError
+  | MetadataError
 
 /**
  * What asking the token service for a token can fail with.
@@ -349,7 +351,7 @@ export type TokenEndpointError =
  * @since 0.1.0
  * @category models
  */
-export type TokenError = TokenEndpointError | UnknownClientError | MetadataError
+export type TokenError = TokenEndpointError | UnknownClientError
 
 /**
  * @example
@@ -417,7 +419,7 @@ const isRetryableStatus = (status: number): boolean => status === 408 || status 
  * @since 0.1.0
  * @category predicates
  */
-export const isRetryable = <E extends TokenEndpointError | MetadataError>(error: E): boolean => {
+export const isRetryable = (error: TokenEndpointError): boolean => {
   switch (error._tag) {
     case "TokenTransportError":
       return true

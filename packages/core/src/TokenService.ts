@@ -16,6 +16,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { AccessToken } from "./AccessToken.js"
+import type * as AuthorizationServerMetadata from "./AuthorizationServerMetadata.js"
 import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import * as internal from "./internal/tokenService.js"
 import * as TokenCache from "./TokenCache.js"
@@ -153,6 +154,12 @@ export interface Options {
   readonly refreshRetrySchedule?: Schedule.Schedule<unknown, TokenError> | undefined
   /** How many distinct tokens are kept in process (default 10,000). */
   readonly capacity?: number | undefined
+  /**
+   * How long the metadata of an issuer (for clients configured by issuer) is used before it is
+   * refreshed in the background: the server's `Cache-Control: max-age` within bounds, or a default
+   * (see `AuthorizationServerMetadata.defaultRefreshInterval`: 1 hour, within 1 minute to 1 day).
+   */
+  readonly metadataRefreshInterval?: AuthorizationServerMetadata.RefreshInterval | undefined
   /**
    * How long one `TokenCache` operation may take (default {@link defaultCacheTimeout}). One that
    * takes longer, fails or dies is a cache failure: the token is requested as if it were not

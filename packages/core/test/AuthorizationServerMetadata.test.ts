@@ -1,10 +1,19 @@
-import { AuthorizationServerMetadata, type TokenError } from "@access-token/core"
+import {
+  AuthorizationServerMetadata,
+  ClientCredentialsClient,
+  TokenCache,
+  TokenEndpointClient,
+  type TokenError,
+  TokenService
+} from "@access-token/core"
 import { TokenServer } from "@access-token/test-server"
 import { FetchHttpClient, HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Option, Schedule, TestClock } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Redacted, Schedule, TestClock } from "effect"
+import * as Jose from "jose"
 import { maxAgeOf, parseObject, wellKnownUrl } from "../src/internal/discovery.js"
+import { resolve } from "../src/internal/tokenRequest.js"
 
 const ISSUER = "https://as.example.com"
 const RFC8414 = "https://as.example.com/.well-known/oauth-authorization-server"
@@ -378,4 +387,137 @@ describe("AuthorizationServerMetadata against oidc-provider", () => {
       yield* server.setMetadataAvailable(true)
       assert.strictEqual((yield* live(server.issuer)).metadata.issuer, server.issuer)
     }))
+})
+
+describe("a client configured by issuer", () => {
+  const clientBy = (issuer: string, overrides: Partial<ClientCredentialsClient.Input> = {}) => ({
+    issuer,
+    clientId: "m2m",
+    clientSecret: Redacted.make("secret"),
+    scope: "api",
+    ...overrides
+  })
+
+  /** A token service on a real HTTP client, for as long as the scope lasts. */
+  const service = (options: TokenService.Options, endpoint?: TokenEndpointClient.Options) =>
+    Layer.build(
+      TokenService.layer(options).pipe(
+        Layer.provide([TokenEndpointClient.layer(endpoint), TokenCache.layerMemory()]),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+    ).pipe(Effect.map(Context.get(TokenService.TokenService)))
+
+  it("is given an issuer or a token endpoint, never both, never neither", () => {
+    const made = (input: Partial<ClientCredentialsClient.Input>) =>
+      Effect.runSync(Effect.flip(ClientCredentialsClient.make({ clientId: "m2m", ...input }, "billing")))
+    assert.include(made({}).message, "tokenEndpoint: is required, or give issuer")
+    assert.include(
+      made({ issuer: "https://as.example.com", tokenEndpoint: "https://as.example.com/token" }).message,
+      "issuer: and tokenEndpoint are both given"
+    )
+    assert.include(made({ issuer: "https://as.example.com?tenant=a" }).message, "issuer: must be an absolute")
+    assert.include(made({ issuer: "http://as.example.com" }).message, "issuer: plain http to as.example.com")
+  })
+
+  it("is keyed by its issuer: stable whatever its metadata says, distinct for another issuer", () => {
+    const keyOf = (input: ClientCredentialsClient.Input) => {
+      const client = Effect.runSync(ClientCredentialsClient.make(input, "billing"))
+      return Effect.runSync(resolve(client)).localKey
+    }
+    const first = keyOf(clientBy("https://as.example.com/tenants/a"))
+    assert.strictEqual(keyOf(clientBy("https://as.example.com/tenants/a")), first)
+    assert.notStrictEqual(keyOf(clientBy("https://as.example.com/tenants/b")), first)
+    assert.include(first, "https://as.example.com/tenants/a")
+    assert.notInclude(first, "/token")
+  })
+
+  it.scoped("gets tokens: one metadata request for every client and fiber of the issuer", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make({
+        clients: [{ clientId: "m2m", clientSecret: "secret" }, { clientId: "other", clientSecret: "other-secret" }]
+      })
+      const tokens = yield* service({
+        clients: {
+          billing: clientBy(server.issuer),
+          audit: clientBy(server.issuer, { clientId: "other", clientSecret: Redacted.make("other-secret") })
+        }
+      })
+      const got = yield* Effect.forEach(
+        Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? "billing" : "audit")),
+        (name) => tokens.getToken(name),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(Jose.decodeJwt(Redacted.value(got[0].value)).iss, server.issuer)
+      assert.strictEqual(yield* server.metadataRequestCount, 1)
+      assert.strictEqual(yield* server.tokenRequestCount, 2)
+    }))
+
+  it.scoped("an issuer with a path works", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make({ issuerPath: "/tenants/acme" })
+      const tokens = yield* service({ clients: { billing: clientBy(server.issuer) } })
+      const token = yield* tokens.getToken("billing")
+      assert.strictEqual(Jose.decodeJwt(Redacted.value(token.value)).iss, server.issuer)
+      const requests = yield* server.tokenRequests
+      assert.deepStrictEqual(requests.map((request) => [request.clientId, request.outcome]), [["m2m", "success"]])
+    }))
+
+  it.scoped("a document for another issuer is a typed error, and no token request is sent", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make({ issuerPath: "/tenants/acme" })
+      const tokens = yield* service({ clients: { billing: clientBy(`${server.issuer}/`) } })
+      const error = yield* Effect.flip(tokens.getToken("billing"))
+      assert.strictEqual(error._tag, "InvalidMetadataError")
+      assert.strictEqual(error._tag === "InvalidMetadataError" && error.reason, "IssuerMismatch")
+      assert.strictEqual(yield* server.tokenRequestCount, 0)
+    }))
+
+  it.scoped("metadata down at start: a typed error within the retry budget, then tokens once it is back", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make()
+      yield* server.setMetadataAvailable(false)
+      const tokens = yield* service({ clients: { billing: clientBy(server.issuer) } }, {
+        retrySchedule: Schedule.recurs(2)
+      })
+      const error = yield* Effect.flip(tokens.getToken("billing"))
+      assert.strictEqual(error._tag, "MetadataUnavailableError")
+      assert.include(error.message, "HTTP 503")
+      assert.strictEqual(yield* server.metadataRequestCount, 3, "the first try and 2 retries")
+      assert.strictEqual(yield* server.tokenRequestCount, 0)
+      yield* server.setMetadataAvailable(true)
+      yield* tokens.getToken("billing")
+      assert.strictEqual(yield* server.metadataRequestCount, 4)
+      assert.strictEqual(yield* server.tokenRequestCount, 1)
+    }))
+
+  const warnings: Array<string> = []
+
+  it.live("a failed refresh keeps the last good document, and tokens keep flowing", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make()
+      const tokens = yield* service({
+        clients: { billing: clientBy(server.issuer) },
+        metadataRefreshInterval: { default: "200 millis", minimum: "200 millis", maximum: "200 millis" }
+      }, { retrySchedule: Schedule.recurs(1) })
+      yield* tokens.getToken("billing")
+      yield* server.setMetadataAvailable(false)
+      yield* Effect.sleep("300 millis")
+      const renewed = tokens.getToken("billing", { forceRenewal: true })
+      // The document is due: this renewal uses the held one while its refresh fails in the background.
+      yield* renewed
+      // Waits (at most 10 s) for the refresh and its retry to have reached the server.
+      const metadataRequests = yield* server.metadataRequestCount.pipe(
+        Effect.filterOrFail((count) => count >= 3),
+        Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 500 }),
+        Effect.orElse(() => server.metadataRequestCount)
+      )
+      assert.isAtLeast(metadataRequests, 3, "the first retrieval, then a refresh and its retry")
+      yield* Effect.sleep("100 millis")
+      yield* renewed
+      assert.strictEqual(yield* server.tokenRequestCount, 3)
+      assert.isTrue(warnings.some((line) => line.includes("the last good document is kept")))
+    }).pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => warnings.push(String(message))))),
+      Effect.scoped
+    ))
 })

@@ -258,6 +258,7 @@ describe("config", () => {
       )
       assert.deepStrictEqual(read, {
         tokenEndpoint: "https://a.example/t",
+        issuer: undefined,
         clientId: "m2m",
         clientSecret: undefined,
         credentialStyle: undefined,

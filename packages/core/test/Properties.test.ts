@@ -294,7 +294,7 @@ describe("the client credentials request", () => {
           }
           const attempt = Effect.runSync(Effect.either(Effect.flatMap(
             resolve(made.right),
-            (resolved) => encodeAttempt(made.right, resolved, { tokenEndpoint: made.right.tokenEndpoint })
+            (resolved) => encodeAttempt(made.right, resolved, { tokenEndpoint: made.right.tokenEndpoint! })
           )))
           if (Either.isLeft(attempt)) {
             assert.strictEqual(attempt.left._tag, "ClientConfigurationError")

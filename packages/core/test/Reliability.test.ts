@@ -104,6 +104,7 @@ const harness = (options?: {
       TokenEndpointClient.TokenEndpointClient,
       Effect.map(TokenEndpointClient.TokenEndpointClient, (endpoint) =>
         TokenEndpointClient.TokenEndpointClient.of({
+          discover: endpoint.discover,
           requestToken: (client, parameters) =>
             Effect.suspend(() => {
               counters.acquisitions++
@@ -401,6 +402,7 @@ describe("TokenService when callers are interrupted", () => {
         TokenEndpointClient.TokenEndpointClient,
         Effect.map(TokenEndpointClient.TokenEndpointClient, (endpoint) =>
           TokenEndpointClient.TokenEndpointClient.of({
+            discover: endpoint.discover,
             requestToken: (client, parameters) =>
               Effect.suspend(() => {
                 counters.acquisitions++

@@ -9,6 +9,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { InvalidMetadataError } from "../TokenError.js"
 import { redactText } from "./redact.js"
+import type { Target } from "./tokenRequest.js"
 import { isLoopback } from "./transport.js"
 
 /**
@@ -162,3 +163,22 @@ export const maxAgeOf = (cacheControl: string | undefined): Duration.Duration | 
   }
   return maxAge
 }
+
+/**
+ * Where a client configured by `issuer` sends its token requests, from the issuer's document; a
+ * document that names no token endpoint cannot serve one.
+ */
+export const targetOf = (
+  issuer: string,
+  discovered: { readonly metadata: typeof Metadata.Type; readonly location: string }
+): Either.Either<Target, InvalidMetadataError> =>
+  discovered.metadata.token_endpoint === undefined
+    ? Either.left(
+      new InvalidMetadataError({
+        issuer,
+        reason: "Malformed",
+        location: discovered.location,
+        description: "token_endpoint is missing: the document names no token endpoint"
+      })
+    )
+    : Either.right({ tokenEndpoint: discovered.metadata.token_endpoint, issuer, metadata: discovered.metadata })

@@ -9,7 +9,10 @@ import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import type * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
+import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import type { MetadataError } from "../TokenError.js"
+import { targetOf } from "./discovery.js"
+import type { Target } from "./tokenRequest.js"
 
 /** How long a document is kept: the server's `max-age` within bounds, or a default when it gives none. */
 export interface Lifetimes {
@@ -142,4 +145,19 @@ export const make = (
     })
 
   return { get }
+}
+
+const noTarget: Effect.Effect<undefined> = Effect.succeed(undefined)
+
+/**
+ * Where each client's token requests go: for a client configured by issuer, the token endpoint of
+ * the issuer's metadata as `cache` holds it; for any other, nothing to add to its definition.
+ */
+export const targets = (cache: MetadataCache) =>
+(
+  client: ClientCredentialsClient.ClientCredentialsClient
+): Effect.Effect<Target | undefined, MetadataError> => {
+  const issuer = client.issuer
+  if (issuer === undefined) return noTarget
+  return Effect.flatMap(cache.get(issuer), (discovered) => targetOf(issuer, discovered))
 }

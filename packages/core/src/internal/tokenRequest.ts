@@ -2,6 +2,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import type * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import { certificateOf } from "../MutualTls.js"
 import type { RequestParameters } from "../TokenEndpointClient.js"
@@ -42,7 +43,9 @@ export const bindingParts = (
   resource: ReadonlyArray<string>,
   parameters: Readonly<Record<string, string>>
 ): Array<unknown> => [
-  client.tokenEndpoint,
+  // The issuer, not the token endpoint its metadata names, so that a key stays stable across
+  // metadata refreshes and two issuers never share a token.
+  client.issuer ?? client.tokenEndpoint,
   client.clientId,
   client.name,
   scope ?? null,
@@ -116,6 +119,8 @@ export const cacheKey = (
 export interface Target {
   readonly tokenEndpoint: string
   readonly issuer?: string | undefined
+  /** The issuer's metadata, when the client is configured by issuer. */
+  readonly metadata?: AuthorizationServerMetadata.AuthorizationServerMetadata | undefined
 }
 
 /** How one attempt proves the client's identity: headers, and form pairs placed after `grant_type`. */

@@ -9,6 +9,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { AccessToken } from "../AccessToken.js"
+import * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import { TokenCache } from "../TokenCache.js"
 import { type RequestParameters, TokenEndpointClient } from "../TokenEndpointClient.js"
@@ -24,6 +25,7 @@ import {
 import * as TokenService from "../TokenService.js"
 import * as guardedCache from "./guardedCache.js"
 import { isFresh, type Lifetime, type Mode, timed } from "./lifetime.js"
+import * as metadataCache from "./metadataCache.js"
 import { record, snapshot } from "./readiness.js"
 import * as slots from "./slots.js"
 import type { Registration, Slot } from "./slots.js"
@@ -119,6 +121,13 @@ export const make = (
     )
     const scope = yield* Effect.scope
     const refreshRetry = options.refreshRetrySchedule ?? TokenService.defaultRefreshRetrySchedule
+    // One metadata document per issuer, whatever the number of clients: a token request never waits
+    // for its refresh once it is known.
+    const targetOf = metadataCache.targets(metadataCache.make(
+      endpoint.discover,
+      metadataCache.lifetimesOf(options.metadataRefreshInterval ?? AuthorizationServerMetadata.defaultRefreshInterval),
+      scope
+    ))
     const table = slots.make(
       yield* Effect.forEach(Object.entries(options.clients), ([name, input]) =>
         Effect.flatMap(
@@ -145,8 +154,13 @@ export const make = (
           const cached = yield* cache.get(registration, key)
           if (Option.isSome(cached) && fresh(cached.value)) return cached.value
         }
-        const request = count(TokenService.tokenRequests, registration).pipe(
-          Effect.zipRight(endpoint.requestToken(registration.client, slot.request)),
+        const request = targetOf(registration.client).pipe(
+          Effect.flatMap((target) =>
+            Effect.zipRight(
+              count(TokenService.tokenRequests, registration),
+              endpoint.requestToken(registration.client, slot.request, target)
+            )
+          ),
           Effect.tapBoth({
             onFailure: () => count(TokenService.tokenRequestFailures, registration),
             onSuccess: (token) =>

@@ -16,19 +16,22 @@ export const isLoopback = (url: URL): boolean => loopbackHost.test(url.hostname)
 /**
  * Checks that a token endpoint keeps the secret off the network in clear: `https`, or `http` on
  * loopback, or `allowInsecureTransport`. The endpoint is the client's own unless another was found
- * for it (by discovery, for instance), which must pass the same check.
+ * for it (by discovery, for instance), which must pass the same check. A client configured by
+ * issuer has its issuer checked alike: whoever can change its metadata chooses where the
+ * credentials go.
  */
 export const checkTransport = (
   client: ClientCredentialsClient,
-  tokenEndpoint: string = client.tokenEndpoint
+  tokenEndpoint?: string
 ): Either.Either<void, ClientConfigurationError> => {
-  const url = new URL(tokenEndpoint)
+  const byIssuer = tokenEndpoint === undefined && client.tokenEndpoint === undefined
+  const url = new URL(tokenEndpoint ?? client.tokenEndpoint ?? client.issuer ?? "")
   return url.protocol === "https:" || isLoopback(url) || client.allowInsecureTransport
     ? Either.void
     : Either.left(
       new ClientConfigurationError({
         client: client.name,
-        field: "tokenEndpoint",
+        field: byIssuer ? "issuer" : "tokenEndpoint",
         reason:
           `plain http to ${url.host} would send the client's credentials in clear: use https, or set allowInsecureTransport`
       })
