@@ -21,8 +21,9 @@ export const describeFailure = (cause: unknown): string => {
 }
 
 /**
- * Logs when the connection is lost and when it is back, once each per outage, and keeps ioredis
- * from reporting an `error` event that nobody listens to.
+ * Notes when the connection is lost and when it is back, once each per outage, and keeps ioredis
+ * from reporting an `error` event that nobody listens to. At debug level: the token service warns
+ * once when the cache stops answering and says when it is back, with the failure that it saw.
  */
 const watch = (client: Redis): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -32,7 +33,7 @@ const watch = (client: Redis): Effect.Effect<void, never, Scope.Scope> =>
       if (lost) return
       lost = true
       runFork(
-        Effect.logWarning(
+        Effect.logDebug(
           `Redis token cache connection failed (${
             describeFailure(error)
           }); each replica requests its own tokens until it is back`
@@ -42,7 +43,7 @@ const watch = (client: Redis): Effect.Effect<void, never, Scope.Scope> =>
     const onReady = () => {
       if (!lost) return
       lost = false
-      runFork(Effect.logInfo("Redis token cache connection restored"))
+      runFork(Effect.logDebug("Redis token cache connection restored"))
     }
     yield* Effect.acquireRelease(
       Effect.sync(() => {

@@ -69,8 +69,10 @@ export const coordinate = (
     Effect.uninterruptibleMask((restore) => {
       const fresh = Effect.map(stored(key), Option.filter(isFresh))
       const outcome = (name: string) => Effect.annotateCurrentSpan("access_token.cache.coordination", name)
+      // The outage itself is reported once by the token service (and the connection): not here,
+      // on every acquisition it lasts.
       const withoutLock = (error: TokenCacheError) =>
-        Effect.logWarning(`${error.message}; requesting a token without the other replicas`).pipe(
+        Effect.logDebug(`${error.message}; requesting a token without the other replicas`).pipe(
           Effect.zipRight(outcome("unavailable")),
           Effect.zipRight(restore(request))
         )
