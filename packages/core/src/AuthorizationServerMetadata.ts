@@ -174,6 +174,26 @@ export type Discover = (issuer: string) => Effect.Effect<Discovered, MetadataErr
  * A retrieval function on the `HttpClient` of the context, for a service that retrieves the
  * metadata of many issuers, many times. See {@link discover} for what it does.
  *
+ * @example
+ * ```ts
+ * import { AuthorizationServerMetadata } from "@access-token/core"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // One retrieval function for several issuers, OpenID Connect Discovery first.
+ * const program = Effect.gen(function*() {
+ *   const retrieve = yield* AuthorizationServerMetadata.make({
+ *     order: ["openid-configuration", "oauth-authorization-server"],
+ *     requestTimeout: "5 seconds"
+ *   })
+ *   const [first, second] = yield* Effect.all([
+ *     retrieve("https://login.example.com/tenant-a"),
+ *     retrieve("https://login.example.com/tenant-b")
+ *   ])
+ *   return [first.metadata.token_endpoint, second.metadata.token_endpoint]
+ * }).pipe(Effect.provide(FetchHttpClient.layer))
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -300,6 +320,24 @@ export const make = (options?: Options): Effect.Effect<Discover, never, HttpClie
  * which is never followed) or with something that is not a JSON object hands over to the next.
  * The document's `issuer` must be exactly `issuer` (RFC 8414 §3.3). Unreachable servers, timeouts,
  * `408`, `429` and `5xx` are retried on the schedule.
+ *
+ * @example
+ * ```ts
+ * import { AuthorizationServerMetadata } from "@access-token/core"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const program = AuthorizationServerMetadata.discover("https://login.example.com").pipe(
+ *   Effect.map(({ maxAge, metadata }) => ({
+ *     tokenEndpoint: metadata.token_endpoint,
+ *     methods: metadata.token_endpoint_auth_methods_supported ?? ["client_secret_basic"],
+ *     // From Cache-Control: how long the document may be kept.
+ *     maxAge
+ *   })),
+ *   Effect.catchTag("MetadataUnavailableError", (error) => Effect.logWarning(error.message)),
+ *   Effect.provide(FetchHttpClient.layer)
+ * )
+ * ```
  *
  * @since 0.2.0
  * @category constructors

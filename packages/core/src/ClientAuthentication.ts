@@ -329,6 +329,34 @@ const secretAlgorithms: ReadonlyArray<string> = ["HS256", "HS384", "HS512"]
  * cannot be read or an algorithm that does not fit it fails with `ClientConfigurationError`
  * naming the client and the field, never quoting the key.
  *
+ * @example
+ * ```ts
+ * import { ClientAuthentication, TokenService } from "@access-token/core"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const { privateKey } = yield* Effect.promise(() =>
+ *     crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])
+ *   )
+ *   // Imported and checked once, when the layer is built; a fresh assertion is signed for every attempt.
+ *   const authentication = yield* ClientAuthentication.make(
+ *     { method: "private_key_jwt", privateKey, keyId: "2026-01", audience: "tokenEndpoint" },
+ *     "api"
+ *   )
+ *   assert.strictEqual(authentication.method, "private_key_jwt")
+ *   return authentication
+ * })
+ *
+ * const Tokens = Layer.unwrapEffect(Effect.map(program, (authentication) =>
+ *   TokenService.layerDefault({
+ *     clients: { api: { tokenEndpoint: "https://login.example.com/oauth2/token", clientId: "m2m", authentication } }
+ *   })
+ * )).pipe(Layer.provide(FetchHttpClient.layer))
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -389,6 +417,21 @@ export const make = (
  * `kid`), `SIGNING_ALGORITHM`, `CERTIFICATE` (PEM, for `x5t#S256`), `ASSERTION_AUDIENCE` (`issuer`
  * or `token_endpoint`), `ASSERTION_LIFETIME` (a duration). `None` when no method is configured, so
  * that a client with a secret keeps its credential style.
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenService } from "@access-token/core"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ *
+ * // API_TOKEN_ENDPOINT=https://login.example.com/oauth2/token API_CLIENT_ID=m2m
+ * // API_TOKEN_ENDPOINT_AUTH_METHOD=private_key_jwt API_PRIVATE_KEY="-----BEGIN PRIVATE KEY-----..."
+ * // API_ASSERTION_AUDIENCE=token_endpoint
+ * // ClientCredentialsClient.config reads these (and the secret methods') under the client's prefix.
+ * const Tokens = TokenService.layerConfigDefault({
+ *   clients: { api: ClientCredentialsClient.config("API") }
+ * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
  *
  * @since 0.2.0
  * @category config

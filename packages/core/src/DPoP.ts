@@ -105,6 +105,31 @@ export class KeyError extends Schema.TaggedError<KeyError>("@access-token/core/D
  * Generates a key in memory (ES256 unless told otherwise). Tokens bound to it are useless to any
  * other process: replicas that share a token cache need a key from configuration instead.
  *
+ * @example
+ * ```ts
+ * import { DPoP, TokenService } from "@access-token/core"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const key = yield* DPoP.generate("ES256")
+ *   // The RFC 7638 thumbprint: what the server binds tokens to (cnf.jkt). The private half never shows.
+ *   assert.match(key.thumbprint, /^[\w-]{43}$/)
+ *   return key
+ * })
+ *
+ * // A client whose tokens are bound to a key generated at start-up (`dpop: true` does the same).
+ * const Tokens = Layer.unwrapEffect(Effect.map(program, (key) =>
+ *   TokenService.layerDefault({
+ *     clients: {
+ *       api: { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("s"), dpop: { key } }
+ *     }
+ *   })
+ * )).pipe(Layer.provide(FetchHttpClient.layer))
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -118,6 +143,15 @@ export const generate = (algorithm: Algorithm = defaultAlgorithm): Effect.Effect
  * Imports a private key given as a JWK (JSON text) or a PKCS#8 PEM, as read with
  * `Config.redacted`. The algorithm defaults to the key's `alg`, else follows from its type: EC
  * P-256/P-384/P-521 → ES256/ES384/ES512, Ed25519 → Ed25519, RSA → PS256.
+ *
+ * @example
+ * ```ts
+ * import { DPoP } from "@access-token/core"
+ * import { Config, Effect } from "effect"
+ *
+ * // A key every replica shares, so that they can share bound tokens: a private JWK or PKCS#8 PEM.
+ * const key = Effect.flatMap(Config.redacted("DPOP_KEY"), (material) => DPoP.importKey(material))
+ * ```
  *
  * @since 0.2.0
  * @category constructors
@@ -150,6 +184,24 @@ export interface ProofRequest {
  * `htu`, `iat` (from `Clock`), a fresh `jti`, `nonce` when given and `ath` when the request carries
  * an access token.
  *
+ * @example
+ * ```ts
+ * import { DPoP } from "@access-token/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const key = yield* DPoP.generate()
+ *   const proof = yield* DPoP.proof(key, { method: "GET", url: "https://api.example.com/invoices?page=2" })
+ *   const [header, payload] = Redacted.value(proof).split(".").slice(0, 2)
+ *     .map((part) => JSON.parse(Buffer.from(part, "base64url").toString()))
+ *   assert.strictEqual(header.typ, "dpop+jwt")
+ *   assert.strictEqual(payload.htu, "https://api.example.com/invoices")
+ *   assert.strictEqual(payload.htm, "GET")
+ * })
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
  * @since 0.2.0
  * @category proofs
  */
@@ -168,6 +220,16 @@ export const proof = (key: Key, request: ProofRequest): Effect.Effect<Redacted.R
 /**
  * `ath` (RFC 9449 §4.2): the base64url SHA-256 of an access token, computed once per token.
  *
+ * @example
+ * ```ts
+ * import { DPoP } from "@access-token/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // RFC 9449 §4.2: base64url of the SHA-256 of the token.
+ * const ath = Effect.runPromise(DPoP.accessTokenHash(Redacted.make("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU")))
+ * ath.then((hash) => assert.strictEqual(hash, "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"))
+ * ```
+ *
  * @since 0.2.0
  * @category proofs
  */
@@ -178,6 +240,22 @@ export const accessTokenHash: (accessToken: Redacted.Redacted<string>) => Effect
  * Masks the `DPoP` header wherever `@effect/platform` shows request headers (its client spans), as
  * it masks `Authorization`: a proof can be replayed until it is too old. The token endpoint client
  * and the middleware run their requests with it; use it around requests that carry proofs of your own.
+ *
+ * @example
+ * ```ts
+ * import { DPoP } from "@access-token/core"
+ * import { HttpClient, HttpClientRequest } from "@effect/platform"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // A request of your own with a proof: its http.client span shows DPoP: <redacted>.
+ * const send = (url: string) =>
+ *   Effect.gen(function*() {
+ *     const key = yield* DPoP.generate()
+ *     const proof = yield* DPoP.proof(key, { method: "POST", url })
+ *     const client = yield* HttpClient.HttpClient
+ *     return yield* client.execute(HttpClientRequest.post(url).pipe(HttpClientRequest.setHeader("DPoP", Redacted.value(proof))))
+ *   }).pipe(DPoP.withRedactedProofs)
+ * ```
  *
  * @since 0.2.0
  * @category proofs
@@ -210,6 +288,22 @@ export const defaultNonceCapacity = 100
 /**
  * A nonce store of its own, for code that signs proofs itself.
  *
+ * @example
+ * ```ts
+ * import { DPoP } from "@access-token/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const nonces = yield* DPoP.makeNonces()
+ *   yield* nonces.update("https://api.example.com/invoices", "eyJ7S_zG.eyJH0-Z.HX4w-7v")
+ *   // Kept per origin: any path of that origin gets it.
+ *   assert.strictEqual(yield* nonces.get("https://api.example.com/reports"), "eyJ7S_zG.eyJH0-Z.HX4w-7v")
+ *   assert.strictEqual(yield* nonces.get("https://auth.example.com/token"), undefined)
+ * })
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -234,6 +328,17 @@ export const unsafeMakeNonces = (capacity: number = defaultNonceCapacity): Nonce
  * Whether a resource server's response asks for a proof with a nonce (RFC 9449 §9): a `401` whose
  * `WWW-Authenticate` has `error="use_dpop_nonce"`, under the `DPoP` scheme or, as some servers
  * send it, `Bearer`.
+ *
+ * @example
+ * ```ts
+ * import { DPoP } from "@access-token/core"
+ *
+ * assert.ok(DPoP.isNonceChallenge({
+ *   status: 401,
+ *   headers: { "www-authenticate": 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce"' }
+ * }))
+ * assert.ok(!DPoP.isNonceChallenge({ status: 401, headers: { "www-authenticate": 'DPoP error="invalid_token"' } }))
+ * ```
  *
  * @since 0.2.0
  * @category predicates
@@ -272,6 +377,20 @@ export class Settings extends Schema.Class<Settings>("@access-token/core/DPoP/Se
 /**
  * Resolves what a user wrote: `true` means a key generated in memory.
  *
+ * @example
+ * ```ts
+ * import { DPoP } from "@access-token/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const settings = yield* DPoP.settings(true)
+ *   assert.strictEqual(settings.key.algorithm, "ES256")
+ *   assert.strictEqual(settings.allowBearer, false)
+ * })
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -292,6 +411,21 @@ export const settings = (input: true | Input | Settings): Effect.Effect<Settings
  * Reads a client's DPoP settings from configuration: `DPOP_KEY` (redacted; a private JWK or a
  * PKCS#8 PEM), `DPOP` (`true` for a key generated in memory), `DPOP_ALGORITHM` and
  * `DPOP_ALLOW_BEARER`. Without `DPOP_KEY` or `DPOP=true`, the client does not use DPoP.
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient } from "@access-token/core"
+ * import { ConfigProvider, Effect } from "effect"
+ *
+ * // ClientCredentialsClient.config reads it under the client's prefix: API_DPOP=true, API_DPOP_KEY=...
+ * const environment = ConfigProvider.fromMap(new Map([
+ *   ["API_TOKEN_ENDPOINT", "https://auth.example.com/token"],
+ *   ["API_CLIENT_ID", "m2m"],
+ *   ["API_DPOP", "true"]
+ * ]), { pathDelim: "_" })
+ * const input = Effect.runSync(Effect.withConfigProvider(ClientCredentialsClient.config("API"), environment))
+ * assert.deepStrictEqual(input.dpop, { key: undefined, algorithm: undefined, allowBearer: undefined })
+ * ```
  *
  * @since 0.2.0
  * @category config

@@ -118,6 +118,17 @@ const nonEmpty = (record: Record<string, unknown>, name: string): string | undef
  * Reads a service-account key file. Its other members (`project_id`, `client_id`, ...) are ignored;
  * no error quotes the file.
  *
+ * @example
+ * ```ts
+ * import { JwtBearerGrant } from "@access-token/core"
+ * import { Effect, Either, Redacted } from "effect"
+ *
+ * const notAKeyFile = Effect.runSync(Effect.either(JwtBearerGrant.parseServiceAccountKey("google", Redacted.make("{}"))))
+ * assert.ok(Either.isLeft(notAKeyFile))
+ * // The error names the field and what is missing, never the file's content.
+ * assert.strictEqual(notAKeyFile.left.message, 'Client "google" is misconfigured: grant.serviceAccountKey: has no client_email, private_key, token_uri: is it a service-account key file?')
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -151,6 +162,24 @@ const isServiceAccountInput = (input: Input): input is ServiceAccountInput => "s
  * `subject` says otherwise): imports and checks its key (a service account's from its key file)
  * and validates its settings. The result also says which client id and token endpoint a service
  * account implies.
+ *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Effect, Layer } from "effect"
+ *
+ * // A Google service account: the key file gives the client id (client_email) and the token
+ * // endpoint (token_uri); TokenService.layer makes the grant and checks the key when it starts.
+ * const Tokens = Layer.unwrapEffect(
+ *   Effect.map(Config.redacted("GOOGLE_SERVICE_ACCOUNT_KEY"), (serviceAccountKey) =>
+ *     TokenService.layerDefault({
+ *       clients: {
+ *         google: { grant: { serviceAccountKey }, scope: "https://www.googleapis.com/auth/cloud-platform" }
+ *       }
+ *     }))
+ * ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
  *
  * @since 0.2.0
  * @category constructors
