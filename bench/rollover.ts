@@ -59,10 +59,11 @@ export const run = Effect.gen(function*() {
 
   const tokenRequests: Array<TokenRequest> = []
   const tokens = yield* tokenService({ clients: { api: clientOf(server) } }, (endpoint) => ({
-    requestToken: (client, parameters) =>
+    ...endpoint,
+    requestToken: (client, parameters, target) =>
       Effect.suspend(() => {
         const startedAt = now()
-        return endpoint.requestToken(client, parameters).pipe(
+        return endpoint.requestToken(client, parameters, target).pipe(
           Effect.tapBoth({
             onFailure: () =>
               Effect.sync(() => tokenRequests.push({ startedAt, endedAt: now(), staleAt: undefined, exp: undefined })),
