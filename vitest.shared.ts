@@ -19,7 +19,7 @@ export const shared: ViteUserConfig = {
       ...alias("platform"),
       ...alias("platform-node"),
       ...alias("redis"),
-      ...alias("test-server")
+      ...alias("testing")
     }
   },
   test: {

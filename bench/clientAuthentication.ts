@@ -6,7 +6,7 @@
  */
 import { ClientCredentialsClient, TokenEndpointClient } from "@access-token/core"
 import { credentials } from "@access-token/core/internal/clientAuthentication"
-import { TokenServer } from "@access-token/test-server"
+import { TokenServer } from "@access-token/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as Crypto from "node:crypto"

@@ -4,7 +4,7 @@
  * serve them all; and 100 clients × 100 requests must cause exactly 100.
  */
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
 import { Context, Effect, Layer } from "effect"
 import { getStatus } from "./lib/fixtures.js"

@@ -10,7 +10,7 @@
  * - ours: `AccessTokenHttpClient` on `NodeHttpClient.layerUndici`.
  */
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { TokenServer } from "@access-token/test-server"
+import { TokenServer } from "@access-token/testing"
 import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"

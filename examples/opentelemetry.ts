@@ -13,7 +13,7 @@
  */
 import { TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { NodeSdk } from "@effect/opentelemetry"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"

@@ -14,7 +14,7 @@
 import type { TokenReadiness } from "@access-token/core"
 import { ClientCredentialsClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Context, DateTime, Deferred, Effect, Layer, Logger, Option, Schedule, type Scope } from "effect"

@@ -13,7 +13,7 @@
 import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { RedisTokenCache } from "@access-token/redis"
-import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { FileSystem, KeyValueStore } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import type { PlatformError } from "@effect/platform/Error"

@@ -11,7 +11,7 @@
  */
 import { ClientCredentialsClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Config, DateTime, Effect, Layer, Logger, Option, Schedule, type Scope } from "effect"

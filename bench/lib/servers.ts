@@ -2,7 +2,7 @@
  * The embedded OAuth 2.0 server and the clients that talk to it, as the scenarios build them.
  */
 import { type ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
-import type { TokenServer } from "@access-token/test-server"
+import type { TokenServer } from "@access-token/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
 import { Context, Effect, Layer, type Scope } from "effect"

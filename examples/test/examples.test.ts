@@ -1,4 +1,4 @@
-import { ProtectedApi, RedisServer, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, RedisServer, TokenServer } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"

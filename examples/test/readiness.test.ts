@@ -1,4 +1,4 @@
-import { LoopbackServer, ProtectedApi, TokenServer } from "@access-token/test-server"
+import { LoopbackServer, ProtectedApi, TokenServer } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { interrupt, run } from "./utils/run.js"

@@ -1,4 +1,4 @@
-import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { execFile } from "node:child_process"

@@ -6,7 +6,7 @@ import {
   type TokenError,
   TokenService
 } from "@access-token/core"
-import { TokenServer } from "@access-token/test-server"
+import { TokenServer } from "@access-token/testing"
 import { FetchHttpClient, HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"

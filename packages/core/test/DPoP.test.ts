@@ -7,7 +7,7 @@ import {
   TokenError,
   TokenService
 } from "@access-token/core"
-import { TokenServer } from "@access-token/test-server"
+import { TokenServer } from "@access-token/testing"
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"

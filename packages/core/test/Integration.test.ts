@@ -2,7 +2,7 @@
  * The core against a real OAuth 2.0 server (oidc-provider) on loopback.
  */
 import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
-import { LoopbackServer, TokenServer } from "@access-token/test-server"
+import { LoopbackServer, TokenServer } from "@access-token/testing"
 import { FetchHttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"

@@ -1,5 +1,5 @@
 import { ClientAuthentication, ClientCredentialsClient, MutualTls } from "@access-token/core"
-import { TestCertificates } from "@access-token/test-server"
+import { TestCertificates } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Inspectable, Redacted } from "effect"
 import * as crypto from "node:crypto"

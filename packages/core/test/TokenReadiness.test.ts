@@ -10,7 +10,7 @@ import {
   type TokenReadiness,
   TokenService
 } from "@access-token/core"
-import { TokenServer } from "@access-token/test-server"
+import { TokenServer } from "@access-token/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, DateTime, Deferred, Duration, Effect, Layer, Metric, Redacted, Schedule, TestClock } from "effect"

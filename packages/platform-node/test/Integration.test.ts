@@ -12,7 +12,7 @@ import {
 } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { NodeMutualTls } from "@access-token/platform-node"
-import { ProtectedApi, TestCertificates, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, TestCertificates, TokenServer } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import Undici from "@effect/platform-node/Undici"

@@ -1,6 +1,6 @@
 import { MutualTls } from "@access-token/core"
 import { NodeMutualTls } from "@access-token/platform-node"
-import { LoopbackServer, TestCertificates } from "@access-token/test-server"
+import { LoopbackServer, TestCertificates } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 

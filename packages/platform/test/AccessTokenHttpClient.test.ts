@@ -1,6 +1,6 @@
 import { AccessToken, TokenCache, TokenEndpointClient, TokenError, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { LoopbackServer } from "@access-token/test-server"
+import { LoopbackServer } from "@access-token/testing"
 import {
   FetchHttpClient,
   HttpBody,

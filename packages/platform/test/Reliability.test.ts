@@ -5,7 +5,7 @@
  */
 import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenError, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { LoopbackServer } from "@access-token/test-server"
+import { LoopbackServer } from "@access-token/testing"
 import { FetchHttpClient, HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"

@@ -2,7 +2,7 @@
  * Worker replicas as real processes (`test/fixtures/replica.ts`), sharing one Redis and one token
  * endpoint.
  */
-import { LoopbackServer, RedisServer } from "@access-token/test-server"
+import { LoopbackServer, RedisServer } from "@access-token/testing"
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Exit, FiberId } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"

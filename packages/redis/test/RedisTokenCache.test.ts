@@ -1,7 +1,7 @@
 import { AccessToken, ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { cacheKey, resolve } from "@access-token/core/internal/tokenRequest"
 import { RedisTokenCache } from "@access-token/redis"
-import { RedisServer } from "@access-token/test-server"
+import { RedisServer } from "@access-token/testing"
 import { assert, layer } from "@effect/vitest"
 import {
   ConfigProvider,

@@ -3,7 +3,7 @@
  * connections, resets, silence, trickles, error statuses, malformed or oversized bodies) and reads
  * back every request it received.
  */
-import { LoopbackServer } from "@access-token/test-server"
+import { LoopbackServer } from "@access-token/testing"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import type * as Http from "node:http"

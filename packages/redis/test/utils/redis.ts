@@ -1,6 +1,6 @@
 /**
  * Test helpers for looking at what the cache stored. The Redis itself comes from
- * `@access-token/test-server/RedisServer`.
+ * `@access-token/testing/RedisServer`.
  */
 import { Duration, Effect } from "effect"
 import { Redis } from "ioredis"

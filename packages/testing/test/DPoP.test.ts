@@ -2,7 +2,7 @@
  * The test servers speak DPoP (RFC 9449): the token server binds tokens to a proof's key and can
  * demand nonces; the protected API checks every proof and can demand nonces of its own.
  */
-import { ProtectedApi, TokenServer } from "@access-token/test-server"
+import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as Jose from "jose"

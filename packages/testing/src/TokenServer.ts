@@ -187,7 +187,7 @@ export interface TokenRequest {
  * @since 0.1.0
  * @category tags
  */
-export class TokenServer extends Context.Tag("@access-token/test-server/TokenServer")<
+export class TokenServer extends Context.Tag("@access-token/testing/TokenServer")<
   TokenServer,
   TokenServer.Service
 >() {}

@@ -1,7 +1,7 @@
 /**
  * The test servers over mutual TLS (RFC 8705), with certificates the tests make themselves.
  */
-import { LoopbackServer, ProtectedApi, TestCertificates, TokenServer } from "@access-token/test-server"
+import { LoopbackServer, ProtectedApi, TestCertificates, TokenServer } from "@access-token/testing"
 import Undici from "@effect/platform-node/Undici"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"

@@ -101,7 +101,7 @@ export interface Claim {
  * @since 0.1.0
  * @category tags
  */
-export class ProtectedApi extends Context.Tag("@access-token/test-server/ProtectedApi")<
+export class ProtectedApi extends Context.Tag("@access-token/testing/ProtectedApi")<
   ProtectedApi,
   ProtectedApi.Service
 >() {}

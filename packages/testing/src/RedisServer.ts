@@ -23,7 +23,7 @@ export class RedisServerError extends Data.TaggedError("RedisServerError")<{ rea
  * @since 0.2.0
  * @category tags
  */
-export class RedisServer extends Context.Tag("@access-token/test-server/RedisServer")<
+export class RedisServer extends Context.Tag("@access-token/testing/RedisServer")<
   RedisServer,
   RedisServer.Service
 >() {}
@@ -77,7 +77,7 @@ export const layer: Layer.Layer<RedisServer, RedisServerError> = Layer.scoped(Re
  * @since 0.1.0
  * @category tags
  */
-export class RedisUrl extends Context.Tag("@access-token/test-server/RedisUrl")<RedisUrl, string>() {}
+export class RedisUrl extends Context.Tag("@access-token/testing/RedisUrl")<RedisUrl, string>() {}
 
 /**
  * Provides {@link RedisUrl}: `REDIS_URL` when set, otherwise the URL of a `redis-server` of its

@@ -1,4 +1,4 @@
-import { TokenServer } from "@access-token/test-server"
+import { TokenServer } from "@access-token/testing"
 import { assert, describe, it, vi } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as Jose from "jose"
