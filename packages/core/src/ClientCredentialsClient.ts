@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -39,23 +40,6 @@ export const TokenEndpointUrl = Schema.String.pipe(
 
 /** RFC 6749 §3.3: scope tokens of `%x21 / %x23-5B / %x5D-7E`, separated by single spaces. */
 const scopeSyntax = /^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/
-
-/**
- * An issuer identifier (RFC 8414 §2): an absolute `http` or `https` URL with no query, fragment or
- * credentials. It is compared character for character with the `issuer` of its metadata.
- *
- * @since 0.2.0
- * @category schemas
- */
-export const Issuer = Schema.String.pipe(
-  Schema.filter((s) => {
-    const url = parseUrl(s)
-    return url !== undefined && (url.protocol === "https:" || url.protocol === "http:") && url.search === "" &&
-      url.hash === "" && !s.includes("?") && !s.includes("#") && url.username === "" && url.password === ""
-  }, {
-    message: () => "must be an absolute http(s) URL without query, fragment or credentials (RFC 8414 §2)"
-  })
-)
 
 /**
  * A space-separated list of scope tokens (RFC 6749 §3.3).
@@ -123,16 +107,8 @@ export class ClientCredentialsClient
   extends Schema.Class<ClientCredentialsClient>("@access-token/core/ClientCredentialsClient")({
     /** The name the client is registered under; used in logs, spans and errors. */
     name: Schema.String,
-    /**
-     * The token endpoint, `https` unless on loopback or `allowInsecureTransport` is set; absent when
-     * the client is configured by `issuer`.
-     */
-    tokenEndpoint: Schema.optional(TokenEndpointUrl),
-    /**
-     * The authorization server's issuer identifier, in place of `tokenEndpoint`: the token endpoint
-     * is then found in the issuer's metadata (RFC 8414, OpenID Connect Discovery).
-     */
-    issuer: Schema.optional(Issuer),
+    /** The token endpoint, `https` unless on loopback or `allowInsecureTransport` is set. */
+    tokenEndpoint: TokenEndpointUrl,
     clientId: Schema.NonEmptyString,
     clientSecret: Schema.optional(
       Schema.RedactedFromSelf(Schema.String).annotations({
@@ -169,11 +145,6 @@ export interface Input {
   readonly name?: string | undefined
   /** Required, unless a service-account key file (`grant.serviceAccountKey`) gives it. */
   readonly tokenEndpoint?: string | URL | undefined
-  /**
-   * The issuer, in place of `tokenEndpoint` (give one of the two): the token endpoint is found in its
-   * metadata, which `TokenService` retrieves once and keeps fresh.
-   */
-  readonly issuer?: string | URL | undefined
   /** Required, unless a service-account key file (`grant.serviceAccountKey`) gives it. */
   readonly clientId?: string | undefined
   readonly clientSecret?: Redacted.Redacted<string> | undefined
@@ -301,7 +272,6 @@ export const make = (
     ...input,
     name: clientName,
     tokenEndpoint: input.tokenEndpoint instanceof URL ? input.tokenEndpoint.href : input.tokenEndpoint,
-    issuer: input.issuer instanceof URL ? input.issuer.href : input.issuer,
     resource: typeof input.resource === "string" ? [input.resource] : input.resource,
     expirationBuffer: duration(input.expirationBuffer),
     defaultLifetime: duration(input.defaultLifetime)
@@ -309,33 +279,67 @@ export const make = (
   if (Either.isLeft(decoded)) {
     return Effect.fail(new ClientConfigurationError({ client: clientName, ...firstIssue(decoded.left) }))
   }
-  const { issuer, tokenEndpoint } = decoded.right
-  if ((issuer === undefined) === (tokenEndpoint === undefined)) {
-    return Effect.fail(
-      new ClientConfigurationError({
-        client: clientName,
-        field: issuer === undefined ? "tokenEndpoint" : "issuer",
-        reason: issuer === undefined
-          ? "is required, or give issuer to find the token endpoint in the issuer's metadata"
-          : "and tokenEndpoint are both given: give one, the issuer's metadata names the token endpoint"
-      })
-    )
-  }
   return Effect.as(checkTransport(decoded.right), decoded.right)
 }
 
 const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
 
 /**
+ * The grant and the authentication read from configuration: a service-account key file gives the
+ * client id (otherwise required) and the grant's key; with `GRANT_TYPE` set to the JWT bearer grant,
+ * `PRIVATE_KEY` and its companions sign the grant's assertion, and a secret (if any) authenticates
+ * the client.
+ */
+const grantAndAuthentication = (fields: {
+  readonly clientId: Option.Option<string>
+  readonly authentication: Option.Option<ClientAuthentication.Input>
+  readonly grantType: Option.Option<string>
+  readonly serviceAccountKey: Option.Option<Redacted.Redacted<string>>
+}): Either.Either<Pick<Input, "authentication" | "grant">, ConfigError.ConfigError> => {
+  const authentication = Option.getOrUndefined(fields.authentication)
+  if (Option.isSome(fields.serviceAccountKey)) {
+    return authentication?.method === "private_key_jwt"
+      ? Either.left(ConfigError.InvalidData(["PRIVATE_KEY"], "the service-account key file holds the private key"))
+      : Either.right({ authentication, grant: { serviceAccountKey: fields.serviceAccountKey.value } })
+  }
+  if (Option.isNone(fields.clientId)) {
+    return Either.left(ConfigError.MissingData(["CLIENT_ID"], "Expected CLIENT_ID to exist, or SERVICE_ACCOUNT_KEY"))
+  }
+  if (Option.getOrUndefined(fields.grantType) !== JwtBearerGrant.grantType) {
+    // Only when set, so that a client without it reads exactly as before.
+    return Either.right(authentication === undefined ? {} : { authentication })
+  }
+  if (authentication === undefined) {
+    return Either.left(ConfigError.MissingData(["PRIVATE_KEY"], "The JWT bearer grant needs PRIVATE_KEY"))
+  }
+  if (authentication.method !== "private_key_jwt") {
+    return Either.left(
+      ConfigError.InvalidData(
+        ["TOKEN_ENDPOINT_AUTH_METHOD"],
+        "with the JWT bearer grant, authenticate the client with CLIENT_SECRET and CREDENTIAL_STYLE"
+      )
+    )
+  }
+  const { method: _, ...grant } = authentication
+  return Either.right({ grant })
+}
+
+/**
  * Reads a client from configuration under `prefix`, e.g. `config("IDENTITYSERVER")` reads
- * `IDENTITYSERVER_TOKEN_ENDPOINT` or `IDENTITYSERVER_ISSUER` (one of the two), `IDENTITYSERVER_CLIENT_ID`, `IDENTITYSERVER_CLIENT_SECRET`
+ * `IDENTITYSERVER_TOKEN_ENDPOINT`, `IDENTITYSERVER_CLIENT_ID`, `IDENTITYSERVER_CLIENT_SECRET`
  * (redacted), and the optional `IDENTITYSERVER_SCOPE`, `IDENTITYSERVER_RESOURCE` (indicators
  * separated by spaces or commas), `IDENTITYSERVER_CREDENTIAL_STYLE` (`header` or `body`),
  * `IDENTITYSERVER_ALLOW_INSECURE_TRANSPORT`, `IDENTITYSERVER_EXPIRATION_BUFFER` and
  * `IDENTITYSERVER_DEFAULT_LIFETIME` (durations such as `30 seconds`), and DPoP's
  * `IDENTITYSERVER_DPOP_KEY` (redacted private JWK or PKCS#8 PEM) or `IDENTITYSERVER_DPOP=true` (a key
  * generated in memory), `IDENTITYSERVER_DPOP_ALGORITHM` and `IDENTITYSERVER_DPOP_ALLOW_BEARER`. The
- * result is validated when the token service is built.
+ * result is validated when the token service is built. Client authentication (see `ClientAuthentication.config`):
+ * `IDENTITYSERVER_TOKEN_ENDPOINT_AUTH_METHOD`, `IDENTITYSERVER_PRIVATE_KEY` (redacted PEM or JWK; alone it means
+ * `private_key_jwt`), `IDENTITYSERVER_PRIVATE_KEY_ID`, `IDENTITYSERVER_SIGNING_ALGORITHM`, `IDENTITYSERVER_CERTIFICATE`,
+ * `IDENTITYSERVER_ASSERTION_AUDIENCE`, `IDENTITYSERVER_ASSERTION_LIFETIME`. The JWT bearer grant:
+ * `IDENTITYSERVER_SERVICE_ACCOUNT_KEY` (a service-account key file's content, redacted, which also gives the client id
+ * and token endpoint), or `IDENTITYSERVER_GRANT_TYPE=urn:ietf:params:oauth:grant-type:jwt-bearer` with
+ * `IDENTITYSERVER_PRIVATE_KEY` and its companions for the grant's key.
  *
  * @example
  * ```ts
@@ -362,8 +366,7 @@ const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
 export const config = (prefix?: string): Config.Config<Input> => {
   const fields = Config.all({
     tokenEndpoint: Config.option(Config.string("TOKEN_ENDPOINT")),
-    issuer: Config.option(Config.string("ISSUER")),
-    clientId: Config.string("CLIENT_ID"),
+    clientId: Config.option(Config.string("CLIENT_ID")),
     clientSecret: Config.option(Config.redacted("CLIENT_SECRET")),
     credentialStyle: Config.option(Config.literal("header", "body")("CREDENTIAL_STYLE")),
     scope: Config.option(Config.string("SCOPE")),
@@ -371,20 +374,24 @@ export const config = (prefix?: string): Config.Config<Input> => {
     allowInsecureTransport: Config.option(Config.boolean("ALLOW_INSECURE_TRANSPORT")),
     expirationBuffer: Config.option(Config.duration("EXPIRATION_BUFFER")),
     defaultLifetime: Config.option(Config.duration("DEFAULT_LIFETIME")),
-    dpop: DPoP.config
+    dpop: DPoP.config,
+    authentication: ClientAuthentication.config,
+    grantType: Config.option(Config.literal("client_credentials", JwtBearerGrant.grantType)("GRANT_TYPE")),
+    serviceAccountKey: Config.option(Config.redacted("SERVICE_ACCOUNT_KEY"))
   })
   const nested = prefix === undefined ? fields : Config.nested(fields, prefix)
-  return Config.map(nested, (fields): Input => ({
-    tokenEndpoint: Option.getOrUndefined(fields.tokenEndpoint),
-    issuer: Option.getOrUndefined(fields.issuer),
-    clientId: fields.clientId,
-    clientSecret: Option.getOrUndefined(fields.clientSecret),
-    credentialStyle: Option.getOrUndefined(fields.credentialStyle),
-    scope: Option.getOrUndefined(fields.scope),
-    resource: Option.getOrUndefined(Option.map(fields.resource, words)),
-    allowInsecureTransport: Option.getOrUndefined(fields.allowInsecureTransport),
-    expirationBuffer: Option.getOrUndefined(fields.expirationBuffer),
-    defaultLifetime: Option.getOrUndefined(fields.defaultLifetime),
-    dpop: fields.dpop
-  }))
+  return Config.mapOrFail(nested, (fields) =>
+    Either.map(grantAndAuthentication(fields), (keys): Input => ({
+      ...keys,
+      tokenEndpoint: Option.getOrUndefined(fields.tokenEndpoint),
+      clientId: Option.getOrUndefined(fields.clientId),
+      clientSecret: Option.getOrUndefined(fields.clientSecret),
+      credentialStyle: Option.getOrUndefined(fields.credentialStyle),
+      scope: Option.getOrUndefined(fields.scope),
+      resource: Option.getOrUndefined(Option.map(fields.resource, words)),
+      allowInsecureTransport: Option.getOrUndefined(fields.allowInsecureTransport),
+      expirationBuffer: Option.getOrUndefined(fields.expirationBuffer),
+      defaultLifetime: Option.getOrUndefined(fields.defaultLifetime),
+      dpop: fields.dpop
+    })))
 }

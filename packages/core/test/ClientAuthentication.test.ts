@@ -635,3 +635,83 @@ describe("a client definition", () => {
       assert.strictEqual(error._tag, "ClientConfigurationError")
     }))
 })
+
+describe("a client from the environment", () => {
+  const env = (entries: Record<string, string>) =>
+    ConfigProvider.fromMap(new Map(Object.entries(entries).map(([name, value]) => [`IDP_${name}`, value])), {
+      pathDelim: "_"
+    })
+  const read = (entries: Record<string, string>) =>
+    Effect.withConfigProvider(ClientCredentialsClient.config("IDP"), env(entries))
+  const pem = pemOf(keyKinds[1].generate())
+
+  it.effect("PRIVATE_KEY: private_key_jwt, loaded when the client is made", () =>
+    Effect.gen(function*() {
+      const input = yield* read({
+        TOKEN_ENDPOINT,
+        CLIENT_ID,
+        PRIVATE_KEY: pem,
+        PRIVATE_KEY_ID: "k1",
+        ASSERTION_AUDIENCE: "token_endpoint"
+      })
+      assert.isUndefined(input.grant)
+      const client = yield* ClientCredentialsClient.make(input, CLIENT)
+      assert.instanceOf(client.authentication, ClientAuthentication.PrivateKeyJwt)
+      const auth = client.authentication as ClientAuthentication.PrivateKeyJwt
+      assert.strictEqual(auth.signingKey.keyId, "k1")
+      assert.strictEqual(auth.assertion.audience, "tokenEndpoint")
+    }))
+
+  it.effect("SERVICE_ACCOUNT_KEY: the JWT bearer grant, with the file's client id and token endpoint", () =>
+    Effect.gen(function*() {
+      const keyFile = JSON.stringify({
+        private_key_id: "k2",
+        private_key: pem,
+        client_email: "sa@project.iam.gserviceaccount.com",
+        token_uri: "https://oauth2.googleapis.com/token"
+      })
+      const input = yield* read({
+        SERVICE_ACCOUNT_KEY: keyFile,
+        SCOPE: "https://www.googleapis.com/auth/cloud-platform"
+      })
+      const client = yield* ClientCredentialsClient.make(input, "google")
+      assert.strictEqual(client.clientId, "sa@project.iam.gserviceaccount.com")
+      assert.strictEqual(client.tokenEndpoint, "https://oauth2.googleapis.com/token")
+      assert.strictEqual(client.grant?.signingKey.keyId, "k2")
+      assert.isUndefined(client.authentication)
+    }))
+
+  it.effect("GRANT_TYPE=jwt-bearer: PRIVATE_KEY signs the grant, a secret authenticates the client", () =>
+    Effect.gen(function*() {
+      const input = yield* read({
+        TOKEN_ENDPOINT,
+        CLIENT_ID,
+        CLIENT_SECRET: "s3cr3t",
+        GRANT_TYPE: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        PRIVATE_KEY: pem,
+        ASSERTION_AUDIENCE: "token_endpoint"
+      })
+      const client = yield* ClientCredentialsClient.make(input, CLIENT)
+      assert.instanceOf(client.grant, JwtBearerGrant.JwtBearerGrant)
+      assert.strictEqual(client.grant?.subject, CLIENT_ID)
+      assert.isUndefined(client.authentication)
+      assert.strictEqual(client.credentialStyle, "header")
+    }))
+
+  it.effect("says what is missing or contradictory, never quoting a key", () =>
+    Effect.gen(function*() {
+      const noClient = yield* Effect.flip(read({ TOKEN_ENDPOINT }))
+      assert.include(String(noClient), "CLIENT_ID")
+      const noKey = yield* Effect.flip(read({
+        TOKEN_ENDPOINT,
+        CLIENT_ID,
+        GRANT_TYPE: "urn:ietf:params:oauth:grant-type:jwt-bearer"
+      }))
+      assert.include(String(noKey), "PRIVATE_KEY")
+      const twoKeys = yield* Effect.flip(read({ SERVICE_ACCOUNT_KEY: "{}", PRIVATE_KEY: pem }))
+      assert.include(String(twoKeys), "PRIVATE_KEY")
+      for (const error of [noClient, noKey, twoKeys]) {
+        for (const line of keyMaterial(pem)) assert.notInclude(String(error), line)
+      }
+    }))
+})
