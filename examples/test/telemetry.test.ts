@@ -54,7 +54,9 @@ const scan = () => {
     return entry
   }
   for (const { file, text } of sources) {
-    for (const match of text.matchAll(/(?:withSpan|useSpan|makeSpan|Effect\.fn)\(\s*"([^"]+)"\s*(,\s*\{)?/g)) {
+    for (
+      const match of text.matchAll(/(?:\b\w*[Ww]ithSpan\w*|\buseSpan|\bmakeSpan|Effect\.fn)\(\s*"([^"]+)"\s*(,\s*\{)?/g)
+    ) {
       const span = add(spans, match[1], `${file}:${lineOf(text, match.index)}`)
       if (match[2] === undefined) continue
       const options = objectAt(text, match.index + match[0].length - 1)
