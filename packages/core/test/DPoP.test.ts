@@ -340,6 +340,48 @@ describe("DPoP", () => {
         assert.strictEqual(yield* server.tokenRequestCount, 3)
       }))
 
+    it.scopedLive("answer the nonce with a new client assertion too, which the server would refuse to see twice", () =>
+      Effect.gen(function*() {
+        const pair = yield* Effect.promise(() => Jose.generateKeyPair("ES256", { extractable: true }))
+        const server = yield* TokenServer.make({
+          dpop: { required: true, requireNonce: true },
+          clients: [{
+            clientId: "signed",
+            tokenEndpointAuthMethod: "private_key_jwt",
+            jwks: {
+              keys: [{ ...(yield* Effect.promise(() => Jose.exportJWK(pair.publicKey))), kid: "k1" } as JsonWebKey]
+            }
+          }]
+        })
+        const context = yield* Layer.build(
+          TokenService.layer({
+            clients: {
+              api: {
+                tokenEndpoint: server.tokenEndpoint,
+                clientId: "signed",
+                authentication: {
+                  method: "private_key_jwt",
+                  privateKey: Redacted.make(yield* Effect.promise(() => Jose.exportPKCS8(pair.privateKey))),
+                  keyId: "k1",
+                  audience: "tokenEndpoint"
+                },
+                scope: "api",
+                dpop: true
+              }
+            }
+          }).pipe(
+            Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+            Layer.provide(NodeHttpClient.layerUndici)
+          )
+        )
+        const token = yield* Context.get(context, TokenService.TokenService).getToken("api")
+        assert.strictEqual(token.type, "DPoP")
+        assert.deepStrictEqual(
+          (yield* server.tokenRequests).map((request) => [request.clientAuthMethod, request.error]),
+          [["private_key_jwt", "use_dpop_nonce"], ["private_key_jwt", undefined]]
+        )
+      }))
+
     it.scopedLive("share tokens between replicas with the same key, never between different keys", () =>
       Effect.gen(function*() {
         const server = yield* strictServer
