@@ -67,27 +67,37 @@ const issue = (
     return toCertificate(certificate, keys.privateKey)
   })
 
+const selfSignedWith = (
+  name: string,
+  extensions: (keys: CryptoKeyPair) => Promise<Array<X509.Extension>>,
+  options: TestCertificates.Options | undefined
+) =>
+  Effect.promise(async () => {
+    const keys = await generateKeys()
+    const certificate = await X509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: serialNumber(),
+      name,
+      ...validity(options),
+      signingAlgorithm: algorithm,
+      keys,
+      extensions: await extensions(keys)
+    }, webcrypto)
+    return toCertificate(certificate, keys.privateKey)
+  })
+
 /** @internal */
 export const authority = (
   name = "Test CA",
   options?: TestCertificates.Options
 ): Effect.Effect<TestCertificates.Authority> =>
-  Effect.promise(async () => {
-    const keys = await generateKeys()
-    const certificate = await X509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: serialNumber(),
-      name: `CN=${name}`,
-      ...validity(options),
-      signingAlgorithm: algorithm,
-      keys,
-      extensions: [
-        new X509.BasicConstraintsExtension(true, 0, true),
-        new X509.KeyUsagesExtension(X509.KeyUsageFlags.keyCertSign | X509.KeyUsageFlags.cRLSign, true),
-        await X509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto)
-      ]
-    }, webcrypto)
-    return { _tag: "Authority", ...toCertificate(certificate, keys.privateKey) }
-  })
+  Effect.map(
+    selfSignedWith(`CN=${name}`, async (keys) => [
+      new X509.BasicConstraintsExtension(true, 0, true),
+      new X509.KeyUsagesExtension(X509.KeyUsageFlags.keyCertSign | X509.KeyUsageFlags.cRLSign, true),
+      await X509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto)
+    ], options),
+    (certificate) => ({ _tag: "Authority", ...certificate })
+  )
 
 /** @internal */
 export const server = (
@@ -116,18 +126,7 @@ export const selfSigned = (
   commonName: string,
   options?: TestCertificates.Options
 ): Effect.Effect<TestCertificates.Certificate> =>
-  Effect.promise(async () => {
-    const keys = await generateKeys()
-    const certificate = await X509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: serialNumber(),
-      name: `CN=${commonName}`,
-      ...validity(options),
-      signingAlgorithm: algorithm,
-      keys,
-      extensions: [
-        new X509.KeyUsagesExtension(X509.KeyUsageFlags.digitalSignature, true),
-        new X509.ExtendedKeyUsageExtension([X509.ExtendedKeyUsage.clientAuth])
-      ]
-    }, webcrypto)
-    return toCertificate(certificate, keys.privateKey)
-  })
+  selfSignedWith(`CN=${commonName}`, async () => [
+    new X509.KeyUsagesExtension(X509.KeyUsageFlags.digitalSignature, true),
+    new X509.ExtendedKeyUsageExtension([X509.ExtendedKeyUsage.clientAuth])
+  ], options)
