@@ -9,6 +9,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { constTrue } from "effect/Function"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
@@ -21,6 +22,7 @@ import { NonceStore, tokenAttempt } from "./internal/dpopProof.js"
 import { mtlsTarget, transportFor } from "./internal/mutualTls.js"
 import { encodeAttempt, resolve, type Target as TokenRequestTarget } from "./internal/tokenRequest.js"
 import { readResponse, transportError } from "./internal/tokenResponse.js"
+import { withSpanWithoutValue } from "./internal/tracing.js"
 import { withoutRedirects } from "./internal/transport.js"
 import * as MutualTls from "./MutualTls.js"
 import {
@@ -250,7 +252,11 @@ export const make = (
       // counting from the answer would stretch the token by the time the answer took.
       Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis())).pipe(
         Effect.flatMap((sentAt) =>
+          // The platform's own `http.client` span would keep the request, and with it the secret or the
+          // assertion, where any exporter or span processor could reach it: the token request is
+          // traced by this module's span alone, whose attributes hold neither.
           withoutRedirects(transport.execute(request)).pipe(
+            Effect.locally(HttpClient.currentTracerDisabledWhen, constTrue),
             Effect.tap((response) => nonces.update(request.url, response.headers["dpop-nonce"])),
             Effect.flatMap((response) => readResponse(client, response, maxBytes, sentAt)),
             Effect.scoped,
@@ -325,7 +331,7 @@ export const make = (
           onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
           onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")
         }),
-        Effect.withSpan("TokenEndpointClient.requestToken", {
+        withSpanWithoutValue("TokenEndpointClient.requestToken", {
           kind: "client",
           attributes: {
             "oauth.client.name": client.name,

@@ -1047,10 +1047,8 @@ describe("tracing", () => {
       assert.strictEqual(span.attributes.get("url.path"), "/connect/token")
       assert.strictEqual(span.attributes.get("outcome"), "success")
       assert.strictEqual(span.status._tag, "Ended")
-      // the HTTP client's own span is a child, with the Authorization header redacted
-      const http = spans.find((s) => s.name !== span.name)
-      assert.isDefined(http)
-      assert.strictEqual(http!.attributes.get("http.request.header.authorization"), "<redacted>")
+      // no `http.client` span of the platform: it would keep the request, credentials included
+      assert.deepStrictEqual(spans.map((s) => s.name), [span.name])
     }))
 
   it.effect("the outcome of a failed request is the error's tag", () =>
@@ -1067,7 +1065,7 @@ describe("tracing", () => {
     Effect.gen(function*() {
       for (const credentialStyle of ["header", "body"] as const) {
         const { spans } = yield* run({ replies: [tokenReply()], client: { ...richClient, credentialStyle } })
-        assert.isAtLeast(spans.length, 2)
+        assert.isAtLeast(spans.length, 1)
         for (const span of spans) {
           for (const [key, value] of span.attributes) {
             assertClean(`${span.name} ${key}`, String(value))

@@ -30,6 +30,7 @@ import { record, snapshot } from "./readiness.js"
 import * as slots from "./slots.js"
 import type { Registration, Slot } from "./slots.js"
 import { cacheKey } from "./tokenRequest.js"
+import { withSpanWithoutValue } from "./tracing.js"
 
 /** A client's lifetime settings: its own, or the service's, or the defaults. */
 const lifetimeOf = (
@@ -178,7 +179,7 @@ export const make = (
           onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
           onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")
         }),
-        Effect.withSpan("TokenService.acquire", {
+        withSpanWithoutValue("TokenService.acquire", {
           attributes: { "oauth.client.name": slot.registration.name, "access_token.mode": mode }
         })
       )
