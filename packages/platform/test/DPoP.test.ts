@@ -9,7 +9,7 @@ import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Effect, Layer, Metric, Redacted, Stream } from "effect"
+import { Context, DateTime, Effect, Layer, Metric, Redacted, Stream, Tracer } from "effect"
 import * as Jose from "jose"
 
 /** The token server and API with DPoP and nonces required at both, and a DPoP token service on them. */
@@ -243,5 +243,31 @@ describe("DPoP through the middleware, on a scripted API", () => {
       ])
       const ath = yield* Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode("tok-1")))
       assert.strictEqual(seen[1]!.proof.ath, Jose.base64url.encode(new Uint8Array(ath)))
+    }))
+
+  it.scoped("the proof is masked in the client's spans, as the token is", () =>
+    Effect.gen(function*() {
+      const tokens = yield* fixedTokens
+      const { client } = scripted(() => new Response("ok", { status: 200 }))
+      const attributes: Array<string> = []
+      const inner = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = inner.span(name, parent, context, links, startTime, kind, options)
+          const attribute = span.attribute.bind(span)
+          span.attribute = (key: string, value: unknown) => {
+            attributes.push(`${key}=${String(value)}`)
+            attribute(key, value)
+          }
+          return span
+        },
+        context: (f, fiber) => inner.context(f, fiber)
+      })
+      yield* AccessTokenHttpClient.make(client, tokens, { client: "api" }).get("https://a.example/x").pipe(
+        Effect.withTracer(tracer)
+      )
+      assert.include(attributes, "http.request.header.dpop=<redacted>")
+      assert.include(attributes, "http.request.header.authorization=<redacted>")
+      for (const attribute of attributes) assert.notMatch(attribute, /[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}/)
     }))
 })
