@@ -3,7 +3,6 @@
  * oidc-provider and the protected API over TLS, with certificates the tests make themselves.
  */
 import {
-  ClientAuthentication,
   ClientCredentialsClient,
   type MutualTls,
   TokenCache,
@@ -17,7 +16,7 @@ import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import Undici from "@effect/platform-node/Undici"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Redacted } from "effect"
 import type { Scope } from "effect"
 import * as Jose from "jose"
 
@@ -211,12 +210,9 @@ describe("mutual TLS against oidc-provider", () => {
         ]),
         { pathDelim: "_" }
       )
-      const input = yield* Config.all({
-        client: ClientCredentialsClient.config("BANK"),
-        authentication: Config.nested(ClientAuthentication.config, "BANK")
-      }).pipe(Effect.withConfigProvider(environment))
+      const bank = yield* Effect.withConfigProvider(ClientCredentialsClient.config("BANK"), environment)
       const tokens = yield* tokenService(
-        { clients: { bank: { ...input.client, authentication: Option.getOrUndefined(input.authentication) } } },
+        { clients: { bank } },
         Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory())
       )
       const token = yield* tokens.getToken("bank")
