@@ -1,8 +1,10 @@
 /**
  * Scenario 3, the herd: a worker starting cold sends 10,000 requests at once through the
  * middleware, against the embedded OAuth 2.0 server and its protected API. One token request must
- * serve them all; and 100 clients × 100 requests must cause exactly 100.
+ * serve them all; and 100 clients × 100 requests must cause exactly 100. A client configured by its
+ * issuer alone must add exactly one metadata request.
  */
+import type { ClientCredentialsClient } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
@@ -23,6 +25,7 @@ const repetitions = Math.max(1, Number(process.env.BENCH_HERD_REPS ?? 3) || 3)
 
 interface Sample {
   readonly tokenRequests: number
+  readonly metadataRequests: number
   readonly firstMs: number
   readonly lastMs: number
   readonly failures: number
@@ -49,16 +52,23 @@ const stampede = (sends: ReadonlyArray<Effect.Effect<number, unknown>>) =>
     return { firstMs: first, lastMs: last, failures }
   })
 
+/** The `index`th client of the server configured by issuer: its token endpoint comes from the metadata. */
+const byIssuer = (server: TokenServer.TokenServer.Service, index = 0): ClientCredentialsClient.Input => {
+  const { tokenEndpoint: _, ...client } = clientOf(server, index)
+  return { ...client, issuer: server.issuer }
+}
+
 /** One cold start: a new token service and a new API client, then the stampede. */
 const coldStart = (
   server: TokenServer.TokenServer.Service,
   api: ProtectedApi.ProtectedApi.Service,
   names: ReadonlyArray<string>,
-  perClient: number
+  perClient: number,
+  definition: typeof clientOf = clientOf
 ): Effect.Effect<Sample> =>
   Effect.gen(function*() {
     const tokens = yield* tokenService({
-      clients: Object.fromEntries(names.map((name, i) => [name, clientOf(server, i)]))
+      clients: Object.fromEntries(names.map((name, i) => [name, definition(server, i)]))
     })
     const http = Context.get(yield* Layer.build(boundedUndici(connections)), HttpClient.HttpClient)
     const url = new URL("test", api.baseUrl).toString()
@@ -67,8 +77,13 @@ const coldStart = (
       return Array.from({ length: perClient }, () => send)
     })
     const before = yield* server.tokenRequestCount
+    const metadataBefore = yield* server.metadataRequestCount
     const result = yield* stampede(sends)
-    return { ...result, tokenRequests: (yield* server.tokenRequestCount) - before }
+    return {
+      ...result,
+      tokenRequests: (yield* server.tokenRequestCount) - before,
+      metadataRequests: (yield* server.metadataRequestCount) - metadataBefore
+    }
   }).pipe(Effect.scoped)
 
 const servers = (clients: number) =>
@@ -80,15 +95,18 @@ const servers = (clients: number) =>
     return { server, api }
   })
 
-const row = (label: string, samples: ReadonlyArray<Sample>, expected: number) => {
-  const ok = samples.every((sample) => sample.tokenRequests === expected)
+const row = (label: string, samples: ReadonlyArray<Sample>, expected: number, expectedMetadata = 0) => {
+  const ok = samples.every((sample) =>
+    sample.tokenRequests === expected && sample.metadataRequests === expectedMetadata
+  )
   return {
     ok,
     cells: [
       label,
       fmt(requests),
       spread(samples.map((sample) => sample.tokenRequests)),
-      `${expected}: ${verdict(ok)}`,
+      spread(samples.map((sample) => sample.metadataRequests)),
+      `${expected} and ${expectedMetadata}: ${verdict(ok)}`,
       spread(samples.map((sample) => sample.firstMs)),
       spread(samples.map((sample) => sample.lastMs)),
       String(samples.reduce((sum, sample) => sum + sample.failures, 0))
@@ -104,16 +122,20 @@ export const run = Effect.gen(function*() {
   // A first, smaller cold start of each, dropped: it pays for loading and compiling the code.
   yield* coldStart(one.server, one.api, ["api"], requests / 10)
   yield* coldStart(many.server, many.api, names, requests / clientCount / 10)
+  yield* coldStart(one.server, one.api, ["api"], requests / 10, byIssuer)
 
   const single: Array<Sample> = []
   const multiple: Array<Sample> = []
+  const issuer: Array<Sample> = []
   for (let rep = 0; rep < repetitions; rep++) {
     single.push(yield* coldStart(one.server, one.api, ["api"], requests))
     multiple.push(yield* coldStart(many.server, many.api, names, requests / clientCount))
+    issuer.push(yield* coldStart(one.server, one.api, ["api"], requests, byIssuer))
   }
   const rows = [
     row("1 client, 10,000 concurrent requests", single, 1),
-    row(`${clientCount} clients × ${requests / clientCount} concurrent requests`, multiple, clientCount)
+    row(`${clientCount} clients × ${requests / clientCount} concurrent requests`, multiple, clientCount),
+    row("1 client configured by issuer, 10,000 concurrent requests", issuer, 1, 1)
   ]
   return table({
     title: "3. Herd: cold cache, 10,000 concurrent requests through the middleware",
@@ -121,7 +143,8 @@ export const run = Effect.gen(function*() {
       "herd",
       "requests",
       "token requests",
-      "expected",
+      "metadata requests",
+      "expected (token and metadata requests)",
       "first response ms",
       "last response ms",
       "failed"
@@ -130,7 +153,7 @@ export const run = Effect.gen(function*() {
     notes: [
       `Median (min–max) of ${repetitions} cold starts (a new \`TokenService\` and API client each) after a ` +
       `smaller one, dropped, that warms up the code. ` +
-      `Token requests as counted by the token server. Embedded oidc-provider token server and protected API ` +
+      `Token and metadata requests as counted by the token server (metadata at either well-known location). Embedded oidc-provider token server and protected API ` +
       `(ES256 JWTs, verified on every request) in this process; the API client opens at most ${connections} ` +
       `connections. Target (exactly the expected token requests, every time): ${
         rows.every((row) => row.ok) ? "met" : "**missed**"
