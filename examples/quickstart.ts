@@ -1,26 +1,33 @@
 /**
- * The README's quick start, type-checked with the rest of the examples. It needs a real token
- * service and API to run; `worker.ts` is the same program against embedded ones.
+ * The README's quick start, type-checked and tested with the rest of the examples. It reads the
+ * client and the API from the environment (`API_TOKEN_ENDPOINT`, `API_CLIENT_ID`,
+ * `API_CLIENT_SECRET`, optional `API_SCOPE`, and `API_BASE_URL`); `worker.ts` is the same loop
+ * against embedded servers when nothing is set.
  */
-import { TokenService } from "@access-token/core"
+import { ClientCredentialsClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Redacted, Schedule } from "effect"
+import { Config, Effect, Layer, Schedule } from "effect"
 
-const Tokens = TokenService.layerDefault({
-  clients: {
-    api: { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("secret") }
-  }
-}).pipe(Layer.provide(NodeHttpClient.layerUndici))
-
-const Api = AccessTokenHttpClient.layer({ baseUrl: "https://api.example.com/" }).pipe(
-  Layer.provide([Tokens, NodeHttpClient.layerUndici])
+const Tokens = TokenService.layerConfigDefault({ clients: { api: ClientCredentialsClient.config("API") } }).pipe(
+  Layer.provide(NodeHttpClient.layerUndici)
 )
 
+const Api = Layer.unwrapEffect(
+  Effect.map(Config.string("API_BASE_URL"), (baseUrl) => AccessTokenHttpClient.layer({ baseUrl }))
+).pipe(Layer.provide([Tokens, NodeHttpClient.layerUndici]))
+
 const worker = Effect.gen(function*() {
-  const response = yield* (yield* HttpClient.HttpClient).get("test")
-  yield* Effect.log(`API response: ${yield* response.text}`)
-}).pipe(Effect.repeat(Schedule.spaced("5 seconds")))
+  const client = yield* HttpClient.HttpClient
+  const interval = yield* Config.duration("WORKER_INTERVAL").pipe(Config.withDefault("5 seconds"))
+  const cycle = client.get("test").pipe(
+    Effect.flatMap((response) => response.text),
+    Effect.flatMap((text) => Effect.log(`API response: ${text}`)),
+    // The token server or the API down for a moment fails one cycle, not the worker.
+    Effect.catchAll((error) => Effect.logError(`API call failed: ${error.message}`))
+  )
+  yield* cycle.pipe(Effect.repeat(Schedule.spaced(interval)))
+})
 
 NodeRuntime.runMain(worker.pipe(Effect.provide(Api)))
