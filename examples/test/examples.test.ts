@@ -141,6 +141,7 @@ describe("worker.ts configured by issuer", () => {
         })
         yield* Effect.promise(() => worker.waitFor("API response:", 2).finally(() => worker.child.kill("SIGINT")))
         yield* Effect.promise(() => worker.exited)
+        assert.notInclude(worker.output(), "API call failed")
         assert.notInclude(worker.output(), "Embedded token server")
         assert.strictEqual(yield* server.metadataRequestCount, 1)
         const requests = yield* server.tokenRequests
