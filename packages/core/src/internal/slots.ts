@@ -99,6 +99,14 @@ export interface Slots {
   ) => Slot | ClientConfigurationError
 }
 
+/**
+ * Whether a lookup failed. A property check, not `instanceof`: on the error classes that costs a
+ * cache hit about a fifth of its time.
+ */
+export const isFailure = <A extends object>(
+  found: A | UnknownClientError | ClientConfigurationError
+): found is UnknownClientError | ClientConfigurationError => "_tag" in found
+
 const isIdle = (slot: Slot, now: number) =>
   slot.inflight === undefined && !slot.refreshing && (slot.current === undefined || slot.current.staleAt <= now)
 

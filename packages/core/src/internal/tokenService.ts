@@ -245,6 +245,9 @@ export const make = (
         )
       }))
 
+    // Bound once: a hit should not look through the module namespace for its counters.
+    const { cacheHits, cacheMisses, forcedRenewals } = TokenService
+
     const acquire = (
       slot: Slot,
       parameters: TokenService.GetTokenParameters | undefined,
@@ -256,14 +259,14 @@ export const make = (
         (rejected !== undefined && current !== undefined &&
           Redacted.value(current.token.value) === Redacted.value(rejected.value))
       if (!force && current !== undefined && now < current.staleAt) {
-        TokenService.cacheHits.unsafeUpdate(1, slot.registration.labels)
+        cacheHits.unsafeUpdate(1, slot.registration.labels)
         return now < current.refreshAt ? current.effect : Effect.zipRight(refresh(slot), current.effect)
       }
       if (force) {
-        TokenService.forcedRenewals.unsafeUpdate(1, slot.registration.labels)
+        forcedRenewals.unsafeUpdate(1, slot.registration.labels)
         slot.current = undefined
       }
-      TokenService.cacheMisses.unsafeUpdate(1, slot.registration.labels)
+      cacheMisses.unsafeUpdate(1, slot.registration.labels)
       return shared(slot, force ? "force" : "acquire")
     }
 
@@ -291,7 +294,16 @@ export const make = (
           ? Effect.fail(registration)
           : Effect.succeed(registration.client)
       },
-      getToken: (client, parameters) => slotOf(client, parameters, (slot, now) => acquire(slot, parameters, now)),
+      // Written out rather than through `slotOf`: a hit allocates nothing but the clock's callback.
+      getToken: (client, parameters) => {
+        const registration = table.registration(client)
+        if (slots.isFailure(registration)) return Effect.fail(registration)
+        return Effect.clockWith((clock) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          const slot = table.slot(registration, parameters, now)
+          return slots.isFailure(slot) ? Effect.fail(slot) : acquire(slot, parameters, now)
+        })
+      },
       invalidate: (client, parameters) =>
         slotOf(client, parameters, (slot) => {
           slot.current = undefined
