@@ -12,13 +12,9 @@
  *
  * @since 0.1.0
  */
-import type * as AccessToken from "@access-token/core/AccessToken"
-import * as DPoP from "@access-token/core/DPoP"
 import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
 import type * as TokenError from "@access-token/core/TokenError"
 import * as TokenService from "@access-token/core/TokenService"
-import * as Headers from "@effect/platform/Headers"
-import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -26,17 +22,14 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import * as Rejections from "./internal/rejections.js"
-import { type Stages, stages } from "./internal/stages.js"
+import { authenticator, normalizeOrigin } from "./internal/authenticator.js"
+import { stages } from "./internal/stages.js"
 
 /**
  * @since 0.1.0
@@ -130,222 +123,6 @@ export const dpopNonceRetries = Metric.counter("access_token_dpop_nonce_retries"
   description: "Requests sent again with a new DPoP proof carrying the nonce a resource server asked for",
   incremental: true
 })
-
-/** A body that can be sent twice; a stream (or a raw body of unknown kind) is consumed by the first send. */
-const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean =>
-  request.body._tag === "Empty" || request.body._tag === "Uint8Array" || request.body._tag === "FormData"
-
-const withoutAuthorization = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
-  request.headers.authorization === undefined ? request : HttpClientRequest.make(request.method)(request.url, {
-    headers: Headers.remove(request.headers, "authorization"),
-    urlParams: request.urlParams,
-    hash: Option.getOrUndefined(request.hash),
-    body: request.body
-  })
-
-const originOf = (url: string): string | undefined => URL.parse(url)?.origin
-
-const normalizeOrigin = (origin: string | URL): string => {
-  const url = typeof origin === "string" ? new URL(origin) : origin
-  return url.origin
-}
-
-const isUnauthorized = <E>(
-  result: HttpClientResponse.HttpClientResponse | E
-): boolean => {
-  if (HttpClientError.isHttpClientError(result)) {
-    return result._tag === "ResponseError" && result.response.status === 401
-  }
-  return (result as HttpClientResponse.HttpClientResponse).status === 401
-}
-
-/** The response a request got, whether the client passed it on or failed with it (`filterStatusOk`). */
-const responseOf = (result: unknown): HttpClientResponse.HttpClientResponse | undefined =>
-  HttpClientError.isHttpClientError(result)
-    ? result._tag === "ResponseError" ? result.response : undefined
-    : result as HttpClientResponse.HttpClientResponse
-
-/** A resource server's `401` that asks for a DPoP nonce: not a rejection of the token. */
-const isNonceChallenge = (result: unknown): boolean => {
-  const response = responseOf(result)
-  return response !== undefined && DPoP.isNonceChallenge(response)
-}
-
-/** A `401` that rejects the token, as opposed to one that asks for a DPoP nonce. */
-const isRejection = <E>(result: HttpClientResponse.HttpClientResponse | E): boolean =>
-  isUnauthorized(result) && !isNonceChallenge(result)
-
-const hasNonce = (result: unknown): boolean => responseOf(result)?.headers["dpop-nonce"] !== undefined
-
-const isRedirect = (response: HttpClientResponse.HttpClientResponse): boolean =>
-  response.status >= 300 && response.status < 400 && response.status !== 304 &&
-  typeof response.headers.location === "string"
-
-/**
- * Sends requests through `inner`'s transport stage with tokens from `tokens`, following
- * redirects as configured. Built once per client.
- */
-const authenticator = <E, R>(
-  inner: Stages<E, R>,
-  tokens: TokenService.TokenService.Service,
-  options: Options | undefined
-) => {
-  const name = options?.client
-  const parameters: TokenEndpointClient.RequestParameters | undefined =
-    options?.scope === undefined && options?.resource === undefined && options?.parameters === undefined
-      ? undefined
-      : { scope: options.scope, resource: options.resource, parameters: options.parameters }
-  const allowed = options?.allowedOrigins?.map(normalizeOrigin)
-  const allowedSet = allowed === undefined ? undefined : new Set(allowed)
-  const maxRedirects = options?.followRedirects ?? 0
-  const retried = Metric.tagged(unauthorizedRetries, "client", name ?? "default")
-  const getToken = tokens.getToken(name, parameters)
-  const guard = Rejections.make(
-    options?.rejectionBackoff ?? defaultRejectionBackoff,
-    name ?? (tokens.clients.length === 1 ? tokens.clients[0] : "default")
-  )
-
-  const nonceRetried = Metric.tagged(dpopNonceRetries, "client", name ?? "default")
-  // The nonces of the DPoP resource servers this client calls, by origin (RFC 9449 §9).
-  const nonces = DPoP.unsafeMakeNonces()
-
-  /** Remembers the `DPoP-Nonce` of a response, whether it succeeded or failed. */
-  const rememberNonce = (url: string) => (result: unknown) => {
-    const nonce = responseOf(result)?.headers["dpop-nonce"]
-    return nonce === undefined ? Effect.void : nonces.update(url, nonce)
-  }
-
-  /**
-   * Sends a DPoP token with a new proof for this very request (its method and URL, `ath` of the
-   * token, the origin's last nonce) signed with the client's key.
-   */
-  const sendWithProof = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
-    Effect.flatMap(tokens.client(name), (client) => {
-      const dpop = client.dpop
-      if (dpop === undefined) {
-        return inner.postprocess(
-          Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization))
-        )
-      }
-      return nonces.get(request.url).pipe(
-        Effect.flatMap((nonce) =>
-          DPoP.proof(dpop.key, { method: request.method, url: request.url, nonce, accessToken: token.value })
-        ),
-        Effect.flatMap((proof) =>
-          inner.postprocess(Effect.succeed(HttpClientRequest.setHeaders(request, {
-            authorization: token.authorization,
-            dpop: Redacted.value(proof)
-          })))
-        ),
-        Effect.tapBoth({ onFailure: rememberNonce(request.url), onSuccess: rememberNonce(request.url) }),
-        DPoP.withRedactedProofs
-      )
-    })
-
-  const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken | undefined) =>
-    token === undefined
-      ? inner.postprocess(Effect.succeed(withoutAuthorization(request)))
-      : token.type === "DPoP"
-      ? sendWithProof(request, token)
-      : inner.postprocess(Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization)))
-
-  /** Where the guard's log lines say the API is: its origin, never a path or a query. */
-  const apiOf = (request: HttpClientRequest.HttpClientRequest): string => originOf(request.url) ?? "(unparsable URL)"
-
-  /** Tells the guard whether the API accepted `token`, and passes the result on. */
-  const observe = <A, E2>(
-    request: HttpClientRequest.HttpClientRequest,
-    token: AccessToken.AccessToken,
-    result: Either.Either<A, E2>
-  ): Effect.Effect<A, E2> =>
-    isRejection(result._tag === "Right" ? result.right : result.left)
-      ? Effect.zipRight(guard.rejected(token, apiOf(request)), result)
-      // Nothing to tell on the hot path: no episode, no renewed token waiting to be accepted.
-      : guard.isQuiet()
-      ? result
-      : Effect.zipRight(guard.accepted(token, apiOf(request)), result)
-
-  /**
-   * Sends with a token; on a `401`, renews the token the server rejected and sends once more,
-   * unless the guard holds renewals back because the API rejects freshly renewed tokens too.
-   */
-  const authorized = (
-    request: HttpClientRequest.HttpClientRequest
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | AccessTokenError, R> =>
-    Effect.flatMap(getToken, (token) => {
-      // A budget of one nonce retry per request, apart from the renewal's: a request may use both.
-      let nonceRetry = true
-      const attempt = (token: AccessToken.AccessToken) =>
-        Effect.flatMap(Effect.either(send(request, token)), (result) => {
-          const outcome = result._tag === "Right" ? result.right : result.left
-          if (!nonceRetry || token.type !== "DPoP" || !isNonceChallenge(outcome) || !hasNonce(outcome)) {
-            return Effect.succeed(result)
-          }
-          nonceRetry = false
-          return isReplayable(request)
-            ? Effect.zipRight(Metric.increment(nonceRetried), Effect.either(send(request, token)))
-            : Effect.succeed(result)
-        })
-      return Effect.flatMap(attempt(token), (result) => {
-        const outcome = result._tag === "Right" ? result.right : result.left
-        // A nonce challenge says nothing about the token: renewing it would not help.
-        if (!isRejection(outcome)) {
-          return observe(request, token, result)
-        }
-        if (!isReplayable(request)) return result
-        return Effect.flatMap(guard.rejected(token, apiOf(request)), (mayRenew) =>
-          mayRenew
-            ? tokens.getToken(name, { ...parameters, rejected: token }).pipe(
-              Effect.tap((renewed) => {
-                guard.renewed(renewed)
-                return Metric.increment(retried)
-              }),
-              Effect.flatMap((renewed) =>
-                Effect.flatMap(attempt(renewed), (result) => observe(request, renewed, result))
-              )
-            )
-            : result)
-      })
-    })
-
-  /**
-   * The first hop goes only to an allowed origin; a redirect carries a token only to an allowed
-   * origin or, when the client is bound to none, to the origin of the first hop.
-   */
-  const follow = (
-    request: HttpClientRequest.HttpClientRequest,
-    redirects: number,
-    firstOrigin: string | undefined
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | AccessTokenError, R> => {
-    // Only an origin binding or a redirect needs the origin: parsing the URL would otherwise be
-    // about 40 % of the middleware's own cost per request.
-    const origin = allowedSet === undefined && maxRedirects === 0 ? undefined : originOf(request.url)
-    const mayCarry = allowedSet === undefined
-      ? redirects === 0 || origin === firstOrigin
-      : origin !== undefined && allowedSet.has(origin)
-    const response = mayCarry
-      ? authorized(request)
-      : redirects === 0
-      ? Effect.fail(new OriginNotAllowedError({ client: name, origin: origin ?? request.url, allowed: allowed ?? [] }))
-      : send(request, undefined)
-    if (redirects >= maxRedirects) return response
-    return Effect.flatMap(response, (response) => {
-      if (!isRedirect(response)) return Effect.succeed(response)
-      const location = new URL(response.headers.location!, request.url)
-      const next = response.status === 303
-        ? HttpClientRequest.setUrl(
-          HttpClientRequest.setMethod(HttpClientRequest.setBody(request, HttpBody.empty), "GET"),
-          location
-        )
-        : HttpClientRequest.setUrl(request, location)
-      return next.body._tag !== "Empty" && !isReplayable(next)
-        ? Effect.succeed(response)
-        : follow(next, redirects + 1, firstOrigin ?? origin)
-    })
-  }
-
-  return (request: HttpClientRequest.HttpClientRequest) => follow(request, 0, undefined)
-}
 
 /**
  * Authenticates every request of `self` with a token from `tokens`.
