@@ -16,8 +16,20 @@ import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import Undici from "@effect/platform-node/Undici"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Layer, Redacted } from "effect"
-import type { Scope } from "effect"
+import {
+  Cause,
+  ConfigProvider,
+  Context,
+  Effect,
+  Exit,
+  Inspectable,
+  Layer,
+  Logger,
+  LogLevel,
+  Redacted,
+  Tracer
+} from "effect"
+import type { Option, Scope } from "effect"
 import * as Jose from "jose"
 
 const setup = (options?: { readonly mtlsEndpointAliases?: boolean }) =>
@@ -93,6 +105,48 @@ const tokenService = <E>(
 
 const thumbprintOf = (token: Redacted.Redacted<string>) =>
   (Jose.decodeJwt(Redacted.value(token)).cnf as Record<string, unknown> | undefined)?.["x5t#S256"]
+
+/** A span that writes its name, attributes, events and outcome to `seen` as they come. */
+class SeenSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  readonly spanId = Math.random().toString(16).slice(2)
+  readonly traceId = "trace"
+  readonly sampled = true
+  readonly links: Array<Tracer.SpanLink> = []
+  readonly attributes = new Map<string, unknown>()
+  status: Tracer.SpanStatus
+
+  constructor(
+    readonly seen: Array<string>,
+    readonly name: string,
+    readonly parent: Option.Option<Tracer.AnySpan>,
+    readonly context: Context.Context<never>,
+    startTime: bigint,
+    readonly kind: Tracer.SpanKind
+  ) {
+    this.status = { _tag: "Started", startTime }
+    seen.push(name)
+  }
+
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
+    this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
+    this.seen.push(`${this.name} ${Inspectable.format(exit)}`)
+    if (Exit.isFailure(exit)) this.seen.push(Cause.pretty(exit.cause, { renderErrorCause: true }))
+  }
+
+  attribute(key: string, value: unknown) {
+    this.attributes.set(key, value)
+    this.seen.push(`${this.name} ${key} ${Inspectable.format(value)}`)
+  }
+
+  event(name: string, _startTime: bigint, attributes?: Record<string, unknown>) {
+    this.seen.push(`${this.name} ${name} ${Inspectable.format(attributes)}`)
+  }
+
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>) {
+    this.links.push(...links)
+  }
+}
 
 describe("mutual TLS against oidc-provider", () => {
   it.scoped("tls_client_auth and self_signed_tls_client_auth get tokens bound to their certificates", () =>
@@ -217,5 +271,49 @@ describe("mutual TLS against oidc-provider", () => {
       )
       const token = yield* tokens.getToken("bank")
       assert.strictEqual(thumbprintOf(token.value), servers.worker.thumbprint)
+    }))
+
+  it.scoped("the private key stays out of every log line, span and error, through success and refusal", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      const seen: Array<string> = []
+      const logger = Logger.make(({ cause, message }) => {
+        seen.push(Inspectable.toStringUnknown(message), Cause.pretty(cause, { renderErrorCause: true }))
+      })
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind) =>
+          new SeenSpan(seen, name, parent, context, startTime, kind),
+        context: (f) => f()
+      })
+      const services = TokenService.layer({
+        clients: {
+          pki: certificateClient(servers, "pki", "tls_client_auth", servers.worker),
+          // registered at the server with another certificate: refused
+          impostor: certificateClient(servers, "self-signed", "self_signed_tls_client_auth", servers.rotated)
+        }
+      }).pipe(
+        Layer.provide(TokenEndpointClient.layer()),
+        Layer.provideMerge(Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory()))
+      )
+      yield* Effect.gen(function*() {
+        const tokens = yield* TokenService.TokenService
+        const refused = yield* Effect.flip(tokens.getToken("impostor"))
+        assert.strictEqual(refused._tag, "TokenRefusedError")
+        seen.push(Inspectable.format(refused), String(refused), Inspectable.format(yield* tokens.client("pki")))
+        const api = (yield* NodeMutualTls.httpClientOf("pki")).pipe(
+          AccessTokenHttpClient.withAccessToken({ client: "pki" })
+        )
+        assert.strictEqual((yield* api.get(`${servers.api.baseUrl}test`)).status, 200)
+      }).pipe(
+        Effect.provide(services),
+        Effect.withTracer(tracer),
+        Logger.withMinimumLogLevel(LogLevel.All),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      assert.isTrue(seen.some((text) => text.includes("TokenEndpointClient.requestToken")), "spans are seen")
+      for (const certificate of [servers.worker, servers.rotated]) {
+        const key = Redacted.value(certificate.privateKey).replace(/-----[A-Z ]+-----|\s+/g, "").slice(0, 32)
+        assert.deepStrictEqual(seen.filter((text) => text.includes(key)), [])
+      }
     }))
 })
