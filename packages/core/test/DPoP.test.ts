@@ -283,6 +283,43 @@ describe("DPoP", () => {
       }))
   })
 
+  describe("client configuration", () => {
+    it.effect("reads the key under the client's prefix, and a bad one fails when the client is made", () =>
+      Effect.gen(function*() {
+        const { jwk } = yield* privateMaterial("ES256")
+        const env = (entries: Record<string, string>) =>
+          ConfigProvider.fromMap(
+            new Map(Object.entries({
+              API_TOKEN_ENDPOINT: "https://as.example.com/token",
+              API_CLIENT_ID: "worker",
+              ...entries
+            })),
+            { pathDelim: "_" }
+          )
+        const input = yield* Effect.withConfigProvider(
+          ClientCredentialsClient.config("API"),
+          env({ API_DPOP_KEY: JSON.stringify(jwk) })
+        )
+        const client = yield* ClientCredentialsClient.make(input)
+        const { d: _d, ...publicJwk } = jwk
+        assert.strictEqual(
+          client.dpop!.key.thumbprint,
+          yield* Effect.promise(() => Jose.calculateJwkThumbprint(publicJwk))
+        )
+        const plain = yield* ClientCredentialsClient.make(
+          yield* Effect.withConfigProvider(ClientCredentialsClient.config("API"), env({}))
+        )
+        assert.isUndefined(plain.dpop)
+        const bad = yield* Effect.withConfigProvider(
+          ClientCredentialsClient.config("API"),
+          env({ API_DPOP_KEY: JSON.stringify({ ...jwk, crv: "P-384" }) })
+        )
+        const error = yield* Effect.flip(ClientCredentialsClient.make(bad))
+        assert.strictEqual(error._tag, "ClientConfigurationError")
+        assert.notInclude(error.message, jwk.d!)
+      }))
+  })
+
   describe("token requests", () => {
     const strictServer = TokenServer.make({ dpop: { required: true, requireNonce: true } })
 
