@@ -112,6 +112,22 @@ export interface LoopbackServer extends Listening {
 /**
  * Listens on 127.0.0.1 on a port chosen by the system, without a request handler.
  *
+ * @example
+ * ```ts
+ * import { LoopbackServer } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * // The origin first, the handler after: for a server whose answers name its own URL.
+ * const program = Effect.gen(function*() {
+ *   const server = yield* LoopbackServer.listen()
+ *   server.server.on("request", (_request, response) => {
+ *     response.setHeader("content-type", "application/json")
+ *     response.end(JSON.stringify({ issuer: server.origin }))
+ *   })
+ *   return server.origin
+ * })
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -119,6 +135,34 @@ export const listen: (options?: Options) => Effect.Effect<Listening, never, Scop
 
 /**
  * Starts a server that reads each request to the end, records it, and passes it to `handler`.
+ *
+ * @example
+ * ```ts
+ * import { LoopbackServer } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * // A token endpoint that fails twice, then answers: a scripted fault for a retry test.
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const server = yield* LoopbackServer.make((_request, response, n) => {
+ *       if (n <= 2) {
+ *         response.writeHead(503, { "retry-after": "0" }).end()
+ *       } else {
+ *         response.writeHead(200, { "content-type": "application/json" })
+ *         response.end(JSON.stringify({ access_token: "abc", token_type: "Bearer", expires_in: 60 }))
+ *       }
+ *     })
+ *     const statuses: Array<number> = []
+ *     for (let i = 0; i < 3; i++) {
+ *       statuses.push((yield* Effect.promise(() => fetch(`${server.origin}/token`, { method: "POST" }))).status)
+ *     }
+ *     assert.deepStrictEqual(statuses, [503, 503, 200])
+ *     assert.strictEqual(server.requests.length, 3)
+ *   })
+ * )
+ *
+ * Effect.runPromise(program)
+ * ```
  *
  * @since 0.2.0
  * @category constructors

@@ -154,6 +154,24 @@ export const defaultProofLifetime: Duration.Duration = internal.defaultProofLife
 /**
  * Starts the API on 127.0.0.1 beside the token server; closing the scope stops it and frees its port.
  *
+ * @example
+ * ```ts
+ * import { ProtectedApi, TokenServer } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const api = yield* ProtectedApi.make()
+ *     // No token: 401, and the API records it.
+ *     const response = yield* Effect.promise(() => fetch(new URL("test", api.baseUrl)))
+ *     assert.strictEqual(response.status, 401)
+ *     assert.strictEqual(yield* api.requestCount, 1)
+ *   })
+ * ).pipe(Effect.provide(TokenServer.layer()))
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -162,6 +180,14 @@ export const make: (options?: Options) => Effect.Effect<ProtectedApi.Service, ne
 
 /**
  * A protected API for the lifetime of the layer.
+ *
+ * @example
+ * ```ts
+ * import { ProtectedApi, TokenServer } from "@access-token/testing"
+ * import { Layer } from "effect"
+ *
+ * const Servers = ProtectedApi.layer().pipe(Layer.provideMerge(TokenServer.layer()))
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -58,6 +58,20 @@ export declare namespace RedisServer {
  * killed when the scope closes. Fails with a message saying how to install Redis when
  * `redis-server` is not on the `PATH`.
  *
+ * @example
+ * ```ts
+ * import { RedisServer } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * // A redis-server of the test's own, to stop and start again while the code under test runs.
+ * const outage = Effect.gen(function*() {
+ *   const redis = yield* RedisServer.make
+ *   yield* redis.kill
+ *   // ... the code under test carries on without its cache ...
+ *   yield* redis.restart
+ * })
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -65,6 +79,14 @@ export const make: Effect.Effect<RedisServer.Service, RedisServerError, Scope.Sc
 
 /**
  * A `redis-server` for the lifetime of the layer.
+ *
+ * @example
+ * ```ts
+ * import { RedisServer } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * const url = Effect.map(RedisServer.RedisServer, (redis) => redis.url).pipe(Effect.provide(RedisServer.layer))
+ * ```
  *
  * @since 0.2.0
  * @category layers
@@ -82,6 +104,15 @@ export class RedisUrl extends Context.Tag("@access-token/testing/RedisUrl")<Redi
 /**
  * Provides {@link RedisUrl}: `REDIS_URL` when set, otherwise the URL of a `redis-server` of its
  * own for the layer's lifetime.
+ *
+ * @example
+ * ```ts
+ * import { RedisServer } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * // REDIS_URL when set (CI with a Redis service), else a redis-server of the test's own.
+ * const url = Effect.provide(RedisServer.RedisUrl, RedisServer.layerUrl)
+ * ```
  *
  * @since 0.2.0
  * @category layers

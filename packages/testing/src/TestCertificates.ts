@@ -50,6 +50,23 @@ export interface Options {
 /**
  * A certificate authority named `CN=<name>` (default `Test CA`).
  *
+ * @example
+ * ```ts
+ * import { TestCertificates } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const ca = yield* TestCertificates.authority()
+ *   const server = yield* TestCertificates.server(ca)
+ *   const client = yield* TestCertificates.client(ca, "worker")
+ *   // What a certificate-bound token carries in cnf: the base64url SHA-256 of the DER.
+ *   assert.match(client.thumbprint, /^[\w-]{43}$/)
+ *   assert.ok(server.certificate.startsWith("-----BEGIN CERTIFICATE-----"))
+ * })
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -57,6 +74,25 @@ export const authority: (name?: string, options?: Options) => Effect.Effect<Auth
 
 /**
  * A server certificate for `127.0.0.1` (and `localhost`), issued by `authority`.
+ *
+ * @example
+ * ```ts
+ * import { TestCertificates, TokenServer } from "@access-token/testing"
+ * import { Effect, Layer } from "effect"
+ *
+ * // A token server over mutual TLS, its client registered with tls_client_auth.
+ * const Servers = Layer.unwrapEffect(
+ *   Effect.gen(function*() {
+ *     const ca = yield* TestCertificates.authority()
+ *     const server = yield* TestCertificates.server(ca)
+ *     const client = yield* TestCertificates.client(ca, "worker")
+ *     return TokenServer.layer({
+ *       tls: { certificate: server.certificate, privateKey: server.privateKey, clientCertificates: { authorities: [ca.certificate] } },
+ *       clients: [{ clientId: "worker", tokenEndpointAuthMethod: "tls_client_auth", certificate: client.certificate }]
+ *     })
+ *   })
+ * )
+ * ```
  *
  * @since 0.2.0
  * @category constructors
@@ -66,6 +102,14 @@ export const server: (authority: Authority, options?: Options) => Effect.Effect<
 /**
  * A client certificate for `CN=<commonName>`, issued by `authority` (for `tls_client_auth`).
  *
+ * @example
+ * ```ts
+ * import { TestCertificates } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * const client = Effect.flatMap(TestCertificates.authority(), (ca) => TestCertificates.client(ca, "worker"))
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -74,6 +118,15 @@ export const client: (authority: Authority, commonName: string, options?: Option
 
 /**
  * A self-signed client certificate for `CN=<commonName>` (for `self_signed_tls_client_auth`).
+ *
+ * @example
+ * ```ts
+ * import { TestCertificates } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * // For self_signed_tls_client_auth: the server registers the certificate itself.
+ * const certificate = TestCertificates.selfSigned("worker")
+ * ```
  *
  * @since 0.2.0
  * @category constructors

@@ -272,6 +272,31 @@ export const defaultAccessTokenLifetime: Duration.Duration = internal.defaultAcc
 /**
  * Starts a token server on 127.0.0.1; closing the scope stops it and frees its port.
  *
+ * @example
+ * ```ts
+ * import { TokenServer } from "@access-token/testing"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // Starts a server, asks it for a token as any client would, and stops it with the scope.
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const server = yield* TokenServer.make({ clients: [{ clientId: "worker", clientSecret: "s3cret" }] })
+ *     const response = yield* Effect.promise(() =>
+ *       fetch(server.tokenEndpoint, {
+ *         method: "POST",
+ *         headers: { authorization: `Basic ${btoa("worker:s3cret")}`, "content-type": "application/x-www-form-urlencoded" },
+ *         body: "grant_type=client_credentials&scope=api"
+ *       })
+ *     )
+ *     assert.strictEqual(response.status, 200)
+ *     assert.strictEqual(yield* server.tokenRequestCount, 1)
+ *     assert.strictEqual(Redacted.value(server.clients[0].clientSecret), "s3cret")
+ *   })
+ * )
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -279,6 +304,17 @@ export const make: (options?: Options) => Effect.Effect<TokenServer.Service, nev
 
 /**
  * A token server for the lifetime of the layer.
+ *
+ * @example
+ * ```ts
+ * import { ProtectedApi, TokenServer } from "@access-token/testing"
+ * import { Layer } from "effect"
+ *
+ * // For @effect/vitest's `layer(Servers)(...)` or `Effect.provide(Servers)`: short-lived tokens, two scopes.
+ * const Servers = ProtectedApi.layer({ requiredScope: "read" }).pipe(
+ *   Layer.provideMerge(TokenServer.layer({ scopes: ["read", "write"], accessTokenLifetime: "30 seconds" }))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers
