@@ -30,6 +30,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { authenticator, normalizeOrigin } from "./internal/authenticator.js"
 import { stages } from "./internal/stages.js"
+import { withoutRequestsInSpans } from "./internal/tracing.js"
 
 /**
  * @since 0.1.0
@@ -153,7 +154,7 @@ export const make = <E, R>(
   tokens: TokenService.TokenService.Service,
   options?: Options
 ): HttpClient.HttpClient.With<E | AccessTokenError, R> => {
-  const inner = stages(self)
+  const inner = withoutRequestsInSpans(stages(self))
   const authenticate = authenticator(inner, tokens, options)
   return HttpClient.makeWith((request) => Effect.flatMap(request, authenticate), inner.preprocess)
 }
@@ -199,7 +200,8 @@ export const withAccessToken: {
     options?: string | Options
   ): HttpClient.HttpClient.With<E | AccessTokenError, R | TokenService.TokenService> => {
     const resolved = typeof options === "string" ? { client: options } : options
-    const inner = stages(self)
+    // The platform's span of a request would keep it, token included: this one keeps its outcome.
+    const inner = withoutRequestsInSpans(stages(self))
     // One authenticator per token service: in practice one for the life of the client.
     const authenticators = new WeakMap<
       TokenService.TokenService.Service,
