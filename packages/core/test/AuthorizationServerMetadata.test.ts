@@ -10,7 +10,21 @@ import { TokenServer } from "@access-token/testing"
 import { FetchHttpClient, HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Redacted, Schedule, TestClock } from "effect"
+import {
+  Cause,
+  ConfigProvider,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  Option,
+  Redacted,
+  Schedule,
+  TestClock
+} from "effect"
 import * as Jose from "jose"
 import { maxAgeOf, parseObject, wellKnownUrl } from "../src/internal/discovery.js"
 import { resolve } from "../src/internal/tokenRequest.js"
@@ -419,6 +433,27 @@ describe("a client configured by issuer", () => {
     assert.include(made({ issuer: "http://as.example.com" }).message, "issuer: plain http to as.example.com")
   })
 
+  it.effect("is read from <PREFIX>_ISSUER in place of <PREFIX>_TOKEN_ENDPOINT", () =>
+    Effect.gen(function*() {
+      const environment = new Map([["BILLING_ISSUER", "https://as.example.com/tenants/a"], [
+        "BILLING_CLIENT_ID",
+        "m2m"
+      ]])
+      const read = yield* ClientCredentialsClient.config("BILLING").pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(environment, { pathDelim: "_" }))
+      )
+      assert.strictEqual(read.issuer, "https://as.example.com/tenants/a")
+      assert.strictEqual(read.tokenEndpoint, undefined)
+      const client = yield* ClientCredentialsClient.make(read, "billing")
+      assert.strictEqual(client.issuer, "https://as.example.com/tenants/a")
+      const neither = yield* ClientCredentialsClient.config("BILLING").pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["BILLING_CLIENT_ID", "m2m"]]), { pathDelim: "_" })),
+        Effect.flatMap((input) => ClientCredentialsClient.make(input, "billing")),
+        Effect.flip
+      )
+      assert.include(neither.message, "tokenEndpoint: is required, or give issuer")
+    }))
+
   it("is keyed by its issuer: stable whatever its metadata says, distinct for another issuer", () => {
     const keyOf = (input: ClientCredentialsClient.Input) => {
       const client = Effect.runSync(ClientCredentialsClient.make(input, "billing"))
@@ -517,7 +552,9 @@ describe("a client configured by issuer", () => {
       assert.strictEqual(yield* server.tokenRequestCount, 3)
       assert.isTrue(warnings.some((line) => line.includes("the last good document is kept")))
     }).pipe(
-      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => warnings.push(String(message))))),
+      Effect.provide(
+        Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => warnings.push(String(message))))
+      ),
       Effect.scoped
     ))
 })
