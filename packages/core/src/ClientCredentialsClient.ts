@@ -42,6 +42,23 @@ export const TokenEndpointUrl = Schema.String.pipe(
 const scopeSyntax = /^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/
 
 /**
+ * An issuer identifier (RFC 8414 §2): an absolute `http` or `https` URL with no query, fragment or
+ * credentials. It is compared character for character with the `issuer` of its metadata.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const Issuer = Schema.String.pipe(
+  Schema.filter((s) => {
+    const url = parseUrl(s)
+    return url !== undefined && (url.protocol === "https:" || url.protocol === "http:") && url.search === "" &&
+      url.hash === "" && !s.includes("?") && !s.includes("#") && url.username === "" && url.password === ""
+  }, {
+    message: () => "must be an absolute http(s) URL without query, fragment or credentials (RFC 8414 §2)"
+  })
+)
+
+/**
  * A space-separated list of scope tokens (RFC 6749 §3.3).
  *
  * @since 0.1.0
@@ -107,8 +124,16 @@ export class ClientCredentialsClient
   extends Schema.Class<ClientCredentialsClient>("@access-token/core/ClientCredentialsClient")({
     /** The name the client is registered under; used in logs, spans and errors. */
     name: Schema.String,
-    /** The token endpoint, `https` unless on loopback or `allowInsecureTransport` is set. */
-    tokenEndpoint: TokenEndpointUrl,
+    /**
+     * The token endpoint, `https` unless on loopback or `allowInsecureTransport` is set; absent when
+     * the client is configured by `issuer`.
+     */
+    tokenEndpoint: Schema.optional(TokenEndpointUrl),
+    /**
+     * The authorization server's issuer identifier, in place of `tokenEndpoint`: the token endpoint
+     * is then found in the issuer's metadata (RFC 8414, OpenID Connect Discovery).
+     */
+    issuer: Schema.optional(Issuer),
     clientId: Schema.NonEmptyString,
     clientSecret: Schema.optional(
       Schema.RedactedFromSelf(Schema.String).annotations({
@@ -145,6 +170,11 @@ export interface Input {
   readonly name?: string | undefined
   /** Required, unless a service-account key file (`grant.serviceAccountKey`) gives it. */
   readonly tokenEndpoint?: string | URL | undefined
+  /**
+   * The issuer, in place of `tokenEndpoint` (give one of the two): the token endpoint is found in its
+   * metadata, which `TokenService` retrieves once and keeps fresh.
+   */
+  readonly issuer?: string | URL | undefined
   /** Required, unless a service-account key file (`grant.serviceAccountKey`) gives it. */
   readonly clientId?: string | undefined
   readonly clientSecret?: Redacted.Redacted<string> | undefined
@@ -272,12 +302,25 @@ export const make = (
     ...input,
     name: clientName,
     tokenEndpoint: input.tokenEndpoint instanceof URL ? input.tokenEndpoint.href : input.tokenEndpoint,
+    issuer: input.issuer instanceof URL ? input.issuer.href : input.issuer,
     resource: typeof input.resource === "string" ? [input.resource] : input.resource,
     expirationBuffer: duration(input.expirationBuffer),
     defaultLifetime: duration(input.defaultLifetime)
   })
   if (Either.isLeft(decoded)) {
     return Effect.fail(new ClientConfigurationError({ client: clientName, ...firstIssue(decoded.left) }))
+  }
+  const { issuer, tokenEndpoint } = decoded.right
+  if ((issuer === undefined) === (tokenEndpoint === undefined)) {
+    return Effect.fail(
+      new ClientConfigurationError({
+        client: clientName,
+        field: issuer === undefined ? "tokenEndpoint" : "issuer",
+        reason: issuer === undefined
+          ? "is required, or give issuer to find the token endpoint in the issuer's metadata"
+          : "and tokenEndpoint are both given: give one, the issuer's metadata names the token endpoint"
+      })
+    )
   }
   return Effect.as(checkTransport(decoded.right), decoded.right)
 }
@@ -326,7 +369,8 @@ const grantAndAuthentication = (fields: {
 
 /**
  * Reads a client from configuration under `prefix`, e.g. `config("IDENTITYSERVER")` reads
- * `IDENTITYSERVER_TOKEN_ENDPOINT`, `IDENTITYSERVER_CLIENT_ID`, `IDENTITYSERVER_CLIENT_SECRET`
+ * `IDENTITYSERVER_TOKEN_ENDPOINT` or `IDENTITYSERVER_ISSUER` (one of the two, the token endpoint
+ * then found in the issuer's metadata), `IDENTITYSERVER_CLIENT_ID`, `IDENTITYSERVER_CLIENT_SECRET`
  * (redacted), and the optional `IDENTITYSERVER_SCOPE`, `IDENTITYSERVER_RESOURCE` (indicators
  * separated by spaces or commas), `IDENTITYSERVER_CREDENTIAL_STYLE` (`header` or `body`),
  * `IDENTITYSERVER_ALLOW_INSECURE_TRANSPORT`, `IDENTITYSERVER_EXPIRATION_BUFFER` and
@@ -366,6 +410,7 @@ const grantAndAuthentication = (fields: {
 export const config = (prefix?: string): Config.Config<Input> => {
   const fields = Config.all({
     tokenEndpoint: Config.option(Config.string("TOKEN_ENDPOINT")),
+    issuer: Config.option(Config.string("ISSUER")),
     clientId: Config.option(Config.string("CLIENT_ID")),
     clientSecret: Config.option(Config.redacted("CLIENT_SECRET")),
     credentialStyle: Config.option(Config.literal("header", "body")("CREDENTIAL_STYLE")),
@@ -384,6 +429,7 @@ export const config = (prefix?: string): Config.Config<Input> => {
     Either.map(grantAndAuthentication(fields), (keys): Input => ({
       ...keys,
       tokenEndpoint: Option.getOrUndefined(fields.tokenEndpoint),
+      issuer: Option.getOrUndefined(fields.issuer),
       clientId: Option.getOrUndefined(fields.clientId),
       clientSecret: Option.getOrUndefined(fields.clientSecret),
       credentialStyle: Option.getOrUndefined(fields.credentialStyle),
