@@ -1,7 +1,14 @@
 import { AccessToken } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, FastCheck, Redacted } from "effect"
-import { effectiveBuffer, isFresh, type Lifetime, refreshPoint, timed } from "../src/internal/lifetime.js"
+import {
+  effectiveBuffer,
+  expiryRounding,
+  isFresh,
+  type Lifetime,
+  refreshPoint,
+  timed
+} from "../src/internal/lifetime.js"
 
 const fc = FastCheck
 const runs = { numRuns: 2000 }
@@ -96,6 +103,19 @@ describe("timed", () => {
         assert.isAtMost(staleAt, receivedAt + expiresIn)
         assert.isAtLeast(refreshAt, receivedAt)
         assert.isAtMost(refreshAt, staleAt)
+      }),
+      runs
+    )
+  })
+
+  it("is never fresh at or after the earliest moment a whole-second exp can fall, and caches from 2 s on", () => {
+    fc.assert(
+      fc.property(settings, epoch, fc.integer({ min: 0, max: 86_400 }), (lifetime: Lifetime, receivedAt, seconds) => {
+        const { staleAt } = timed(lifetime, token(receivedAt, seconds * 1000))
+        // `exp = floor(server's now) + expires_in`: the token may expire a second before `expires_in` says.
+        assert.isAtMost(staleAt, receivedAt + Math.max(seconds * 1000 - expiryRounding, 0))
+        if (seconds <= 1) assert.strictEqual(staleAt, receivedAt, "no usable life: never cached")
+        else assert.isAbove(staleAt, receivedAt, "a token of 2 s or more is cached")
       }),
       runs
     )
