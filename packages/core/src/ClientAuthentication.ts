@@ -295,6 +295,20 @@ const durationOf = (value: Duration.DurationInput | undefined, fallback: Duratio
  * Validates how assertions are dated and addressed: a positive lifetime, a skew allowance of at
  * least zero, together at most {@link maxAssertionLifetime}.
  *
+ * @example
+ * ```ts
+ * import { ClientAuthentication } from "@access-token/core"
+ * import { Duration, Effect, Either } from "effect"
+ *
+ * const settings = Effect.runSync(ClientAuthentication.assertionSettings("api", "authentication", { lifetime: "2 minutes" }))
+ * assert.strictEqual(settings.audience, "issuer")
+ * assert.ok(Duration.equals(settings.lifetime, Duration.minutes(2)))
+ *
+ * // More than an hour of validity is refused, naming the field.
+ * const tooLong = Effect.runSync(Effect.either(ClientAuthentication.assertionSettings("api", "authentication", { lifetime: "2 hours" })))
+ * assert.ok(Either.isLeft(tooLong) && tooLong.left.field === "authentication.lifetime")
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */

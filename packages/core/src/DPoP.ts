@@ -313,6 +313,17 @@ export const makeNonces = (capacity: number = defaultNonceCapacity): Effect.Effe
 /**
  * A nonce store made outside an effect, for a client built synchronously (as a middleware is).
  *
+ * @example
+ * ```ts
+ * import { DPoP } from "@access-token/core"
+ * import { Effect } from "effect"
+ *
+ * // One store for the life of a client built outside an effect.
+ * const nonces = DPoP.unsafeMakeNonces(10)
+ * Effect.runSync(nonces.update("https://api.example.com/a", "n-1"))
+ * assert.strictEqual(Effect.runSync(nonces.get("https://api.example.com/b")), "n-1")
+ * ```
+ *
  * @since 0.2.0
  * @category unsafe
  */

@@ -109,6 +109,20 @@ const derOf = (base64: string): Uint8Array<ArrayBuffer> =>
  * `privateKey` must hold a private key block. The error names the client and the field, and never
  * quotes either.
  *
+ * @example
+ * ```ts
+ * import { MutualTls } from "@access-token/core"
+ * import { Effect, Either, Redacted } from "effect"
+ *
+ * // A key that is not one: a typed error naming the client and the field, quoting neither.
+ * const read = MutualTls.clientCertificate(
+ *   { certificate: Redacted.make("not a certificate"), privateKey: Redacted.make("not a key") },
+ *   "api"
+ * )
+ * const result = Effect.runSync(Effect.either(read))
+ * assert.ok(Either.isLeft(result) && !result.left.message.includes("not a key"))
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */

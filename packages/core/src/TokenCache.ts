@@ -220,6 +220,38 @@ export interface StoredTokenEntry {
  * `@access-token/redis` do, so that such caches read each other's entries. The error never quotes
  * the token.
  *
+ * @example
+ * ```ts
+ * import { AccessToken, TokenCache } from "@access-token/core"
+ * import { DateTime, Duration, Effect, Layer, Option } from "effect"
+ *
+ * // A cache on a store of strings of your own (here a Map), that reads and writes the entries
+ * // TokenCache.layerKeyValueStore and @access-token/redis write.
+ * const store = new Map<string, string>()
+ * const StringCache = Layer.succeed(
+ *   TokenCache.TokenCache,
+ *   TokenCache.make({
+ *     get: (key) => {
+ *       const value = store.get(key)
+ *       return value === undefined ? Effect.succeedNone : TokenCache.decodeStoredToken(value)
+ *     },
+ *     set: (key, token, timeToLive) =>
+ *       Effect.map(TokenCache.encodeStoredToken(token, timeToLive), (entry) => void store.set(key, entry.value)),
+ *     remove: (key) => Effect.sync(() => void store.delete(key))
+ *   })
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const cache = yield* TokenCache.TokenCache
+ *   const token = AccessToken.make({ value: "abc", receivedAt: yield* DateTime.now, expiresIn: "1 hour" })
+ *   yield* cache.set("api", token, Duration.minutes(59))
+ *   const cached = yield* cache.get("api")
+ *   assert.ok(Option.isSome(cached) && cached.value.authorization === "Bearer abc")
+ * })
+ *
+ * Effect.runPromise(Effect.provide(program, StringCache))
+ * ```
+ *
  * @since 0.2.0
  * @category codecs
  */
@@ -232,6 +264,17 @@ export const encodeStoredToken: (
  * Decodes an entry written by {@link encodeStoredToken}: `None` once it has expired, and a
  * `TokenCacheError` (which never quotes the entry) when it cannot be decoded, in which case the
  * cache should drop it.
+ *
+ * @example
+ * ```ts
+ * import { TokenCache } from "@access-token/core"
+ * import { Effect, Exit } from "effect"
+ *
+ * // An entry that is not one (written by something else, or corrupted): an error to drop it on,
+ * // never quoting the entry.
+ * const exit = Effect.runSyncExit(TokenCache.decodeStoredToken("{\"token\":\"eyJ...\"}"))
+ * assert.ok(Exit.isFailure(exit))
+ * ```
  *
  * @since 0.2.0
  * @category codecs

@@ -496,6 +496,15 @@ export const getToken = (
 /**
  * The state of every client's tokens, from the `TokenService` of the context.
  *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { Effect } from "effect"
+ *
+ * // For a readiness probe: the state of every client's tokens, at no cost to the acquisitions.
+ * const probe = Effect.map(TokenService.readiness, (readiness) => JSON.stringify(readiness))
+ * ```
+ *
  * @since 0.2.0
  * @category accessors
  */
