@@ -53,7 +53,7 @@ describe("effectiveBuffer", () => {
   it("takes the configured buffer as is when it is under a quarter of the lifetime", () => {
     fc.assert(
       fc.property(bufferMillis, lifetimeMillis, (configured, lifetime) => {
-        fc.pre(configured <= lifetime / 4)
+        FastCheck.pre(configured <= lifetime / 4)
         assert.strictEqual(effectiveBuffer(configured, lifetime), configured)
       }),
       runs
