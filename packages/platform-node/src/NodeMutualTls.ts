@@ -21,6 +21,9 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 
+type Agent = InstanceType<typeof Undici.Agent>
+type AgentOptions = NonNullable<ConstructorParameters<typeof Undici.Agent>[0]>
+
 /**
  * @since 0.2.0
  * @category models
@@ -32,7 +35,7 @@ export interface Options {
    */
   readonly certificateAuthorities?: ReadonlyArray<string> | undefined
   /** Options of each undici `Agent` (connections per origin, timeouts, ...); `connect` is set here. */
-  readonly agentOptions?: Omit<Undici.Agent.Options, "connect"> | undefined
+  readonly agentOptions?: Omit<AgentOptions, "connect"> | undefined
 }
 
 /**
@@ -54,7 +57,7 @@ export const httpClient = (
     NodeHttpClient.makeUndici
   )
 
-const agent = (certificate: MutualTls.ClientCertificate, options: Options | undefined): Undici.Agent =>
+const agent = (certificate: MutualTls.ClientCertificate, options: Options | undefined): Agent =>
   new Undici.Agent({
     ...options?.agentOptions,
     connect: {
@@ -74,7 +77,7 @@ const agent = (certificate: MutualTls.ClientCertificate, options: Options | unde
  */
 export const make = (options?: Options): Effect.Effect<MutualTls.MutualTls.Service, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const clients = new Map<string, { readonly agent: Undici.Agent; readonly client: HttpClient.HttpClient }>()
+    const clients = new Map<string, { readonly agent: Agent; readonly client: HttpClient.HttpClient }>()
     yield* Effect.addFinalizer(() =>
       Effect.promise(() => Promise.all([...clients.values()].map(({ agent }) => agent.close()))).pipe(
         Effect.ensuring(Effect.sync(() => clients.clear()))
@@ -94,6 +97,32 @@ export const make = (options?: Options): Effect.Effect<MutualTls.MutualTls.Servi
 
 /**
  * The transport for the lifetime of the layer.
+ *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { NodeMutualTls } from "@access-token/platform-node"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Effect, Layer } from "effect"
+ *
+ * // A client that authenticates with its certificate (tls_client_auth), on a private PKI.
+ * const Tokens = Layer.unwrapEffect(
+ *   Effect.gen(function*() {
+ *     const certificate = yield* Config.redacted("BANK_CERTIFICATE")
+ *     const privateKey = yield* Config.redacted("BANK_PRIVATE_KEY")
+ *     const authority = yield* Config.string("BANK_CA_CERTIFICATE")
+ *     return TokenService.layerDefault({
+ *       clients: {
+ *         bank: {
+ *           tokenEndpoint: "https://mtls.auth.bank.example/token",
+ *           clientId: "worker-7",
+ *           authentication: { method: "tls_client_auth", certificate, privateKey }
+ *         }
+ *       }
+ *     }).pipe(Layer.provide([NodeMutualTls.layer({ certificateAuthorities: [authority] }), NodeHttpClient.layerUndici]))
+ *   })
+ * )
+ * ```
  *
  * @since 0.2.0
  * @category layers
