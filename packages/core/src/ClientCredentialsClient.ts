@@ -205,12 +205,30 @@ const firstIssue = (error: ParseResult.ParseError): { readonly field: string; re
     }
 }
 
-/** A method and the fields it needs: a secret method needs the secret, a key method has no use for one. */
+const unknownIssuer = "is the issuer, which this client does not know: configure the client by its issuer (its " +
+  "metadata gives the token endpoint), or set audience to tokenEndpoint for a server that expects its token endpoint"
+
+/**
+ * A method and the fields it needs: a secret method needs the secret, a key method has no use for
+ * one, and an assertion addressed to the issuer needs the issuer.
+ */
 const checkAuthentication = (input: Input, client: string): ClientConfigurationError | undefined => {
-  const method = ClientAuthentication.isClientAuthentication(input.authentication)
-    ? input.authentication.method
+  const authentication = ClientAuthentication.isClientAuthentication(input.authentication)
+    ? input.authentication
     : undefined
+  const method = authentication?.method
   const misfit = (field: string, reason: string) => new ClientConfigurationError({ client, field, reason })
+  if (input.issuer === undefined) {
+    if (JwtBearerGrant.isJwtBearerGrant(input.grant) && input.grant.assertion.audience === "issuer") {
+      return misfit("grant.audience", unknownIssuer)
+    }
+    if (
+      (authentication?._tag === "PrivateKeyJwt" || authentication?._tag === "ClientSecretJwt") &&
+      authentication.assertion.audience === "issuer"
+    ) {
+      return misfit("authentication.audience", unknownIssuer)
+    }
+  }
   if (method === undefined) return undefined
   if (input.credentialStyle !== undefined) {
     return misfit("credentialStyle", `cannot be set together with authentication (${method}): choose one`)

@@ -549,7 +549,7 @@ describe("a client definition", () => {
     Effect.gen(function*() {
       const client = yield* ClientCredentialsClient.make({
         ...base,
-        authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(ec)) }
+        authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(ec)), audience: "tokenEndpoint" }
       }, CLIENT)
       assert.instanceOf(client.authentication, ClientAuthentication.PrivateKeyJwt)
       assert.strictEqual(client.authentication?.method, "private_key_jwt")
@@ -559,7 +559,7 @@ describe("a client definition", () => {
     Effect.gen(function*() {
       const misfits: ReadonlyArray<readonly [ClientCredentialsClient.Input, field: string, reason: string]> = [
         [
-          { ...base, authentication: { method: "client_secret_jwt" } },
+          { ...base, authentication: { method: "client_secret_jwt", audience: "tokenEndpoint" } },
           "clientSecret",
           "is required by client_secret_jwt"
         ],
@@ -572,7 +572,11 @@ describe("a client definition", () => {
           {
             ...base,
             clientSecret: Redacted.make("SECRET-sentinel-7"),
-            authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(ec)) }
+            authentication: {
+              method: "private_key_jwt",
+              privateKey: Redacted.make(pemOf(ec)),
+              audience: "tokenEndpoint"
+            }
           },
           "clientSecret",
           "is not used by private_key_jwt"
@@ -591,6 +595,25 @@ describe("a client definition", () => {
           { ...base, authentication: { method: "private_key_jwt", privateKey: Redacted.make("garbage") } },
           "authentication.privateKey",
           "is not a PKCS#8 PEM"
+        ],
+        [
+          { ...base, authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(ec)) } },
+          "authentication.audience",
+          "is the issuer, which this client does not know"
+        ],
+        [
+          {
+            ...base,
+            clientSecret: Redacted.make("SECRET-sentinel-7"),
+            authentication: { method: "client_secret_jwt" }
+          },
+          "authentication.audience",
+          "configure the client by its issuer"
+        ],
+        [
+          { ...base, grant: { privateKey: Redacted.make(pemOf(ec)) } },
+          "grant.audience",
+          "or set audience to tokenEndpoint"
         ]
       ]
       for (const [input, field, reason] of misfits) {
