@@ -12,6 +12,7 @@ import * as memory from "./memory.js"
 import * as overhead from "./overhead.js"
 import * as peers from "./peers.js"
 import * as rollover from "./rollover.js"
+import * as tenants from "./tenants.js"
 
 const scenarios = {
   overhead,
@@ -21,7 +22,8 @@ const scenarios = {
   peers,
   memory,
   clientAuthentication,
-  dpop
+  dpop,
+  tenants
 } as const
 
 type Name = keyof typeof scenarios

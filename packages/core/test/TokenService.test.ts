@@ -463,6 +463,35 @@ describe("TokenService metrics", () => {
     }))
 })
 
+describe("TokenService capacity", () => {
+  const scopesHeld = (service: TokenService.TokenService.Service) =>
+    Effect.map(service.readiness, (view) => view.clients[0].tokens.slice(1).map((token) => token.scope))
+
+  it.scoped("keeps per-request tokens within capacity: expired ones go first, then the oldest, a tenth at a time", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint, { capacity: 20 })
+      const scope = (i: number) => `s${i}`
+      for (let i = 0; i < 10; i++) yield* service.getToken("api", { scope: scope(i) })
+      yield* TestClock.adjust("30 minutes")
+      for (let i = 10; i < 20; i++) yield* service.getToken("api", { scope: scope(i) })
+      // s0..s9 are stale now (an hour's token, a minute's buffer); s10..s19 are not.
+      yield* TestClock.adjust(Duration.seconds(29 * 60 + 30))
+      yield* service.getToken("api", { scope: scope(20) })
+      assert.deepStrictEqual(yield* scopesHeld(service), Array.from({ length: 11 }, (_, i) => scope(i + 10)))
+      for (let i = 21; i < 30; i++) yield* service.getToken("api", { scope: scope(i) })
+      // Full with fresh tokens: the next miss drops the two oldest (a tenth of 20) to make room.
+      yield* service.getToken("api", { scope: scope(30) })
+      assert.deepStrictEqual(yield* scopesHeld(service), Array.from({ length: 19 }, (_, i) => scope(i + 12)))
+      const misses = Metric.value(Metric.tagged(TokenService.cacheMisses, "client", "api"))
+      const before = (yield* misses).count
+      yield* service.getToken("api", { scope: scope(11) })
+      assert.strictEqual((yield* misses).count, before + 1, "an evicted token goes past the process again")
+      yield* service.getToken("api", { scope: scope(29) })
+      assert.strictEqual((yield* misses).count, before + 1, "a kept one does not")
+    }))
+})
+
 describe("TokenService under concurrency", () => {
   it.scoped("10,000 fibers asking for a cold token cause exactly one token request", () =>
     Effect.gen(function*() {

@@ -117,13 +117,17 @@ export const make = (registrations: ReadonlyArray<Registration>, capacity: numbe
   const single = registrations.length === 1 ? registrations[0] : undefined
   const slots = new Map<string, Slot>()
 
-  /** Makes room: idle expired slots go first, then the oldest idle ones. */
+  // What one eviction frees beyond the slot it makes room for: a tenth of the table, so that the pass
+  // over the table it costs is paid once per `batch` misses, not on every miss of a full table.
+  const batch = Math.max(1, Math.floor(capacity / 10))
+
+  /** Makes room: idle expired slots go first, then the oldest idle ones, down to `capacity - batch`. */
   const evict = (now: number) => {
     for (const [key, slot] of slots) {
       if (isIdle(slot, now)) slots.delete(key)
     }
     for (const [key, slot] of slots) {
-      if (slots.size < capacity) break
+      if (slots.size <= capacity - batch) break
       if (slot.inflight === undefined && !slot.refreshing) slots.delete(key)
     }
   }
