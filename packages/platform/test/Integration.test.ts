@@ -85,3 +85,42 @@ describe("AccessTokenHttpClient against oidc-provider", () => {
       assert.strictEqual(yield* server.tokenRequestCount, 2)
     }).pipe(Effect.scoped))
 })
+
+describe("AccessTokenHttpClient against an API that rejects every token of oidc-provider", () => {
+  it.scoped(
+    "10 sequential calls cause at most 3 token requests, and a revoked token is renewed at once",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TokenServer.make()
+        // A misconfigured audience: the API accepts only tokens for another resource.
+        const api = yield* ProtectedApi.make({ audience: "https://elsewhere.example.com" }).pipe(
+          Effect.provideService(TokenServer.TokenServer, server)
+        )
+        const [registered] = server.clients
+        const tokens = TokenService.layer({
+          clients: {
+            api: {
+              tokenEndpoint: server.tokenEndpoint,
+              clientId: registered.clientId,
+              clientSecret: registered.clientSecret,
+              scope: "api"
+            }
+          }
+        }).pipe(
+          Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+        const context = yield* Layer.build(
+          AccessTokenHttpClient.layer({ client: "api", baseUrl: api.baseUrl }).pipe(
+            Layer.provide([tokens, NodeHttpClient.layerUndici])
+          )
+        )
+        const client = Context.get(context, HttpClient.HttpClient)
+        for (let i = 0; i < 10; i++) assert.strictEqual((yield* client.get("test")).status, 401)
+        const requests = yield* server.tokenRequests
+        assert.isAtMost(requests.length, 3)
+        assert.isTrue(requests.every((request) => request.outcome === "success"))
+      }),
+    30_000
+  )
+})
