@@ -316,4 +316,19 @@ describe("mutual TLS against oidc-provider", () => {
         assert.deepStrictEqual(seen.filter((text) => text.includes(key)), [])
       }
     }))
+
+  it.scoped("a client configured by issuer sends its token requests to the mtls_endpoint_aliases", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup({ mtlsEndpointAliases: true })
+      const { tokenEndpoint: _, ...byIssuer } = certificateClient(servers, "pki", "tls_client_auth", servers.worker)
+      const tokens = yield* tokenService(
+        { clients: { pki: { ...byIssuer, issuer: servers.tokenServer.issuer } } },
+        Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory())
+      )
+      // The main token endpoint asks for no certificate, so a token bound to it came from the alias.
+      const token = yield* tokens.getToken("pki")
+      assert.strictEqual(thumbprintOf(token.value), servers.worker.thumbprint)
+      assert.isDefined(servers.tokenServer.mtlsTokenEndpoint)
+      assert.strictEqual(yield* servers.tokenServer.tokenRequestCount, 1)
+    }))
 })
