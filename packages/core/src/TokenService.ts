@@ -155,6 +155,13 @@ export interface Options {
   /** How many distinct tokens are kept in process (default 10,000). */
   readonly capacity?: number | undefined
   /**
+   * How many token requests may be under way at once to one token endpoint (to one issuer, for
+   * clients configured by issuer), whatever the number of clients (default
+   * {@link defaultMaxConcurrentRequests}). Further requests queue; their wait shows in
+   * {@link tokenRequestWait}, and a caller waiting may be interrupted.
+   */
+  readonly maxConcurrentRequests?: number | undefined
+  /**
    * How long the metadata of an issuer (for clients configured by issuer) is used before it is
    * refreshed in the background: the server's `Cache-Control: max-age` within bounds, or a default
    * (see `AuthorizationServerMetadata.defaultRefreshInterval`: 1 hour, within 1 minute to 1 day).
@@ -227,6 +234,15 @@ export const defaultCapacity = 10_000
 export const defaultCacheTimeout: Duration.Duration = Duration.millis(500)
 
 /**
+ * The default bound of concurrent token requests per token endpoint: enough for a cold start of
+ * many clients to proceed quickly, few enough that no authorization server sees a flood.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultMaxConcurrentRequests = 16
+
+/**
  * Local cache hits, by client.
  *
  * @since 0.1.0
@@ -258,6 +274,17 @@ export const tokenRequests = Metric.counter("access_token_token_requests", {
   description: "Token requests sent to the token endpoint",
   incremental: true
 })
+
+/**
+ * How long each token request waited for its turn under `maxConcurrentRequests`, by client.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const tokenRequestWait = Metric.timer(
+  "access_token_token_request_wait",
+  "How long token requests waited for their turn at the token endpoint (maxConcurrentRequests)"
+)
 
 /**
  * Token requests that failed after their retries, by client.

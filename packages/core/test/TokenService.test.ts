@@ -463,6 +463,41 @@ describe("TokenService metrics", () => {
     }))
 })
 
+describe("TokenService request bound", () => {
+  it.scoped("queues token requests beyond maxConcurrentRequests per token endpoint, interruptibly, and measures the wait", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const gate = yield* endpoint.hold
+      const names = Array.from({ length: 10 }, (_, i) => `bounded-${i}-${Math.random().toString(36).slice(2)}`)
+      const service = yield* makeService(endpoint, {
+        clients: {
+          ...Object.fromEntries(names.map((name) => [name, client()])),
+          elsewhere: client({ tokenEndpoint: "https://other.example.com/connect/token" })
+        },
+        maxConcurrentRequests: 4
+      })
+      const callers = yield* Effect.forEach(names, (name) => Effect.fork(service.getToken(name)))
+      yield* endpoint.awaitRequests(4)
+      for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
+      assert.strictEqual(endpoint.requests, 4, "the others wait for their turn")
+      // Another token endpoint has a bound of its own.
+      const elsewhere = yield* Effect.fork(service.getToken("elsewhere"))
+      yield* endpoint.awaitRequests(5)
+      // A caller waiting for its turn can be interrupted.
+      yield* Fiber.interrupt(callers[9])
+      yield* Deferred.succeed(gate, void 0)
+      for (const caller of callers.slice(0, 9)) yield* Fiber.join(caller)
+      yield* Fiber.join(elsewhere)
+      assert.strictEqual(endpoint.requests, 11, "the interrupted caller's request still completes for later callers")
+      const waits = yield* Effect.forEach(
+        names,
+        (name) =>
+          Effect.map(Metric.value(Metric.tagged(TokenService.tokenRequestWait, "client", name)), (state) => state.count)
+      )
+      assert.deepStrictEqual(waits, names.map(() => 1))
+    }))
+})
+
 describe("TokenService capacity", () => {
   const scopesHeld = (service: TokenService.TokenService.Service) =>
     Effect.map(service.readiness, (view) => view.clients[0].tokens.slice(1).map((token) => token.scope))

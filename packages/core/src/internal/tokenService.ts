@@ -29,7 +29,7 @@ import * as metadataCache from "./metadataCache.js"
 import { record, snapshot } from "./readiness.js"
 import * as slots from "./slots.js"
 import type { Registration, Slot } from "./slots.js"
-import { cacheKey } from "./tokenRequest.js"
+import { cacheKey, type Target } from "./tokenRequest.js"
 import { withSpanWithoutValue } from "./tracing.js"
 
 /** A client's lifetime settings: its own, or the service's, or the defaults. */
@@ -129,6 +129,25 @@ export const make = (
       metadataCache.lifetimesOf(options.metadataRefreshInterval ?? AuthorizationServerMetadata.defaultRefreshInterval),
       scope
     ))
+    // One bound per token endpoint (or issuer): a cold start of many clients queues instead of flooding
+    // the authorization server.
+    const bound = Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests)
+    const gates = new Map<string, Effect.Semaphore>()
+    const queued = <A, E>(registration: Registration, target: Target | undefined, request: Effect.Effect<A, E>) =>
+      Effect.clockWith((clock): Effect.Effect<A, E> => {
+        const client = registration.client
+        const endpointKey = target?.issuer ?? client.issuer ?? target?.tokenEndpoint ?? client.tokenEndpoint ?? ""
+        let gate = gates.get(endpointKey)
+        if (gate === undefined) gates.set(endpointKey, gate = Effect.unsafeMakeSemaphore(bound))
+        const queuedAt = clock.unsafeCurrentTimeMillis()
+        return gate.withPermits(1)(Effect.suspend(() => {
+          TokenService.tokenRequestWait.unsafeUpdate(
+            Duration.millis(clock.unsafeCurrentTimeMillis() - queuedAt),
+            registration.labels
+          )
+          return request
+        }))
+      })
     const table = slots.make(
       yield* Effect.forEach(Object.entries(options.clients), ([name, input]) =>
         Effect.flatMap(
@@ -157,9 +176,13 @@ export const make = (
         }
         const request = targetOf(registration.client).pipe(
           Effect.flatMap((target) =>
-            Effect.zipRight(
-              count(TokenService.tokenRequests, registration),
-              endpoint.requestToken(registration.client, slot.request, target)
+            queued(
+              registration,
+              target,
+              Effect.zipRight(
+                count(TokenService.tokenRequests, registration),
+                endpoint.requestToken(registration.client, slot.request, target)
+              )
             )
           ),
           Effect.tapBoth({
