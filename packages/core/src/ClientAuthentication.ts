@@ -8,71 +8,76 @@
  * @since 0.2.0
  */
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { loadSigningKey } from "./internal/clientAssertion.js"
+import * as internal from "./internal/loadAuthentication.js"
 import * as MutualTls from "./MutualTls.js"
-import { ClientConfigurationError } from "./TokenError.js"
+import type { ClientConfigurationError } from "./TokenError.js"
 
 /**
  * The client authentication methods of the OAuth 2.0 registry (RFC 7591 §2) that a client can use.
  *
  * @since 0.2.0
- * @category models
- */
-export type Method =
-  | "client_secret_basic"
-  | "client_secret_post"
-  | "client_secret_jwt"
-  | "private_key_jwt"
-  | "tls_client_auth"
-  | "self_signed_tls_client_auth"
-
-/**
- * @since 0.2.0
  * @category constants
  */
-export const methods: ReadonlyArray<Method> = [
+export const methods = [
   "client_secret_basic",
   "client_secret_post",
   "client_secret_jwt",
   "private_key_jwt",
   "tls_client_auth",
   "self_signed_tls_client_auth"
-]
+] as const
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type Method = typeof methods[number]
 
 /**
  * The algorithms a private key may sign with; by default the key's type decides (RSA: `RS256`,
  * EC: `ES256` / `ES384` / `ES512` by curve, Ed25519: `EdDSA`).
  *
  * @since 0.2.0
+ * @category constants
+ */
+export const signingAlgorithms = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA"
+] as const
+
+/**
+ * @since 0.2.0
  * @category models
  */
-export type SigningAlgorithm =
-  | "RS256"
-  | "RS384"
-  | "RS512"
-  | "PS256"
-  | "PS384"
-  | "PS512"
-  | "ES256"
-  | "ES384"
-  | "ES512"
-  | "EdDSA"
+export type SigningAlgorithm = typeof signingAlgorithms[number]
 
 /**
  * The algorithms of `client_secret_jwt`; `HS256` by default.
  *
  * @since 0.2.0
+ * @category constants
+ */
+export const secretAlgorithms = ["HS256", "HS384", "HS512"] as const
+
+/**
+ * @since 0.2.0
  * @category models
  */
-export type SecretAlgorithm = "HS256" | "HS384" | "HS512"
+export type SecretAlgorithm = typeof secretAlgorithms[number]
 
 /**
  * The `aud` of an assertion: the authorization server's issuer identifier (the default, as OpenID
@@ -288,9 +293,6 @@ export const ClientAuthenticationFromSelf: Schema.Schema<ClientAuthentication> =
   }
 )
 
-const durationOf = (value: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
-  value === undefined ? Option.some(fallback) : Duration.decodeUnknown(value)
-
 /**
  * Validates how assertions are dated and addressed: a positive lifetime, a skew allowance of at
  * least zero, together at most {@link maxAssertionLifetime}.
@@ -317,26 +319,8 @@ export const assertionSettings = (
   field: string,
   options: AssertionOptions,
   defaults?: { readonly audience?: Audience | undefined }
-): Effect.Effect<AssertionSettings, ClientConfigurationError> => {
-  const fail = (name: string, reason: string) =>
-    Effect.fail(new ClientConfigurationError({ client, field: `${field}.${name}`, reason }))
-  const audience = options.audience ?? defaults?.audience ?? "issuer"
-  if (audience !== "issuer" && audience !== "tokenEndpoint") return fail("audience", "must be issuer or tokenEndpoint")
-  const lifetime = durationOf(options.lifetime, defaultAssertionLifetime)
-  const clockSkew = durationOf(options.clockSkew, defaultClockSkew)
-  if (Option.isNone(lifetime) || Duration.toMillis(lifetime.value) < 1000) {
-    return fail("lifetime", "must be a duration of at least one second")
-  }
-  if (Option.isNone(clockSkew) || !Duration.isFinite(clockSkew.value)) {
-    return fail("clockSkew", "must be a finite duration")
-  }
-  if (Duration.greaterThan(Duration.sum(lifetime.value, clockSkew.value), maxAssertionLifetime)) {
-    return fail("lifetime", `together with clockSkew must not exceed ${Duration.format(maxAssertionLifetime)}`)
-  }
-  return Effect.succeed({ audience, lifetime: lifetime.value, clockSkew: clockSkew.value })
-}
-
-const secretAlgorithms: ReadonlyArray<string> = ["HS256", "HS384", "HS512"]
+): Effect.Effect<AssertionSettings, ClientConfigurationError> =>
+  internal.assertionSettings(client, field, options, defaults)
 
 /**
  * Loads a client's authentication: imports and checks its key, validates its settings. A key that
@@ -377,52 +361,7 @@ const secretAlgorithms: ReadonlyArray<string> = ["HS256", "HS384", "HS512"]
 export const make = (
   input: Input | ClientAuthentication,
   client: string
-): Effect.Effect<ClientAuthentication, ClientConfigurationError> => {
-  if (isClientAuthentication(input)) return Effect.succeed(input)
-  const field = "authentication"
-  switch (input?.method) {
-    case "client_secret_basic":
-      return Effect.succeed(new ClientSecretBasic())
-    case "client_secret_post":
-      return Effect.succeed(new ClientSecretPost())
-    case "client_secret_jwt": {
-      const algorithm = input.algorithm ?? "HS256"
-      if (!secretAlgorithms.includes(algorithm)) {
-        return Effect.fail(
-          new ClientConfigurationError({ client, field: `${field}.algorithm`, reason: "must be HS256, HS384 or HS512" })
-        )
-      }
-      return Effect.map(
-        assertionSettings(client, field, input),
-        (assertion) => new ClientSecretJwt({ algorithm, assertion })
-      )
-    }
-    case "private_key_jwt":
-      return Effect.zipWith(
-        loadSigningKey(client, field, input),
-        assertionSettings(client, field, input),
-        (signingKey, assertion) => new PrivateKeyJwt({ signingKey, assertion })
-      )
-    case "tls_client_auth":
-      return Effect.map(
-        MutualTls.clientCertificate(input, client, field),
-        (certificate) => new MutualTls.TlsClientAuth({ certificate })
-      )
-    case "self_signed_tls_client_auth":
-      return Effect.map(
-        MutualTls.clientCertificate(input, client, field),
-        (certificate) => new MutualTls.SelfSignedTlsClientAuth({ certificate })
-      )
-    default:
-      return Effect.fail(
-        new ClientConfigurationError({
-          client,
-          field: `${field}.method`,
-          reason: `must be one of ${methods.join(", ")}`
-        })
-      )
-  }
-}
+): Effect.Effect<ClientAuthentication, ClientConfigurationError> => internal.make(input, client)
 
 /**
  * Reads a client's authentication from configuration (nest it under the client's prefix):
@@ -454,70 +393,8 @@ export const config: Config.Config<Option.Option<Input>> = Config.all({
   method: Config.option(Config.literal(...methods)("TOKEN_ENDPOINT_AUTH_METHOD")),
   privateKey: Config.option(Config.redacted("PRIVATE_KEY")),
   keyId: Config.option(Config.string("PRIVATE_KEY_ID")),
-  algorithm: Config.option(
-    Config.literal(
-      "RS256",
-      "RS384",
-      "RS512",
-      "PS256",
-      "PS384",
-      "PS512",
-      "ES256",
-      "ES384",
-      "ES512",
-      "EdDSA",
-      "HS256",
-      "HS384",
-      "HS512"
-    )("SIGNING_ALGORITHM")
-  ),
+  algorithm: Config.option(Config.literal(...signingAlgorithms, ...secretAlgorithms)("SIGNING_ALGORITHM")),
   certificate: Config.option(Config.string("CERTIFICATE")),
   audience: Config.option(Config.literal("issuer", "token_endpoint")("ASSERTION_AUDIENCE")),
   lifetime: Config.option(Config.duration("ASSERTION_LIFETIME"))
-}).pipe(
-  Config.mapOrFail((fields) => {
-    const method = Option.orElse(fields.method, () => Option.as(fields.privateKey, "private_key_jwt" as const))
-    const assertion: AssertionOptions = {
-      audience: Option.getOrUndefined(
-        Option.map(fields.audience, (audience) => audience === "token_endpoint" ? "tokenEndpoint" : "issuer")
-      ),
-      lifetime: Option.getOrUndefined(fields.lifetime)
-    }
-    const algorithm = Option.getOrUndefined(fields.algorithm)
-    const invalid = (path: string, reason: string) => Either.left(ConfigError.InvalidData([path], reason))
-    if (Option.isNone(method)) return Either.right(Option.none())
-    switch (method.value) {
-      case "client_secret_basic":
-      case "client_secret_post":
-        return Either.right(Option.some({ method: method.value }))
-      case "client_secret_jwt":
-        return algorithm === undefined || secretAlgorithms.includes(algorithm)
-          ? Either.right(
-            Option.some({ method: method.value, algorithm: algorithm as SecretAlgorithm | undefined, ...assertion })
-          )
-          : invalid("SIGNING_ALGORITHM", "client_secret_jwt signs with HS256, HS384 or HS512")
-      case "private_key_jwt":
-        if (Option.isNone(fields.privateKey)) return invalid("PRIVATE_KEY", "private_key_jwt needs a private key")
-        if (algorithm !== undefined && secretAlgorithms.includes(algorithm)) {
-          return invalid("SIGNING_ALGORITHM", "private_key_jwt signs with a private key, not with HS256/384/512")
-        }
-        return Either.right(Option.some<Input>({
-          method: method.value,
-          privateKey: fields.privateKey.value,
-          algorithm: algorithm as SigningAlgorithm | undefined,
-          keyId: Option.getOrUndefined(fields.keyId),
-          certificate: Option.getOrUndefined(fields.certificate),
-          ...assertion
-        }))
-      case "tls_client_auth":
-      case "self_signed_tls_client_auth":
-        if (Option.isNone(fields.certificate)) return invalid("CERTIFICATE", `${method.value} needs a certificate`)
-        if (Option.isNone(fields.privateKey)) return invalid("PRIVATE_KEY", `${method.value} needs its private key`)
-        return Either.right(Option.some<Input>({
-          method: method.value,
-          certificate: Redacted.make(fields.certificate.value),
-          privateKey: fields.privateKey.value
-        }))
-    }
-  })
-)
+}).pipe(Config.mapOrFail((fields) => internal.fromConfig(fields)))

@@ -1,0 +1,160 @@
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as ClientAuthentication from "../ClientAuthentication.js"
+import * as MutualTls from "../MutualTls.js"
+import { ClientConfigurationError } from "../TokenError.js"
+import { loadSigningKey } from "./clientAssertion.js"
+
+/**
+ * A client's authentication as written (in code or in the environment) made ready to use: settings
+ * validated, keys imported and checked. The public module declares these; they live here so that it
+ * reads as the concept's definition.
+ */
+
+const durationOf = (value: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
+  value === undefined ? Option.some(fallback) : Duration.decodeUnknown(value)
+
+/** See `ClientAuthentication.assertionSettings`. */
+export const assertionSettings = (
+  client: string,
+  field: string,
+  options: ClientAuthentication.AssertionOptions,
+  defaults?: { readonly audience?: ClientAuthentication.Audience | undefined }
+): Effect.Effect<ClientAuthentication.AssertionSettings, ClientConfigurationError> => {
+  const fail = (name: string, reason: string) =>
+    Effect.fail(new ClientConfigurationError({ client, field: `${field}.${name}`, reason }))
+  const audience = options.audience ?? defaults?.audience ?? "issuer"
+  if (audience !== "issuer" && audience !== "tokenEndpoint") return fail("audience", "must be issuer or tokenEndpoint")
+  const lifetime = durationOf(options.lifetime, ClientAuthentication.defaultAssertionLifetime)
+  const clockSkew = durationOf(options.clockSkew, ClientAuthentication.defaultClockSkew)
+  if (Option.isNone(lifetime) || Duration.toMillis(lifetime.value) < 1000) {
+    return fail("lifetime", "must be a duration of at least one second")
+  }
+  if (Option.isNone(clockSkew) || !Duration.isFinite(clockSkew.value)) {
+    return fail("clockSkew", "must be a finite duration")
+  }
+  const max = ClientAuthentication.maxAssertionLifetime
+  if (Duration.greaterThan(Duration.sum(lifetime.value, clockSkew.value), max)) {
+    return fail("lifetime", `together with clockSkew must not exceed ${Duration.format(max)}`)
+  }
+  return Effect.succeed({ audience, lifetime: lifetime.value, clockSkew: clockSkew.value })
+}
+
+const isSecretAlgorithm = (algorithm: string): algorithm is ClientAuthentication.SecretAlgorithm =>
+  (ClientAuthentication.secretAlgorithms as ReadonlyArray<string>).includes(algorithm)
+
+/** See `ClientAuthentication.make`. */
+export const make = (
+  input: ClientAuthentication.Input | ClientAuthentication.ClientAuthentication,
+  client: string
+): Effect.Effect<ClientAuthentication.ClientAuthentication, ClientConfigurationError> => {
+  if (ClientAuthentication.isClientAuthentication(input)) return Effect.succeed(input)
+  const field = "authentication"
+  switch (input?.method) {
+    case "client_secret_basic":
+      return Effect.succeed(new ClientAuthentication.ClientSecretBasic())
+    case "client_secret_post":
+      return Effect.succeed(new ClientAuthentication.ClientSecretPost())
+    case "client_secret_jwt": {
+      const algorithm = input.algorithm ?? "HS256"
+      if (!isSecretAlgorithm(algorithm)) {
+        return Effect.fail(
+          new ClientConfigurationError({ client, field: `${field}.algorithm`, reason: "must be HS256, HS384 or HS512" })
+        )
+      }
+      return Effect.map(
+        assertionSettings(client, field, input),
+        (assertion) => new ClientAuthentication.ClientSecretJwt({ algorithm, assertion })
+      )
+    }
+    case "private_key_jwt":
+      return Effect.zipWith(
+        loadSigningKey(client, field, input),
+        assertionSettings(client, field, input),
+        (signingKey, assertion) => new ClientAuthentication.PrivateKeyJwt({ signingKey, assertion })
+      )
+    case "tls_client_auth":
+      return Effect.map(
+        MutualTls.clientCertificate(input, client, field),
+        (certificate) => new MutualTls.TlsClientAuth({ certificate })
+      )
+    case "self_signed_tls_client_auth":
+      return Effect.map(
+        MutualTls.clientCertificate(input, client, field),
+        (certificate) => new MutualTls.SelfSignedTlsClientAuth({ certificate })
+      )
+    default:
+      return Effect.fail(
+        new ClientConfigurationError({
+          client,
+          field: `${field}.method`,
+          reason: `must be one of ${ClientAuthentication.methods.join(", ")}`
+        })
+      )
+  }
+}
+
+/** What `ClientAuthentication.config` reads, before it is made into an input. */
+export interface ConfigFields {
+  readonly method: Option.Option<ClientAuthentication.Method>
+  readonly privateKey: Option.Option<Redacted.Redacted<string>>
+  readonly keyId: Option.Option<string>
+  readonly algorithm: Option.Option<ClientAuthentication.SigningAlgorithm | ClientAuthentication.SecretAlgorithm>
+  readonly certificate: Option.Option<string>
+  readonly audience: Option.Option<"issuer" | "token_endpoint">
+  readonly lifetime: Option.Option<Duration.Duration>
+}
+
+/**
+ * The input the configuration describes: `None` when no method is configured (a private key alone
+ * means `private_key_jwt`), so that a client with a secret keeps its credential style.
+ */
+export const fromConfig = (
+  fields: ConfigFields
+): Either.Either<Option.Option<ClientAuthentication.Input>, ConfigError.ConfigError> => {
+  const method = Option.orElse(fields.method, () => Option.as(fields.privateKey, "private_key_jwt" as const))
+  const assertion: ClientAuthentication.AssertionOptions = {
+    audience: Option.getOrUndefined(
+      Option.map(fields.audience, (audience) => audience === "token_endpoint" ? "tokenEndpoint" : "issuer")
+    ),
+    lifetime: Option.getOrUndefined(fields.lifetime)
+  }
+  const algorithm = Option.getOrUndefined(fields.algorithm)
+  const invalid = (path: string, reason: string) => Either.left(ConfigError.InvalidData([path], reason))
+  if (Option.isNone(method)) return Either.right(Option.none())
+  switch (method.value) {
+    case "client_secret_basic":
+    case "client_secret_post":
+      return Either.right(Option.some({ method: method.value }))
+    case "client_secret_jwt":
+      return algorithm === undefined || isSecretAlgorithm(algorithm)
+        ? Either.right(Option.some({ method: method.value, algorithm, ...assertion }))
+        : invalid("SIGNING_ALGORITHM", "client_secret_jwt signs with HS256, HS384 or HS512")
+    case "private_key_jwt":
+      if (Option.isNone(fields.privateKey)) return invalid("PRIVATE_KEY", "private_key_jwt needs a private key")
+      if (algorithm !== undefined && isSecretAlgorithm(algorithm)) {
+        return invalid("SIGNING_ALGORITHM", "private_key_jwt signs with a private key, not with HS256/384/512")
+      }
+      return Either.right(Option.some<ClientAuthentication.Input>({
+        method: method.value,
+        privateKey: fields.privateKey.value,
+        algorithm,
+        keyId: Option.getOrUndefined(fields.keyId),
+        certificate: Option.getOrUndefined(fields.certificate),
+        ...assertion
+      }))
+    case "tls_client_auth":
+    case "self_signed_tls_client_auth":
+      if (Option.isNone(fields.certificate)) return invalid("CERTIFICATE", `${method.value} needs a certificate`)
+      if (Option.isNone(fields.privateKey)) return invalid("PRIVATE_KEY", `${method.value} needs its private key`)
+      return Either.right(Option.some<ClientAuthentication.Input>({
+        method: method.value,
+        certificate: Redacted.make(fields.certificate.value),
+        privateKey: fields.privateKey.value
+      }))
+  }
+}
