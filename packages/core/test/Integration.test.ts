@@ -202,3 +202,60 @@ describe("TokenEndpointClient and redirects", () => {
       }))
   }
 })
+
+describe("TokenService with short tokens from oidc-provider", () => {
+  const shortService = (lifetime: "1 second" | "2 seconds") =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make({
+        clients: [{ clientId: "short", clientSecret: "short-secret", scopes: ["api"] }],
+        accessTokenLifetime: lifetime
+      })
+      const service = yield* TokenService.make({
+        clients: {
+          short: {
+            tokenEndpoint: server.tokenEndpoint,
+            clientId: "short",
+            clientSecret: Redacted.make("short-secret"),
+            scope: "api"
+          }
+        }
+      }).pipe(Effect.provide(Layer.merge(TokenEndpointClient.layer(), TokenCache.layerMemory())))
+      return { server, service }
+    })
+
+  it.live(
+    "never hands out a cached 2-second token at or after the exp the server wrote in it",
+    () =>
+      Effect.gen(function*() {
+        const { server, service } = yield* shortService("2 seconds")
+        const late: Array<number> = []
+        let handedOut = 0
+        const deadline = Date.now() + 3_000
+        // 20 fibers asking again and again, as a busy worker would.
+        yield* Effect.forEach(Array.from({ length: 20 }), () =>
+          Effect.gen(function*() {
+            while (Date.now() < deadline) {
+              const token = yield* service.getToken("short")
+              const at = Date.now()
+              handedOut++
+              // `exp` is in whole seconds: the token is expired from `exp * 1000` on.
+              const exp = claims(token).exp!
+              if (at >= exp * 1000) late.push(at - exp * 1000)
+              yield* Effect.sleep("20 millis")
+            }
+          }), { concurrency: "unbounded" })
+        assert.deepStrictEqual(late, [])
+        assert.isAbove(handedOut, 3 * (yield* server.tokenRequests).length, "the tokens are cached")
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici), Effect.scoped),
+    30_000
+  )
+
+  it.live("never caches a 1-second token: each sequential call has one of its own", () =>
+    Effect.gen(function*() {
+      const { server, service } = yield* shortService("1 second")
+      const values = new Set<string>()
+      for (let i = 0; i < 5; i++) values.add(Redacted.value((yield* service.getToken("short")).value))
+      assert.strictEqual(values.size, 5)
+      assert.strictEqual((yield* server.tokenRequests).length, 5)
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici), Effect.scoped), 30_000)
+})
