@@ -5,7 +5,6 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -16,6 +15,7 @@ import * as Schema from "effect/Schema"
 import * as ClientAuthentication from "./ClientAuthentication.js"
 import * as DPoP from "./DPoP.js"
 import { reservedParameters } from "./internal/form.js"
+import { checkAuthentication, grantAndAuthentication } from "./internal/loadAuthentication.js"
 import { checkTransport } from "./internal/transport.js"
 import * as JwtBearerGrant from "./JwtBearerGrant.js"
 import { ClientConfigurationError } from "./TokenError.js"
@@ -205,42 +205,6 @@ const firstIssue = (error: ParseResult.ParseError): { readonly field: string; re
     }
 }
 
-const unknownIssuer = "is the issuer, which this client does not know: configure the client by its issuer (its " +
-  "metadata gives the token endpoint), or set audience to tokenEndpoint for a server that expects its token endpoint"
-
-/**
- * A method and the fields it needs: a secret method needs the secret, a key method has no use for
- * one, and an assertion addressed to the issuer needs the issuer.
- */
-const checkAuthentication = (input: Input, client: string): ClientConfigurationError | undefined => {
-  const authentication = ClientAuthentication.isClientAuthentication(input.authentication)
-    ? input.authentication
-    : undefined
-  const method = authentication?.method
-  const misfit = (field: string, reason: string) => new ClientConfigurationError({ client, field, reason })
-  if (input.issuer === undefined) {
-    if (JwtBearerGrant.isJwtBearerGrant(input.grant) && input.grant.assertion.audience === "issuer") {
-      return misfit("grant.audience", unknownIssuer)
-    }
-    if (
-      (authentication?._tag === "PrivateKeyJwt" || authentication?._tag === "ClientSecretJwt") &&
-      authentication.assertion.audience === "issuer"
-    ) {
-      return misfit("authentication.audience", unknownIssuer)
-    }
-  }
-  if (method === undefined) return undefined
-  if (input.credentialStyle !== undefined) {
-    return misfit("credentialStyle", `cannot be set together with authentication (${method}): choose one`)
-  }
-  if (method === "private_key_jwt" || method === "tls_client_auth" || method === "self_signed_tls_client_auth") {
-    return input.clientSecret === undefined
-      ? undefined
-      : misfit("clientSecret", `is not used by ${method}: remove it, so that no unused secret is kept`)
-  }
-  return input.clientSecret === undefined ? misfit("clientSecret", `is required by ${method}`) : undefined
-}
-
 /**
  * Validates a definition, naming the client and the first field at fault.
  *
@@ -344,46 +308,6 @@ export const make = (
 }
 
 const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
-
-/**
- * The grant and the authentication read from configuration: a service-account key file gives the
- * client id (otherwise required) and the grant's key; with `GRANT_TYPE` set to the JWT bearer grant,
- * `PRIVATE_KEY` and its companions sign the grant's assertion, and a secret (if any) authenticates
- * the client.
- */
-const grantAndAuthentication = (fields: {
-  readonly clientId: Option.Option<string>
-  readonly authentication: Option.Option<ClientAuthentication.Input>
-  readonly grantType: Option.Option<string>
-  readonly serviceAccountKey: Option.Option<Redacted.Redacted<string>>
-}): Either.Either<Pick<Input, "authentication" | "grant">, ConfigError.ConfigError> => {
-  const authentication = Option.getOrUndefined(fields.authentication)
-  if (Option.isSome(fields.serviceAccountKey)) {
-    return authentication?.method === "private_key_jwt"
-      ? Either.left(ConfigError.InvalidData(["PRIVATE_KEY"], "the service-account key file holds the private key"))
-      : Either.right({ authentication, grant: { serviceAccountKey: fields.serviceAccountKey.value } })
-  }
-  if (Option.isNone(fields.clientId)) {
-    return Either.left(ConfigError.MissingData(["CLIENT_ID"], "Expected CLIENT_ID to exist, or SERVICE_ACCOUNT_KEY"))
-  }
-  if (Option.getOrUndefined(fields.grantType) !== JwtBearerGrant.grantType) {
-    // Only when set, so that a client without it reads exactly as before.
-    return Either.right(authentication === undefined ? {} : { authentication })
-  }
-  if (authentication === undefined) {
-    return Either.left(ConfigError.MissingData(["PRIVATE_KEY"], "The JWT bearer grant needs PRIVATE_KEY"))
-  }
-  if (authentication.method !== "private_key_jwt") {
-    return Either.left(
-      ConfigError.InvalidData(
-        ["TOKEN_ENDPOINT_AUTH_METHOD"],
-        "with the JWT bearer grant, authenticate the client with CLIENT_SECRET and CREDENTIAL_STYLE"
-      )
-    )
-  }
-  const { method: _, ...grant } = authentication
-  return Either.right({ grant })
-}
 
 /**
  * Reads a client from configuration under `prefix`, e.g. `config("IDENTITYSERVER")` reads
