@@ -365,9 +365,9 @@ describe("TokenService", () => {
       }))
       assert.strictEqual(error._tag, "ClientConfigurationError")
       assert.strictEqual(error.client, "api")
-      assert.strictEqual(error.field, "tokenEndpoint")
+      assert.strictEqual((error as TokenError.ClientConfigurationError).field, "tokenEndpoint")
       const scopeError = yield* Effect.flip(makeService(endpoint, { clients: { api: client({ scope: "a  b" }) } }))
-      assert.strictEqual(scopeError.field, "scope")
+      assert.strictEqual((scopeError as TokenError.ClientConfigurationError).field, "scope")
     }))
 
   it.scoped("reads its clients from configuration", () =>
