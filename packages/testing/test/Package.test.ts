@@ -50,6 +50,8 @@ const lockFor = (tarball: string) => {
     }
     if (entries[key] !== undefined) return
     const entry = lock[key]
+    // Another platform's optional binary: in the lock, not installed here, and not needed.
+    if ((optional || entry.optional === true) && !Fs.existsSync(path.join(root, key))) return
     if (entry.link === true) throw new Error(`${name} is a workspace package: the kit must not depend on one`)
     const { dev: _dev, devOptional: _devOptional, integrity: _integrity, peer: _peer, resolved: _resolved, ...kept } =
       entry
