@@ -1,5 +1,5 @@
-// Before @peculiar/x509, which needs it as it loads.
-import "./reflectMetadata.js"
+// tsyringe, behind @peculiar/x509, refuses to load without a Reflect metadata polyfill.
+import "reflect-metadata"
 import * as X509 from "@peculiar/x509"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
