@@ -50,8 +50,8 @@ const lockFor = (tarball: string) => {
     }
     if (entries[key] !== undefined) return
     const entry = lock[key]
-    // Another platform's optional binary: in the lock, not installed here, and not needed.
-    if ((optional || entry.optional === true) && !Fs.existsSync(path.join(root, key))) return
+    // Another platform's optional binary stays in the lock (npm ci wants it there) and is not
+    // installed: npm skips an optional package it cannot install.
     if (entry.link === true) throw new Error(`${name} is a workspace package: the kit must not depend on one`)
     const { dev: _dev, devOptional: _devOptional, integrity: _integrity, peer: _peer, resolved: _resolved, ...kept } =
       entry
