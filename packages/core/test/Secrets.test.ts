@@ -45,7 +45,15 @@ const keySentinels = [
 ]
 
 /** How the client proves who it is: a credential style of its secret, or a signed assertion. */
-type Authentication = ClientCredentialsClient.CredentialStyle | "private_key_jwt" | "client_secret_jwt"
+type Authentication = ClientCredentialsClient.CredentialStyle | "private_key_jwt" | "client_secret_jwt" | "jwt_bearer"
+
+/** The form member that carries the method's assertion, if it sends one. */
+const assertionParameter = (authentication: Authentication): string | undefined =>
+  authentication === "jwt_bearer"
+    ? "assertion"
+    : authentication === "private_key_jwt" || authentication === "client_secret_jwt"
+    ? "client_assertion"
+    : undefined
 
 /** Every rendering of a value a person or a tool might see. */
 const renderings = (value: unknown): ReadonlyArray<string> => {
@@ -178,7 +186,13 @@ class RecordedSpan implements Tracer.Span {
 const setup = (authentication: Authentication, observed: Observed) =>
   Effect.gen(function*() {
     const server = yield* FaultServer.make({ token: () => FaultServer.Reply.token({ value: TOKEN }) })
-    const input: ClientCredentialsClient.Input = authentication === "private_key_jwt"
+    const input: ClientCredentialsClient.Input = authentication === "jwt_bearer"
+      ? {
+        tokenEndpoint: server.url,
+        clientId: CLIENT_ID,
+        grant: { privateKey: Redacted.make(PRIVATE_KEY_PEM), audience: "tokenEndpoint" }
+      }
+      : authentication === "private_key_jwt"
       ? {
         tokenEndpoint: server.url,
         clientId: CLIENT_ID,
@@ -235,7 +249,7 @@ const observing = <A, E>(observed: Observed, effect: Effect.Effect<A, E, Scope.S
   )
 
 describe("secrets and tokens", () => {
-  for (const authentication of ["header", "body", "private_key_jwt", "client_secret_jwt"] as const) {
+  for (const authentication of ["header", "body", "private_key_jwt", "client_secret_jwt", "jwt_bearer"] as const) {
     const how = authentication === "header" || authentication === "body"
       ? `credentials in the ${authentication}`
       : authentication
@@ -266,8 +280,10 @@ describe("secrets and tokens", () => {
           observed.add("the AccessToken", token)
           // The server echoes the client's credentials: its secret, or an assertion it sent before.
           const sent = server.requests.at(-1)?.body ?? ""
-          const lastAssertion = new URLSearchParams(sent).get("client_assertion") ?? ""
-          const echoed = authentication === "private_key_jwt" ? lastAssertion : `${SECRET} ${lastAssertion}`
+          const lastAssertion = new URLSearchParams(sent).get(assertionParameter(authentication) ?? "") ?? ""
+          const echoed = authentication === "private_key_jwt" || authentication === "jwt_bearer"
+            ? lastAssertion
+            : `${SECRET} ${lastAssertion}`
           server.fail(FaultServer.Reply.json(500, { error: "server_error", error_description: `no ${echoed}` }))
           yield* tokens.getToken("worker")
           const renewalLogged = () =>
@@ -283,8 +299,9 @@ describe("secrets and tokens", () => {
             const headers = JSON.stringify(request.headers)
             assert.notInclude(headers + request.body, TOKEN)
             for (const sentinel of keySentinels) assert.notInclude(headers + request.body, sentinel)
-            if (authentication === "private_key_jwt" || authentication === "client_secret_jwt") {
-              const assertion = new URLSearchParams(request.body).get("client_assertion")
+            const parameter = assertionParameter(authentication)
+            if (parameter !== undefined) {
+              const assertion = new URLSearchParams(request.body).get(parameter)
               assert.isString(assertion)
               assertions.add(assertion!)
               assert.isUndefined(request.headers.authorization)
