@@ -11,7 +11,7 @@
  *     npx tsx examples/opentelemetry.ts
  *     OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 npx tsx examples/opentelemetry.ts
  */
-import { TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { NodeSdk } from "@effect/opentelemetry"
@@ -53,7 +53,7 @@ export const ApiClientLive = (options?: TokenServer.Options) =>
     const server = yield* TokenServer.make(options)
     const api = yield* ProtectedApi.make().pipe(Effect.provideService(TokenServer.TokenServer, server))
     const [client] = server.clients
-    const tokens = TokenService.layer({
+    const tokens = TokenService.layerDefault({
       clients: {
         identityserver: {
           tokenEndpoint: server.tokenEndpoint,
@@ -62,10 +62,7 @@ export const ApiClientLive = (options?: TokenServer.Options) =>
           scope: "api"
         }
       }
-    }).pipe(
-      Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
-      Layer.provide(NodeHttpClient.layerUndici)
-    )
+    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
     return AccessTokenHttpClient.layer({ client: "identityserver", baseUrl: api.baseUrl }).pipe(
       Layer.provideMerge(tokens),
       Layer.provide(NodeHttpClient.layerUndici)
