@@ -14,7 +14,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as Jose from "jose"
+import { derOf, pemBlock, thumbprintOf } from "./internal/certificate.js"
 import { ClientConfigurationError } from "./TokenError.js"
 
 /**
@@ -99,11 +99,6 @@ export declare namespace MutualTls {
   }
 }
 
-const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\s]*)-----END \1-----/g
-
-const derOf = (base64: string): Uint8Array<ArrayBuffer> =>
-  Uint8Array.from(atob(base64.replace(/\s+/g, "")), (c) => c.charCodeAt(0))
-
 /**
  * Reads a client certificate: the first `CERTIFICATE` block of `certificate` is the client's, and
  * `privateKey` must hold a private key block. The error names the client and the field, and never
@@ -149,11 +144,10 @@ export const clientCertificate = (
       try: () => derOf(first[2]),
       catch: () => invalid("certificate", "is not valid base64 inside its PEM block")
     })
-    const digest = yield* Effect.promise(() => crypto.subtle.digest("SHA-256", der))
     return new ClientCertificate({
       certificate: input.certificate,
       privateKey: input.privateKey,
-      thumbprint: Jose.base64url.encode(new Uint8Array(digest))
+      thumbprint: yield* thumbprintOf(der)
     })
   })
 

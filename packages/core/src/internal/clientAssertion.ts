@@ -1,11 +1,11 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Encoding from "effect/Encoding"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Jose from "jose"
 import type * as ClientAuthentication from "../ClientAuthentication.js"
 import { ClientConfigurationError } from "../TokenError.js"
+import { derOf, pemBlock, thumbprintOf } from "./certificate.js"
 
 /**
  * Key loading and assertion signing (RFC 7523, OpenID Connect Core §9) on `jose`. Nothing here
@@ -208,14 +208,6 @@ const importPrivateKey = (
     : fail(client, field, `is not ${supportedKeys}`)
 }
 
-const pemBlocks = (text: string): ReadonlyArray<string> =>
-  text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-
-const sha256 = (bytes: Uint8Array<ArrayBuffer>): Effect.Effect<Uint8Array> =>
-  Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", bytes)).pipe(
-    Effect.map((digest) => new Uint8Array(digest))
-  )
-
 const probe = new TextEncoder().encode("access-token key check")
 
 /**
@@ -229,14 +221,12 @@ const certificateThumbprint = (
   imported: Imported
 ): Effect.Effect<string, ClientConfigurationError> =>
   Effect.gen(function*() {
-    const [leaf] = pemBlocks(certificate)
-    const der = leaf === undefined
-      ? undefined
-      : Encoding.decodeBase64(leaf.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ""))
-    if (leaf === undefined || der === undefined || der._tag === "Left") {
+    const leaf = [...certificate.matchAll(pemBlock)].find((block) => block[1] === "CERTIFICATE")
+    const der = leaf === undefined ? undefined : yield* Effect.option(Effect.try(() => derOf(leaf[2])))
+    if (leaf === undefined || der === undefined || der._tag === "None") {
       return yield* fail(client, field, "is not a PEM X.509 certificate")
     }
-    const publicKey = yield* attempt(() => Jose.importX509(leaf, imported.algorithm))
+    const publicKey = yield* attempt(() => Jose.importX509(leaf[0], imported.algorithm))
     if (publicKey === undefined) {
       return yield* fail(client, field, `does not hold a public key for ${imported.algorithm}`)
     }
@@ -247,7 +237,7 @@ const certificateThumbprint = (
       ? undefined
       : yield* attempt(() => Jose.compactVerify(signature, publicKey))
     if (verified === undefined) return yield* fail(client, field, "does not belong to the private key")
-    return Jose.base64url.encode(yield* sha256(new Uint8Array(der.right)))
+    return yield* thumbprintOf(der.value)
   })
 
 /**
