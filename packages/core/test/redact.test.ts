@@ -201,6 +201,34 @@ describe("redactText", () => {
     )
   })
 
+  it("masks a long body as if all of it were masked, however much the masks shrink it", () => {
+    const fragment = fc.oneof(
+      fc.constantFrom(...registeredNames, "the", "secret", "s", " ", ", ", "\"", "=", "%3D", "access_token="),
+      fc.stringMatching(/^[A-Za-z0-9_-]{20,3000}$/),
+      fc.constant("s3cr3t-value"),
+      fc.constant("s")
+    )
+    fc.assert(
+      fc.property(
+        fc.array(fragment, { minLength: 1, maxLength: 60 }),
+        fc.constantFrom("s3cr3t-value", "s"),
+        (parts, secret) => {
+          const text = parts.join(" ")
+          const whole = redactText(text, [secret], 1_000_000_000)
+          const expected = whole.length > 300 ? `${whole.slice(0, 300)}…` : whole
+          assert.strictEqual(redactText(text, [secret], 300), expected)
+        }
+      ),
+      { numRuns: 300 }
+    )
+    // A run that shrinks to `[redacted]` brings what follows it into view: it is masked too.
+    const secret = "s3cr3t-value"
+    assert.strictEqual(
+      redactText(`${"A1b2".repeat(3000)} then ${secret} and ${"Z9y8".repeat(3000)}`, [secret], 300),
+      "[redacted] then [redacted] and [redacted]"
+    )
+  })
+
   it("keeps every registered OAuth parameter and error name, whatever the secret", () => {
     fc.assert(
       fc.property(

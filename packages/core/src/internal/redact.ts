@@ -105,8 +105,7 @@ const secretForms = (secrets: ReadonlyArray<string>): ReadonlyArray<string> => {
  * chance (`s` in `client_secret_basic`), and masking it would garble the text and spell the
  * secret out by the masked positions.
  */
-const maskSecrets = (text: string, secrets: ReadonlyArray<string>): string => {
-  const forms = secretForms(secrets)
+const maskSecrets = (text: string, forms: ReadonlyArray<string>): string => {
   if (forms.length === 0) return text
   const spans: Array<readonly [number, number]> = []
   for (const form of forms) {
@@ -137,17 +136,39 @@ const maskSecrets = (text: string, secrets: ReadonlyArray<string>): string => {
   return out + text.slice(open![1])
 }
 
+/** Every mask of {@link redactText}, over the whole of `text`. */
+const masked = (text: string, forms: ReadonlyArray<string>): string =>
+  maskSecrets(text, forms)
+    .replace(sensitiveMember, `$1"${REDACTED}"`)
+    .replace(sensitivePair, `$1${REDACTED}`)
+    .replace(jwt, (run) => run.split(".").every(isIdentifier) ? run : REDACTED)
+    .replace(longRun, (run) => isIdentifier(run) ? run : REDACTED)
+
+/**
+ * How much larger a masked text can be than its source, at most: a one-character secret becomes
+ * `[redacted]`, an empty credential member `"[redacted]"`.
+ */
+const maxGrowth = 12
+
 /**
  * Masks the given secrets, credential members and pairs, JWTs and long random runs in `text`, then
  * cuts it to `maxLength` characters.
  */
 export const redactText = (text: string, secrets: ReadonlyArray<string>, maxLength: number): string => {
-  const out = maskSecrets(text, secrets)
-    .replace(sensitiveMember, `$1"${REDACTED}"`)
-    .replace(sensitivePair, `$1${REDACTED}`)
-    .replace(jwt, (run) => run.split(".").every(isIdentifier) ? run : REDACTED)
-    .replace(longRun, (run) => isIdentifier(run) ? run : REDACTED)
-  return out.length > maxLength ? `${out.slice(0, maxLength)}…` : out
+  const forms = secretForms(secrets)
+  const cut = (out: string) => out.length > maxLength ? `${out.slice(0, maxLength)}…` : out
+  // Only the first `maxLength` characters are shown, and masking all of a body of a megabyte costs
+  // time for nothing. A window is masked instead when what it shows provably began at least
+  // `context` characters before the window's end, so that a secret, a member or a run starting in
+  // what is shown was seen whole (or, for a run, long enough to be masked as one). Otherwise, the
+  // masks having shrunk the window's text, the whole text is masked.
+  const context = Math.max(256, (forms[0]?.length ?? 0) + 8)
+  const window = maxLength + 32 * context
+  if (text.length > window) {
+    const out = masked(text.slice(0, window), forms)
+    if (out.length - maxLength >= maxGrowth * context) return cut(out)
+  }
+  return cut(masked(text, forms))
 }
 
 /** How deep a JSON body is shown; anything deeper is elided, so that no body can exhaust the stack. */
