@@ -1,6 +1,7 @@
-import { ClientAuthentication, ClientCredentialsClient, JwtBearerGrant } from "@access-token/core"
+import { ClientAuthentication, ClientCredentialsClient, JwtBearerGrant, TokenService } from "@access-token/core"
+import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Inspectable, Option, Redacted, TestClock } from "effect"
+import { ConfigProvider, Effect, Either, Inspectable, Layer, Option, Redacted, TestClock } from "effect"
 import * as Jose from "jose"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
@@ -736,5 +737,28 @@ describe("a client from the environment", () => {
       for (const error of [noClient, noKey, twoKeys]) {
         for (const line of keyMaterial(pem)) assert.notInclude(String(error), line)
       }
+    }))
+})
+
+describe("a token service", () => {
+  it.scoped("fails to build, naming the client, when a key cannot be used", () =>
+    Effect.gen(function*() {
+      const pem = pemOf(keyKinds[0].generate())
+      const error = yield* Layer.build(
+        TokenService.layerDefault({
+          clients: {
+            billing: {
+              issuer: ISSUER,
+              clientId: CLIENT_ID,
+              authentication: { method: "private_key_jwt", privateKey: Redacted.make(pem), algorithm: "ES256" }
+            }
+          }
+        }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.never))))
+      ).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "ClientConfigurationError")
+      if (error._tag !== "ClientConfigurationError") return
+      assert.strictEqual(error.client, "billing")
+      assert.strictEqual(error.field, "algorithm")
+      for (const line of keyMaterial(pem)) assert.notInclude(error.message, line)
     }))
 })
