@@ -12,14 +12,13 @@ import type { AccessToken } from "../AccessToken.js"
 import * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import { TokenCache } from "../TokenCache.js"
-import { type RequestParameters, TokenEndpointClient } from "../TokenEndpointClient.js"
+import { TokenEndpointClient } from "../TokenEndpointClient.js"
 import {
   ClientConfigurationError,
   isRetryable,
   type TokenEndpointError,
   type TokenError,
-  type TokenRefusedError,
-  UnknownClientError
+  type TokenRefusedError
 } from "../TokenError.js"
 // Read only when the service is built: the public module declares the options, defaults and metrics.
 import * as TokenService from "../TokenService.js"
@@ -27,9 +26,10 @@ import * as guardedCache from "./guardedCache.js"
 import { isFresh, type Lifetime, type Mode, timed } from "./lifetime.js"
 import * as metadataCache from "./metadataCache.js"
 import { record, snapshot } from "./readiness.js"
+import * as requestBound from "./requestBound.js"
 import * as slots from "./slots.js"
 import type { Registration, Slot } from "./slots.js"
-import { cacheKey, type Target } from "./tokenRequest.js"
+import { cacheKey } from "./tokenRequest.js"
 import { withSpanWithoutValue } from "./tracing.js"
 
 /** A client's lifetime settings: its own, or the service's, or the defaults. */
@@ -129,25 +129,10 @@ export const make = (
       metadataCache.lifetimesOf(options.metadataRefreshInterval ?? AuthorizationServerMetadata.defaultRefreshInterval),
       scope
     ))
-    // One bound per token endpoint (or issuer): a cold start of many clients queues instead of flooding
-    // the authorization server.
-    const bound = Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests)
-    const gates = new Map<string, Effect.Semaphore>()
-    const queued = <A, E>(registration: Registration, target: Target | undefined, request: Effect.Effect<A, E>) =>
-      Effect.clockWith((clock): Effect.Effect<A, E> => {
-        const client = registration.client
-        const endpointKey = target?.issuer ?? client.issuer ?? target?.tokenEndpoint ?? client.tokenEndpoint ?? ""
-        let gate = gates.get(endpointKey)
-        if (gate === undefined) gates.set(endpointKey, gate = Effect.unsafeMakeSemaphore(bound))
-        const queuedAt = clock.unsafeCurrentTimeMillis()
-        return gate.withPermits(1)(Effect.suspend(() => {
-          TokenService.tokenRequestWait.unsafeUpdate(
-            Duration.millis(clock.unsafeCurrentTimeMillis() - queuedAt),
-            registration.labels
-          )
-          return request
-        }))
-      })
+    const queued = requestBound.make(
+      Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests),
+      TokenService.tokenRequestWait
+    )
     const table = slots.make(
       yield* Effect.forEach(Object.entries(options.clients), ([name, input]) =>
         Effect.flatMap(
@@ -293,29 +278,12 @@ export const make = (
       return shared(slot, force ? "force" : "acquire")
     }
 
-    /** The slot of the token asked for; bad parameters fail here, before any cache read or request. */
-    const slotOf = <A, E>(
-      client: string | undefined,
-      parameters: RequestParameters | undefined,
-      f: (slot: Slot, now: number) => Effect.Effect<A, E>
-    ): Effect.Effect<A, E | UnknownClientError | ClientConfigurationError> => {
-      const registration = table.registration(client)
-      if (registration instanceof UnknownClientError) return Effect.fail(registration)
-      return Effect.clockWith((clock): Effect.Effect<A, E | ClientConfigurationError> => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const slot = table.slot(registration, parameters, now)
-        return slot instanceof ClientConfigurationError ? Effect.fail(slot) : f(slot, now)
-      })
-    }
-
     const service: TokenService.TokenService.Service = {
       clients: table.names,
       readiness: Effect.clockWith((clock) => Effect.sync(() => snapshot(table, clock.unsafeCurrentTimeMillis()))),
       client: (client) => {
         const registration = table.registration(client)
-        return registration instanceof UnknownClientError
-          ? Effect.fail(registration)
-          : Effect.succeed(registration.client)
+        return slots.isFailure(registration) ? Effect.fail(registration) : Effect.succeed(registration.client)
       },
       // Written out rather than through `slotOf`: a hit allocates nothing but the clock's callback.
       getToken: (client, parameters) => {
@@ -327,14 +295,17 @@ export const make = (
           return slots.isFailure(slot) ? Effect.fail(slot) : acquire(slot, parameters, now)
         })
       },
-      invalidate: (client, parameters) =>
-        slotOf(client, parameters, (slot) => {
+      invalidate: (client, parameters) => {
+        const registration = table.registration(client)
+        if (slots.isFailure(registration)) return Effect.fail(registration)
+        return Effect.clockWith((clock) => {
+          const slot = table.slot(registration, parameters, clock.unsafeCurrentTimeMillis())
+          // Parameters that could never be sent never got a token: there is nothing to forget.
+          if (slots.isFailure(slot)) return Effect.void
           slot.current = undefined
           return Effect.flatMap(cacheKeyOf(slot), (key) => cache.remove(slot.registration, key))
-        }).pipe(
-          // Parameters that could never be sent never got a token: there is nothing to forget.
-          Effect.catchTag("ClientConfigurationError", () => Effect.void)
-        )
+        })
+      }
     }
     yield* warmUp(service, options, refreshRetry, scope)
     return service
