@@ -5,7 +5,7 @@
  */
 import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { RedisTokenCache } from "@access-token/redis"
-import { RedisServer } from "@access-token/test-server"
+import { RedisServer } from "@access-token/testing"
 import { assert, layer } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, Option, Redacted } from "effect"
 import * as crypto from "node:crypto"
