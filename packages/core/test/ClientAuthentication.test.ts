@@ -1,13 +1,10 @@
 import { ClientAuthentication, ClientCredentialsClient, JwtBearerGrant, TokenService } from "@access-token/core"
+import { TestCertificates } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Inspectable, Layer, Option, Redacted, TestClock } from "effect"
 import * as Jose from "jose"
-import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
-import * as FileSystem from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as Util from "node:util"
 import { credentials, grantOf, type Identity } from "../src/internal/clientAuthentication.js"
 
@@ -41,35 +38,6 @@ const jwkOf = (pair: Crypto.KeyPairKeyObjectResult): Jose.JWK => pair.privateKey
 /** The base64 lines of a PEM: what a leak of the key would show. */
 const keyMaterial = (pem: string): ReadonlyArray<string> =>
   pem.split("\n").filter((line) => line.length > 20 && !line.startsWith("-----"))
-
-/** A self-signed RSA certificate and its key, made by the openssl command line. */
-const selfSignedCertificate = (): { readonly certificate: string; readonly privateKey: string } => {
-  const directory = FileSystem.mkdtempSync(Path.join(Os.tmpdir(), "client-auth-"))
-  try {
-    const [key, certificate] = [Path.join(directory, "key.pem"), Path.join(directory, "certificate.pem")]
-    ChildProcess.execFileSync("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-subj",
-      "/CN=worker",
-      "-days",
-      "1",
-      "-keyout",
-      key,
-      "-out",
-      certificate
-    ], { stdio: "ignore" })
-    return {
-      certificate: FileSystem.readFileSync(certificate, "utf8"),
-      privateKey: FileSystem.readFileSync(key, "utf8")
-    }
-  } finally {
-    FileSystem.rmSync(directory, { recursive: true, force: true })
-  }
-}
 
 const identity = (authentication: ClientAuthentication.ClientAuthentication, secret?: string): Identity => ({
   name: CLIENT,
@@ -220,10 +188,10 @@ describe("private_key_jwt", () => {
   it.effect("puts the certificate's SHA-256 thumbprint in x5t#S256", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW)
-      const { certificate, privateKey } = selfSignedCertificate()
+      const { certificate, privateKey } = yield* TestCertificates.selfSigned("worker")
       const auth = yield* ClientAuthentication.make({
         method: "private_key_jwt",
-        privateKey: Redacted.make(privateKey),
+        privateKey,
         certificate
       }, CLIENT)
       const publicKey = new Crypto.X509Certificate(certificate).publicKey
@@ -231,12 +199,12 @@ describe("private_key_jwt", () => {
       const expected = Crypto.createHash("sha256").update(new Crypto.X509Certificate(certificate).raw).digest(
         "base64url"
       )
-      assert.deepStrictEqual(protectedHeader, { alg: "RS256", "x5t#S256": expected })
+      assert.deepStrictEqual(protectedHeader, { alg: "ES256", "x5t#S256": expected })
 
       // A certificate of another key is refused when the client is built.
       const error = yield* makeError({
         method: "private_key_jwt",
-        privateKey: Redacted.make(pemOf(keyKinds[0].generate())),
+        privateKey: Redacted.make(pemOf(keyKinds[1].generate())),
         certificate
       })
       assert.strictEqual(error.field, "authentication.certificate")
