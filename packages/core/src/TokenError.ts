@@ -217,6 +217,40 @@ export class UnknownClientError extends Schema.TaggedError<UnknownClientError>("
 }
 
 /**
+ * The client resolver of the token service (`resolveClient`) failed to produce a definition for a
+ * client name it was asked for. The resolver's own error is kept in `cause`, never in the message,
+ * since it may quote what the resolver read.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ClientResolutionError
+  extends Schema.TaggedError<ClientResolutionError>("@access-token/core/ClientResolutionError")(
+    "ClientResolutionError",
+    {
+      client: Schema.String,
+      cause: Schema.optional(Schema.Defect)
+    }
+  )
+{
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    const kind = typeof this.cause === "object" && this.cause !== null && "_tag" in this.cause &&
+        typeof this.cause._tag === "string"
+      ? ` (${this.cause._tag})`
+      : ""
+    return `The definition of client "${this.client}" could not be resolved${kind}`
+  }
+}
+
+/**
  * A token cache could not be read or written. The token service logs it and carries on as if the
  * cache had missed: a broken cache never fails a token request.
  *
@@ -351,7 +385,7 @@ export type TokenEndpointError =
  * @since 0.1.0
  * @category models
  */
-export type TokenError = TokenEndpointError | UnknownClientError
+export type TokenError = TokenEndpointError | UnknownClientError | ClientResolutionError
 
 /**
  * @example
@@ -419,7 +453,7 @@ const isRetryableStatus = (status: number): boolean => status === 408 || status 
  * @since 0.1.0
  * @category predicates
  */
-export const isRetryable = (error: TokenEndpointError): boolean => {
+export const isRetryable = <E extends TokenEndpointError | ClientResolutionError>(error: E): boolean => {
   switch (error._tag) {
     case "TokenTransportError":
       return true
@@ -431,6 +465,8 @@ export const isRetryable = (error: TokenEndpointError): boolean => {
       return isRetryableStatus(error.status)
     case "ClientConfigurationError":
     case "InvalidMetadataError":
+    // The resolver is the application's own: it retries what it knows to be transient.
+    case "ClientResolutionError":
       return false
     case "MetadataUnavailableError":
       return error.reason !== "Status" || isRetryableStatus(error.status ?? 0)

@@ -85,6 +85,15 @@ export declare namespace TokenService {
      * callers.
      */
     readonly getToken: (client?: string, parameters?: GetTokenParameters) => Effect.Effect<AccessToken, TokenError>
+    /**
+     * Drops `client`: every token the service holds for it, in process and in the `TokenCache`, and,
+     * for a client found by `resolveClient`, its definition, so that the next call resolves it again
+     * (a tenant that left, a credential rotated out of band). A registered client keeps its
+     * definition. Dropping a client the service does not hold does nothing.
+     *
+     * @since 0.2.0
+     */
+    readonly drop: (client: string) => Effect.Effect<void>
     /** Forgets the cached token, in process and in the `TokenCache`. */
     readonly invalidate: (
       client?: string,
@@ -137,6 +146,31 @@ export interface Options {
   /** The clients, by unique name. */
   readonly clients: Readonly<Record<string, ClientInput>>
   /**
+   * Resolves a client name that is not among `clients` into its definition (from a database, a
+   * secret manager, a tenant service), for clients added while the service runs. Its failure is a
+   * `ClientResolutionError` and is not kept: the next call resolves again. Definitions are kept for
+   * `resolvedClientTimeToLive`, at most `resolvedClientCapacity` of them, and concurrent calls for
+   * one name share one resolution. A resolved client refused with `invalid_client` is resolved
+   * again once: if its definition changed (a rotated secret), the old one and its tokens are dropped
+   * and the token is requested with the new one.
+   *
+   * @since 0.2.0
+   */
+  readonly resolveClient?: ((name: string) => Effect.Effect<ClientInput, unknown>) | undefined
+  /**
+   * How many resolved client definitions are kept (default {@link defaultResolvedClientCapacity}).
+   *
+   * @since 0.2.0
+   */
+  readonly resolvedClientCapacity?: number | undefined
+  /**
+   * How long a resolved client definition is used before it is resolved again (default
+   * {@link defaultResolvedClientTimeToLive}).
+   *
+   * @since 0.2.0
+   */
+  readonly resolvedClientTimeToLive?: Duration.DurationInput | undefined
+  /**
    * How long before its expiry a token counts as expired (default 60 s), counted from the expiry less
    * the second a server's whole-second `exp` may take off. For a short-lived token it is capped at a
    * quarter of what is left, so that the token is still cached; a 1 s token has nothing left and goes
@@ -162,12 +196,6 @@ export interface Options {
    */
   readonly maxConcurrentRequests?: number | undefined
   /**
-   * How long the metadata of an issuer (for clients configured by issuer) is used before it is
-   * refreshed in the background: the server's `Cache-Control: max-age` within bounds, or a default
-   * (see `AuthorizationServerMetadata.defaultRefreshInterval`: 1 hour, within 1 minute to 1 day).
-   */
-  readonly metadataRefreshInterval?: AuthorizationServerMetadata.RefreshInterval | undefined
-  /**
    * How long one `TokenCache` operation may take (default {@link defaultCacheTimeout}). One that
    * takes longer, fails or dies is a cache failure: the token is requested as if it were not
    * cached, and the acquisition does not fail.
@@ -185,6 +213,12 @@ export interface Options {
    * process stops at start. Transient failures (transport, `5xx`, `429`) never fail it.
    */
   readonly failFast?: boolean | undefined
+  /**
+   * How long the metadata of an issuer (for clients configured by issuer) is used before it is
+   * refreshed in the background: the server's `Cache-Control: max-age` within bounds, or a default
+   * (see `AuthorizationServerMetadata.defaultRefreshInterval`: 1 hour, within 1 minute to 1 day).
+   */
+  readonly metadataRefreshInterval?: AuthorizationServerMetadata.RefreshInterval | undefined
 }
 
 /**
@@ -223,6 +257,24 @@ export const defaultRefreshRetrySchedule: Schedule.Schedule<unknown, TokenError>
  * @category constants
  */
 export const defaultCapacity = 10_000
+
+/**
+ * The default number of client definitions found by `resolveClient` that are kept.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultResolvedClientCapacity = 10_000
+
+/**
+ * The default time a client definition found by `resolveClient` is used before it is resolved
+ * again: a definition changed at its source (a rotated secret) reaches the service within it, and
+ * at once on an `invalid_client` refusal.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultResolvedClientTimeToLive: Duration.Duration = Duration.minutes(5)
 
 /**
  * The default bound of one `TokenCache` operation: a shared cache answers in milliseconds, and a

@@ -234,6 +234,14 @@ export declare namespace TokenServer {
      * @since 0.2.0
      */
     readonly setMetadataAvailable: (available: boolean) => Effect.Effect<void>
+    /**
+     * Changes the secret of a registered client, as a rotation at the authorization server does:
+     * from then on the old secret is refused with `invalid_client`. `clients` keeps the secret the
+     * server started with.
+     *
+     * @since 0.2.0
+     */
+    readonly setClientSecret: (clientId: string, secret: Redacted.Redacted<string>) => Effect.Effect<void>
   }
 }
 

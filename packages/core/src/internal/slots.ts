@@ -97,6 +97,8 @@ export interface Slots {
     parameters: RequestParameters | undefined,
     now: number
   ) => Slot | ClientConfigurationError
+  /** Removes the per-request slots of `registration`; returns them with its own slot. */
+  readonly drop: (registration: Registration) => Array<Slot>
 }
 
 /**
@@ -153,7 +155,7 @@ export const make = (registrations: ReadonlyArray<Registration>, capacity: numbe
     if (known !== undefined) {
       if (known === registration.defaultSlot.request.localKey) return registration.defaultSlot
       const found = slots.get(known)
-      if (found !== undefined) return found
+      if (found !== undefined && found.registration === registration) return found
     }
     const resolved = resolve(registration.client, parameters)
     if (Either.isLeft(resolved)) return resolved.left
@@ -164,7 +166,9 @@ export const make = (registrations: ReadonlyArray<Registration>, capacity: numbe
     }
     if (request.localKey === registration.defaultSlot.request.localKey) return registration.defaultSlot
     let found = slots.get(request.localKey)
-    if (found === undefined) {
+    // A slot of an earlier definition of the same client (resolved again, its secret rotated) holds
+    // that definition's credentials: the local key leaves the secret out, so the identity decides.
+    if (found === undefined || found.registration !== registration) {
       if (slots.size >= capacity) evict(now)
       found = newSlot(registration, request)
       slots.set(request.localKey, found)
@@ -172,5 +176,16 @@ export const make = (registrations: ReadonlyArray<Registration>, capacity: numbe
     return found
   }
 
-  return { names, registrations, requested: () => slots.values(), registration, slot }
+  const drop = (registration: Registration): Array<Slot> => {
+    const dropped = [registration.defaultSlot]
+    for (const [key, slot] of slots) {
+      if (slot.registration === registration) {
+        slots.delete(key)
+        dropped.push(slot)
+      }
+    }
+    return dropped
+  }
+
+  return { names, registrations, requested: () => slots.values(), registration, slot, drop }
 }

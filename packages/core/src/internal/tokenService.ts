@@ -1,6 +1,8 @@
+import * as Cache from "effect/Cache"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import type * as Metric from "effect/Metric"
@@ -15,10 +17,12 @@ import { TokenCache } from "../TokenCache.js"
 import { TokenEndpointClient } from "../TokenEndpointClient.js"
 import {
   ClientConfigurationError,
+  ClientResolutionError,
   isRetryable,
   type TokenEndpointError,
   type TokenError,
-  type TokenRefusedError
+  type TokenRefusedError,
+  type UnknownClientError
 } from "../TokenError.js"
 // Read only when the service is built: the public module declares the options, defaults and metrics.
 import * as TokenService from "../TokenService.js"
@@ -53,6 +57,10 @@ const cacheKeyOf = (slot: Slot): Effect.Effect<string> =>
 
 const count = (counter: Metric.Metric.Counter<number>, registration: Registration) =>
   Effect.sync(() => counter.unsafeUpdate(1, registration.labels))
+
+/** A refusal of the client's credentials: for a resolved client, its definition may have been rotated. */
+const isInvalidClient = (error: TokenError): error is TokenRefusedError =>
+  error._tag === "TokenRefusedError" && error.error === "invalid_client"
 
 /** A failure no retry can fix: the client's credentials or definition are wrong. */
 const isDefinite = (error: TokenError): error is ClientConfigurationError | TokenRefusedError =>
@@ -133,14 +141,34 @@ export const make = (
       Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests),
       TokenService.tokenRequestWait
     )
+    const register = (name: string, input: TokenService.ClientInput) =>
+      Effect.flatMap(
+        ClientCredentialsClient.make(input, name),
+        (client) => slots.register(name, client, lifetimeOf(options, client))
+      )
     const table = slots.make(
-      yield* Effect.forEach(Object.entries(options.clients), ([name, input]) =>
-        Effect.flatMap(
-          ClientCredentialsClient.make(input, name),
-          (client) => slots.register(name, client, lifetimeOf(options, client))
-        )),
+      yield* Effect.forEach(Object.entries(options.clients), ([name, input]) => register(name, input)),
       Math.max(1, options.capacity ?? TokenService.defaultCapacity)
     )
+    // Definitions dropped (a tenant gone, a secret rotated): a request of theirs still under way must
+    // not store its token where the next definition would find it.
+    const dropped = new WeakSet<Registration>()
+
+    // Clients found at run time, one resolution per name for all concurrent callers. A failure is
+    // kept for no time at all (and removed by its callers): the next call resolves again.
+    const resolveClient = options.resolveClient
+    const resolvedTimeToLive = Duration.decode(
+      options.resolvedClientTimeToLive ?? TokenService.defaultResolvedClientTimeToLive
+    )
+    const resolutions = resolveClient === undefined ? undefined : yield* Cache.makeWith({
+      capacity: Math.max(1, options.resolvedClientCapacity ?? TokenService.defaultResolvedClientCapacity),
+      lookup: (name: string) =>
+        Effect.suspend(() => resolveClient(name)).pipe(
+          Effect.mapError((cause) => new ClientResolutionError({ client: name, cause })),
+          Effect.flatMap((input) => register(name, input))
+        ),
+      timeToLive: (exit) => Exit.isSuccess(exit) ? resolvedTimeToLive : Duration.zero
+    })
 
     /** Asks the shared cache, then the token endpoint, and stores what it gets in both. */
     const fetch = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenEndpointError> =>
@@ -175,7 +203,7 @@ export const make = (
             onSuccess: (token) =>
               Effect.clockWith((clock) => {
                 const timeToLive = timed(registration.lifetime, token).staleAt - clock.unsafeCurrentTimeMillis()
-                return timeToLive > 0
+                return timeToLive > 0 && !dropped.has(registration)
                   ? cache.set(registration, key, token, Duration.millis(timeToLive))
                   : Effect.void
               })
@@ -278,34 +306,140 @@ export const make = (
       return shared(slot, force ? "force" : "acquire")
     }
 
+    /** Forgets every token of `registration`, in process and in the `TokenCache`. */
+    const forgetTokens = (registration: Registration): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        Effect.forEach(table.drop(registration), (slot) => {
+          slot.current = undefined
+          return Effect.flatMap(cacheKeyOf(slot), (key) => cache.remove(registration, key))
+        }, { discard: true })
+      )
+
+    /** Drops a resolved definition for good: its tokens, and any it is still fetching. */
+    const forget = (registration: Registration): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        dropped.add(registration)
+        return forgetTokens(registration)
+      })
+
+    /** The resolved definition of `name`; a failed resolution is not kept. */
+    const resolved = (
+      resolutions: Cache.Cache<string, Registration, ClientResolutionError | ClientConfigurationError>,
+      name: string
+    ) => Effect.tapError(resolutions.get(name), () => resolutions.invalidate(name))
+
+    /** The definition held for `name` now, resolving nothing. */
+    const held = (name: string): Effect.Effect<Registration | undefined> =>
+      resolutions === undefined
+        ? Effect.succeed(undefined)
+        : Effect.map(resolutions.getOptionComplete(name), Option.getOrUndefined)
+
+    const tokenOf = (registration: Registration, parameters: TokenService.GetTokenParameters | undefined) =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const slot = table.slot(registration, parameters, now)
+        return slots.isFailure(slot) ? Effect.fail(slot) : acquire(slot, parameters, now)
+      })
+
+    // One rotation per refused definition, whatever the number of callers it was refused for.
+    const rotations = new WeakMap<Registration, Deferred.Deferred<Registration, TokenError>>()
+
+    /**
+     * Resolves `name` again after its definition `refused` was refused with `invalid_client`: the
+     * new definition if it changed (the old one dropped with its tokens), otherwise the refusal.
+     */
+    const rotate = (
+      resolutions: Cache.Cache<string, Registration, ClientResolutionError | ClientConfigurationError>,
+      name: string,
+      refused: Registration,
+      error: TokenRefusedError
+    ): Effect.Effect<Registration, TokenError> =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        const pending = rotations.get(refused)
+        if (pending !== undefined) return Effect.succeed(pending)
+        const deferred = Deferred.unsafeMake<Registration, TokenError>(FiberId.none)
+        rotations.set(refused, deferred)
+        const rotation = Effect.gen(function*() {
+          // Another caller may have replaced the refused definition already: resolve only if not.
+          if ((yield* held(name)) === refused) yield* resolutions.invalidate(name)
+          const next = yield* resolved(resolutions, name)
+          yield* forget(refused)
+          if (next === refused || Equal.equals(next.client, refused.client)) return yield* Effect.fail(error)
+          yield* Effect.logInfo("The client was refused with invalid_client and its definition changed: retrying")
+            .pipe(Effect.annotateLogs({ client: name }))
+          return next
+        })
+        return rotation.pipe(
+          Effect.interruptible,
+          Effect.exit,
+          Effect.flatMap((exit) => Deferred.done(deferred, exit)),
+          Effect.forkIn(scope),
+          Effect.as(deferred)
+        )
+      })).pipe(Effect.flatMap(Deferred.await))
+
+    /** A token for a client found by the resolver, its definition rotated once on `invalid_client`. */
+    const resolvedToken = (
+      resolutions: Cache.Cache<string, Registration, ClientResolutionError | ClientConfigurationError>,
+      name: string,
+      parameters: TokenService.GetTokenParameters | undefined
+    ): Effect.Effect<AccessToken, TokenError> =>
+      Effect.flatMap(resolved(resolutions, name), (registration) =>
+        Effect.catchIf(
+          tokenOf(registration, parameters),
+          isInvalidClient,
+          (error) => Effect.flatMap(rotate(resolutions, name, registration, error), (next) => tokenOf(next, parameters))
+        ))
+
+    /** The registration of `client`: registered, or held from an earlier resolution. */
+    const known = (client: string | undefined): Effect.Effect<Registration, UnknownClientError> => {
+      const registration = table.registration(client)
+      if (!slots.isFailure(registration)) return Effect.succeed(registration)
+      if (client === undefined) return Effect.fail(registration)
+      return Effect.flatMap(held(client), (found) =>
+        found === undefined ? Effect.fail(registration) : Effect.succeed(found))
+    }
+
     const service: TokenService.TokenService.Service = {
       clients: table.names,
-      readiness: Effect.clockWith((clock) => Effect.sync(() => snapshot(table, clock.unsafeCurrentTimeMillis()))),
-      client: (client) => {
-        const registration = table.registration(client)
-        return slots.isFailure(registration) ? Effect.fail(registration) : Effect.succeed(registration.client)
-      },
+      readiness: Effect.clockWith((clock) =>
+        Effect.sync(() => snapshot(table, clock.unsafeCurrentTimeMillis()))
+      ),
+      client: (client) => Effect.map(known(client), (registration) => registration.client),
       // Written out rather than through `slotOf`: a hit allocates nothing but the clock's callback.
       getToken: (client, parameters) => {
         const registration = table.registration(client)
-        if (slots.isFailure(registration)) return Effect.fail(registration)
+        if (slots.isFailure(registration)) {
+          return resolutions === undefined || client === undefined
+            ? Effect.fail(registration)
+            : resolvedToken(resolutions, client, parameters)
+        }
         return Effect.clockWith((clock) => {
           const now = clock.unsafeCurrentTimeMillis()
           const slot = table.slot(registration, parameters, now)
           return slots.isFailure(slot) ? Effect.fail(slot) : acquire(slot, parameters, now)
         })
       },
-      invalidate: (client, parameters) => {
+      drop: (client) => {
         const registration = table.registration(client)
-        if (slots.isFailure(registration)) return Effect.fail(registration)
-        return Effect.clockWith((clock) => {
-          const slot = table.slot(registration, parameters, clock.unsafeCurrentTimeMillis())
-          // Parameters that could never be sent never got a token: there is nothing to forget.
-          if (slots.isFailure(slot)) return Effect.void
-          slot.current = undefined
-          return Effect.flatMap(cacheKeyOf(slot), (key) => cache.remove(slot.registration, key))
-        })
-      }
+        // A registered client keeps its definition: only its tokens go.
+        if (!slots.isFailure(registration)) return forgetTokens(registration)
+        if (resolutions === undefined) return Effect.void
+        return Effect.flatMap(held(client), (found) =>
+          Effect.zipRight(resolutions.invalidate(client), found === undefined ? Effect.void : forget(found)))
+      },
+      invalidate: (client, parameters) =>
+        Effect.flatMap(known(client), (registration) =>
+          Effect.clockWith((clock) => {
+            const slot = table.slot(registration, parameters, clock.unsafeCurrentTimeMillis())
+            // Parameters that could never be sent never got a token: there is nothing to forget.
+            if (slots.isFailure(slot)) {
+              return Effect.void
+            }
+            slot.current = undefined
+            return Effect.flatMap(cacheKeyOf(slot), (key) =>
+              cache.remove(slot.registration, key))
+          }))
     }
     yield* warmUp(service, options, refreshRetry, scope)
     return service

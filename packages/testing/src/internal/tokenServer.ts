@@ -351,6 +351,18 @@ export const make = (
       setMetadataAvailable: (available: boolean) =>
         Effect.sync(() => {
           metadataAvailable = available
-        })
+        }),
+      // oidc-provider keeps each static client as one instance once found, and compares the secret
+      // sent with that instance's: changing it there is what a rotation at the server amounts to.
+      setClientSecret: (clientId: string, secret: Redacted.Redacted<string>) =>
+        Effect.promise(() => provider.Client.find(clientId)).pipe(
+          Effect.flatMap((client) =>
+            client === undefined
+              ? Effect.dieMessage(`No client "${clientId}" is registered at the token server`)
+              : Effect.sync(() => {
+                ;(client as { clientSecret?: string }).clientSecret = Redacted.value(secret)
+              })
+          )
+        )
     }
   })
