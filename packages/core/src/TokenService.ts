@@ -593,6 +593,25 @@ export const readiness: Effect.Effect<TokenReadiness.Readiness, never, TokenServ
 )
 
 /**
+ * Drops `client`'s tokens (in process and in the `TokenCache`) and, for a client found by
+ * `resolveClient`, its definition, through the `TokenService` of the context.
+ *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * import { Effect } from "effect"
+ *
+ * // A tenant left: nothing of it stays in the service or in the shared cache.
+ * const offboard = (tenant: string) => TokenService.drop(tenant).pipe(Effect.tap(() => Effect.log(`dropped ${tenant}`)))
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const drop = (client: string): Effect.Effect<void, never, TokenService> =>
+  Effect.flatMap(TokenService, (service) => service.drop(client))
+
+/**
  * Forgets the cached token of `client`, through the `TokenService` of the context.
  *
  * @example

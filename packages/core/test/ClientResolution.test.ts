@@ -122,7 +122,9 @@ describe("TokenService with a client resolver", () => {
       const service = yield* TokenService.make({
         clients: {},
         resolvedClientTimeToLive: "1 minute",
-        resolveClient: (name) => Effect.sync(() => (resolutions++, tenant(name)))
+        // A new value each time, as from a database: equal field by field, it is no change.
+        resolveClient: (name) =>
+          Effect.sync(() => (resolutions++, { ...tenant(name), resource: ["https://api.example.com"] }))
       })
       yield* service.getToken("acme")
       yield* TestClock.adjust("2 minutes")
@@ -130,6 +132,24 @@ describe("TokenService with a client resolver", () => {
       assert.strictEqual(resolutions, 2)
       // The token outlived the definition: the new definition finds it in the TokenCache.
       assert.strictEqual(endpoint.state.requests, 1)
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
+
+  it.scoped("a definition whose secret changed at its source never gets a token of the old secret", () => {
+    const endpoint = countingEndpoint()
+    return Effect.gen(function*() {
+      let secret = "first-secret"
+      const service = yield* TokenService.make({
+        clients: {},
+        resolvedClientTimeToLive: "1 minute",
+        resolveClient: (name) => Effect.sync(() => tenant(name, secret))
+      })
+      const first = yield* service.getToken("acme")
+      secret = "second-secret"
+      yield* TestClock.adjust("2 minutes")
+      const second = yield* service.getToken("acme")
+      assert.strictEqual(Redacted.value(first.value), "token-1")
+      assert.strictEqual(Redacted.value(second.value), "token-2")
     }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
   })
 

@@ -55,6 +55,34 @@ const cacheKeyOf = (slot: Slot): Effect.Effect<string> =>
       slot.cacheKey = key
     })
 
+const isRecord = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null &&
+  (Object.getPrototypeOf(u) === Object.prototype || Object.getPrototypeOf(u) === null)
+
+const sameValue = (a: unknown, b: unknown): boolean =>
+  Array.isArray(a) && Array.isArray(b)
+    ? a.length === b.length && a.every((value, i) => sameValue(value, b[i]))
+    : isRecord(a) && isRecord(b)
+    ? sameFields(a, b)
+    : Equal.equals(a, b)
+
+const sameFields = (a: object, b: object): boolean => {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length &&
+    keys.every((key) => sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
+}
+
+/**
+ * Whether two definitions of a client are the same, field by field and into arrays and plain
+ * objects, secrets compared by value (`Redacted` is equal by value): a resolver builds a new value
+ * each time, which must not count as a change. Anything else (a key object) is compared as
+ * `Equal.equals` does, so that a doubt counts as a change.
+ */
+const sameDefinition = (
+  a: ClientCredentialsClient.ClientCredentialsClient,
+  b: ClientCredentialsClient.ClientCredentialsClient
+): boolean => sameFields(a, b)
+
 const count = (counter: Metric.Metric.Counter<number>, registration: Registration) =>
   Effect.sync(() => counter.unsafeUpdate(1, registration.labels))
 
@@ -160,12 +188,28 @@ export const make = (
     const resolvedTimeToLive = Duration.decode(
       options.resolvedClientTimeToLive ?? TokenService.defaultResolvedClientTimeToLive
     )
+    const resolvedCapacity = Math.max(1, options.resolvedClientCapacity ?? TokenService.defaultResolvedClientCapacity)
+    // The last definition resolved for each name, even once the cache let it go: a definition
+    // resolved again after its time to live that changed (a secret rotated at its source) drops the
+    // tokens of the old one, which the `TokenCache` holds under the same key.
+    const latest = new Map<string, Registration>()
+    const replaced = (name: string, registration: Registration): Effect.Effect<Registration> =>
+      Effect.suspend(() => {
+        const previous = latest.get(name)
+        latest.delete(name)
+        latest.set(name, registration)
+        if (latest.size > resolvedCapacity) latest.delete(latest.keys().next().value!)
+        return previous === undefined || sameDefinition(previous.client, registration.client)
+          ? Effect.succeed(registration)
+          : Effect.as(forget(previous), registration)
+      })
     const resolutions = resolveClient === undefined ? undefined : yield* Cache.makeWith({
-      capacity: Math.max(1, options.resolvedClientCapacity ?? TokenService.defaultResolvedClientCapacity),
+      capacity: resolvedCapacity,
       lookup: (name: string) =>
         Effect.suspend(() => resolveClient(name)).pipe(
           Effect.mapError((cause) => new ClientResolutionError({ client: name, cause })),
-          Effect.flatMap((input) => register(name, input))
+          Effect.flatMap((input) => register(name, input)),
+          Effect.flatMap((registration) => replaced(name, registration))
         ),
       timeToLive: (exit) => Exit.isSuccess(exit) ? resolvedTimeToLive : Duration.zero
     })
@@ -364,7 +408,7 @@ export const make = (
           if ((yield* held(name)) === refused) yield* resolutions.invalidate(name)
           const next = yield* resolved(resolutions, name)
           yield* forget(refused)
-          if (next === refused || Equal.equals(next.client, refused.client)) return yield* Effect.fail(error)
+          if (next === refused || sameDefinition(next.client, refused.client)) return yield* Effect.fail(error)
           yield* Effect.logInfo("The client was refused with invalid_client and its definition changed: retrying")
             .pipe(Effect.annotateLogs({ client: name }))
           return next
@@ -425,8 +469,15 @@ export const make = (
         // A registered client keeps its definition: only its tokens go.
         if (!slots.isFailure(registration)) return forgetTokens(registration)
         if (resolutions === undefined) return Effect.void
-        return Effect.flatMap(held(client), (found) =>
-          Effect.zipRight(resolutions.invalidate(client), found === undefined ? Effect.void : forget(found)))
+        return Effect.flatMap(held(client), (found) => {
+          const last = latest.get(client)
+          latest.delete(client)
+          return Effect.zipRight(
+            resolutions.invalidate(client),
+            Effect.forEach(new Set([found, last]), (registration) =>
+              registration === undefined ? Effect.void : forget(registration), { discard: true })
+          )
+        })
       },
       invalidate: (client, parameters) =>
         Effect.flatMap(known(client), (registration) =>
