@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Jose from "jose"
+import * as nonce from "./internal/dpopNonce.js"
 import * as internal from "./internal/dpopProof.js"
 
 /**
@@ -328,7 +329,7 @@ export const makeNonces = (capacity: number = defaultNonceCapacity): Effect.Effe
  * @category unsafe
  */
 export const unsafeMakeNonces = (capacity: number = defaultNonceCapacity): Nonces => {
-  const store = new internal.NonceStore(Math.max(1, capacity))
+  const store = new nonce.NonceStore(Math.max(1, capacity))
   return {
     get: (url) => Effect.sync(() => store.get(url)),
     update: (url, header) => Effect.sync(() => store.update(url, header))
@@ -356,7 +357,7 @@ export const unsafeMakeNonces = (capacity: number = defaultNonceCapacity): Nonce
  */
 export const isNonceChallenge = (
   response: { readonly status: number; readonly headers: Readonly<Record<string, string | undefined>> }
-): boolean => internal.isNonceChallenge(response.status, response.headers["www-authenticate"])
+): boolean => nonce.isNonceChallenge(response.status, response.headers["www-authenticate"])
 
 /**
  * How a client uses DPoP, as a user writes it: the key (a {@link Key}, or a private JWK or PKCS#8

@@ -31,7 +31,7 @@ import {
 import * as Jose from "jose"
 import * as Crypto from "node:crypto"
 import * as Util from "node:util"
-import { NonceStore } from "../src/internal/dpopProof.js"
+import { NonceStore } from "../src/internal/dpopNonce.js"
 import { resolve } from "../src/internal/tokenRequest.js"
 
 const NOW = 1_750_000_000_000
