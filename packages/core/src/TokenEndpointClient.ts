@@ -5,12 +5,10 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { constTrue } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as AccessToken from "./AccessToken.js"
@@ -22,16 +20,14 @@ import { NonceStore } from "./internal/dpopNonce.js"
 import { tokenAttempt } from "./internal/dpopProof.js"
 import { mtlsTarget, transportFor } from "./internal/mutualTls.js"
 import { encodeAttempt, resolve, type Target as TokenRequestTarget } from "./internal/tokenRequest.js"
-import { readResponse, transportError } from "./internal/tokenResponse.js"
+import { exchange } from "./internal/tokenResponse.js"
 import { withSpanWithoutValue } from "./internal/tracing.js"
-import { withoutRedirects } from "./internal/transport.js"
 import * as MutualTls from "./MutualTls.js"
 import {
   ClientConfigurationError,
   isRetryable,
   MetadataUnavailableError,
-  type TokenEndpointError,
-  TokenTransportError
+  type TokenEndpointError
 } from "./TokenError.js"
 
 /**
@@ -243,41 +239,7 @@ export const make = (
     // The nonces of DPoP servers by origin, from every answer (RFC 9449 §8).
     const nonces = new NonceStore(DPoP.defaultNonceCapacity)
 
-    const send = (
-      client: ClientCredentialsClient.ClientCredentialsClient,
-      request: HttpClientRequest.HttpClientRequest,
-      endpoint: string,
-      transport: typeof httpClient
-    ): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> =>
-      // The lifetime counts from when the request was sent: `expires_in` starts at the server, so
-      // counting from the answer would stretch the token by the time the answer took.
-      Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis())).pipe(
-        Effect.flatMap((sentAt) =>
-          // The platform's own `http.client` span would keep the request, and with it the secret or the
-          // assertion, where any exporter or span processor could reach it: the token request is
-          // traced by this module's span alone, whose attributes hold neither.
-          withoutRedirects(transport.execute(request)).pipe(
-            Effect.locally(HttpClient.currentTracerDisabledWhen, constTrue),
-            Effect.tap((response) => nonces.update(request.url, response.headers["dpop-nonce"])),
-            Effect.flatMap((response) => readResponse(client, response, maxBytes, sentAt)),
-            Effect.scoped,
-            Effect.catchTags({
-              RequestError: (error) => Effect.fail(transportError(client, endpoint, error)),
-              ResponseError: (error) => Effect.fail(transportError(client, endpoint, error))
-            }),
-            Effect.timeoutFail({
-              duration: timeout,
-              onTimeout: () =>
-                new TokenTransportError({
-                  client: client.name,
-                  reason: "Timeout",
-                  endpoint,
-                  description: `no complete answer within ${Duration.format(timeout)}`
-                })
-            })
-          )
-        )
-      )
+    const send = exchange({ timeout, maxBytes, nonces })
 
     // Metadata is read like a token response, and retried on the same policy. The https rule is each
     // client's: its issuer is checked when it is made, the token endpoint found on every attempt.

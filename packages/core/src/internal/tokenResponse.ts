@@ -1,19 +1,30 @@
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { constTrue } from "effect/Function"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AccessToken from "../AccessToken.js"
 import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
-import { InvalidTokenResponseError, TokenRefusedError, TokenTransportError } from "../TokenError.js"
+import {
+  InvalidTokenResponseError,
+  type TokenEndpointError,
+  TokenRefusedError,
+  TokenTransportError
+} from "../TokenError.js"
+import type { NonceStore } from "./dpopNonce.js"
 import { basicAuthorization, formUrlEncode } from "./form.js"
 import { fromForm, parse as parseJson } from "./json.js"
 import { maskedShape, redactText } from "./redact.js"
+import { withoutRedirects } from "./transport.js"
 
 /**
  * The token endpoint's answer read and judged: the body read up to a size cap, parsed as JSON (or
@@ -229,3 +240,51 @@ export const readResponse = (
         })
       ))
   )
+
+/**
+ * One exchange with the token endpoint: send the request, with no redirect followed and no
+ * platform span kept, remember the server's DPoP nonce, and read the answer within the size cap
+ * and the time limit.
+ */
+export const exchange = (options: {
+  readonly timeout: Duration.Duration
+  readonly maxBytes: number
+  readonly nonces: NonceStore
+}) => {
+  const { maxBytes, nonces, timeout } = options
+  return (
+    client: ClientCredentialsClient.ClientCredentialsClient,
+    request: HttpClientRequest.HttpClientRequest,
+    endpoint: string,
+    transport: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>
+  ): Effect.Effect<AccessToken.AccessToken, TokenEndpointError> =>
+    // The lifetime counts from when the request was sent: `expires_in` starts at the server, so
+    // counting from the answer would stretch the token by the time the answer took.
+    Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis())).pipe(
+      Effect.flatMap((sentAt) =>
+        // The platform's own `http.client` span would keep the request, and with it the secret or the
+        // assertion, where any exporter or span processor could reach it: the token request is
+        // traced by this module's span alone, whose attributes hold neither.
+        withoutRedirects(transport.execute(request)).pipe(
+          Effect.locally(HttpClient.currentTracerDisabledWhen, constTrue),
+          Effect.tap((response) => nonces.update(request.url, response.headers["dpop-nonce"])),
+          Effect.flatMap((response) => readResponse(client, response, maxBytes, sentAt)),
+          Effect.scoped,
+          Effect.catchTags({
+            RequestError: (error) => Effect.fail(transportError(client, endpoint, error)),
+            ResponseError: (error) => Effect.fail(transportError(client, endpoint, error))
+          }),
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () =>
+              new TokenTransportError({
+                client: client.name,
+                reason: "Timeout",
+                endpoint,
+                description: `no complete answer within ${Duration.format(timeout)}`
+              })
+          })
+        )
+      )
+    )
+}
