@@ -15,6 +15,7 @@ import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import * as internal from "./internal/discovery.js"
+import * as requestDefaults from "./internal/requestDefaults.js"
 import { readBody, transportFailure } from "./internal/tokenResponse.js"
 import { withoutRedirects } from "./internal/transport.js"
 import { InvalidMetadataError, isRetryable, type MetadataError, MetadataUnavailableError } from "./TokenError.js"
@@ -70,11 +71,7 @@ export type RetrySchedule = Schedule.Schedule<unknown, MetadataError>
  * @since 0.2.0
  * @category constants
  */
-export const defaultRetrySchedule: RetrySchedule = Schedule.exponential("200 millis", 2).pipe(
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(3)),
-  Schedule.upTo("10 seconds")
-)
+export const defaultRetrySchedule: RetrySchedule = requestDefaults.retrySchedule
 
 /**
  * How long one location may take to answer (connect, send, read the body), as for token requests.
@@ -82,7 +79,7 @@ export const defaultRetrySchedule: RetrySchedule = Schedule.exponential("200 mil
  * @since 0.2.0
  * @category constants
  */
-export const defaultRequestTimeout: Duration.Duration = Duration.seconds(30)
+export const defaultRequestTimeout: Duration.Duration = requestDefaults.requestTimeout
 
 /**
  * The largest document read, as for token responses.
@@ -90,7 +87,7 @@ export const defaultRequestTimeout: Duration.Duration = Duration.seconds(30)
  * @since 0.2.0
  * @category constants
  */
-export const defaultMaxResponseBytes = 1024 * 1024
+export const defaultMaxResponseBytes: number = requestDefaults.maxResponseBytes
 
 /**
  * How long a service that keeps documents (`TokenService`) uses one before refreshing it in the

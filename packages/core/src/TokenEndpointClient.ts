@@ -19,6 +19,7 @@ import { targetOf } from "./internal/discovery.js"
 import { NonceStore } from "./internal/dpopNonce.js"
 import { tokenAttempt } from "./internal/dpopProof.js"
 import { mtlsTarget, transportFor } from "./internal/mutualTls.js"
+import * as requestDefaults from "./internal/requestDefaults.js"
 import { encodeAttempt, resolve, type Target as TokenRequestTarget } from "./internal/tokenRequest.js"
 import { exchange } from "./internal/tokenResponse.js"
 import { withSpanWithoutValue } from "./internal/tracing.js"
@@ -110,23 +111,19 @@ export type RetrySchedule = Schedule.Schedule<unknown, TokenEndpointError>
  * @since 0.1.0
  * @category constants
  */
-export const defaultRetrySchedule: RetrySchedule = Schedule.exponential("200 millis", 2).pipe(
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(3)),
-  Schedule.upTo("10 seconds")
-)
+export const defaultRetrySchedule: RetrySchedule = requestDefaults.retrySchedule
 
 /**
  * @since 0.1.0
  * @category constants
  */
-export const defaultRequestTimeout: Duration.Duration = Duration.seconds(30)
+export const defaultRequestTimeout: Duration.Duration = requestDefaults.requestTimeout
 
 /**
  * @since 0.1.0
  * @category constants
  */
-export const defaultMaxResponseBytes = 1024 * 1024
+export const defaultMaxResponseBytes: number = requestDefaults.maxResponseBytes
 
 /**
  * The longest wait a `Retry-After` header can impose on one retry.

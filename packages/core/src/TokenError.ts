@@ -110,6 +110,14 @@ export class InvalidTokenResponseError
   }
 }
 
+/** What each transport failure did, as the messages of token and metadata requests say it. */
+const transportFailure = {
+  Connect: "could not connect to",
+  Reset: "lost the connection to",
+  Timeout: "got no answer in time from",
+  Transport: "failed to talk to"
+} as const
+
 /**
  * The token endpoint could not be reached or did not answer in time.
  *
@@ -136,13 +144,7 @@ export class TokenTransportError
    * @since 0.1.0
    */
   override get message(): string {
-    const what = this.reason === "Connect"
-      ? "could not connect to"
-      : this.reason === "Reset"
-      ? "lost the connection to"
-      : this.reason === "Timeout"
-      ? "got no answer in time from"
-      : "failed to talk to"
+    const what = transportFailure[this.reason]
     return `Client "${this.client}" ${what} the token endpoint ${this.endpoint}: ${this.description}`
   }
 }
@@ -307,15 +309,7 @@ export class MetadataUnavailableError
    * @since 0.2.0
    */
   override get message(): string {
-    const what = this.reason === "Connect"
-      ? "could not connect to"
-      : this.reason === "Reset"
-      ? "lost the connection to"
-      : this.reason === "Timeout"
-      ? "got no answer in time from"
-      : this.reason === "Transport"
-      ? "failed to talk to"
-      : "found no document at"
+    const what = this.reason === "Status" ? "found no document at" : transportFailure[this.reason]
     return `The authorization server metadata of issuer "${this.issuer}" is unavailable: ${what} ${
       this.locations.join(", then ")
     }: ${this.description}`
