@@ -5,6 +5,7 @@
 import { Effect } from "effect"
 import * as Os from "node:os"
 import * as clientAuthentication from "./clientAuthentication.js"
+import * as coldTenants from "./coldTenants.js"
 import * as dpop from "./dpop.js"
 import * as herd from "./herd.js"
 import * as hotPath from "./hotPath.js"
@@ -23,7 +24,8 @@ const scenarios = {
   memory,
   clientAuthentication,
   dpop,
-  tenants
+  tenants,
+  coldTenants
 } as const
 
 type Name = keyof typeof scenarios
