@@ -6,7 +6,7 @@ import { AccessToken, TokenCache, TokenEndpointClient, TokenError, TokenService 
 import { TokenServer } from "@access-token/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
+import { DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import { cacheKey, resolve } from "../src/internal/tokenRequest.js"
 
 const SECRET = "r3solved-Sentinel-Secret"
@@ -279,4 +279,28 @@ describe("TokenService rotation against oidc-provider", () => {
         TokenCache.layerMemory()
       ))
     ))
+})
+
+describe("TokenService resolutions and interruption", () => {
+  it.scoped("interrupting the caller that started a resolution leaves it to the others", () => {
+    const endpoint = countingEndpoint()
+    return Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      let resolutions = 0
+      const service = yield* TokenService.make({
+        clients: {},
+        resolveClient: (name) =>
+          Effect.zipRight(Effect.sync(() => resolutions++), Effect.as(Deferred.await(gate), tenant(name)))
+      })
+      const first = yield* Effect.fork(service.getToken("acme"))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      const second = yield* Effect.fork(service.getToken("acme"))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      yield* Fiber.interrupt(first)
+      yield* Deferred.succeed(gate, undefined)
+      const token = yield* Fiber.join(second)
+      assert.strictEqual(Redacted.value(token.value), "token-1")
+      assert.strictEqual(resolutions, 1)
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
 })

@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -370,7 +371,17 @@ export const make = (
     const resolved = (
       resolutions: Cache.Cache<string, Registration, ClientResolutionError | ClientConfigurationError>,
       name: string
-    ) => Effect.tapError(resolutions.get(name), () => resolutions.invalidate(name))
+    ): Effect.Effect<Registration, ClientResolutionError | ClientConfigurationError> =>
+      Effect.flatMap(resolutions.getOptionComplete(name), (found) =>
+        Option.isSome(found)
+          ? Effect.succeed(found.value)
+          // The cache runs a resolution in the fiber of its first caller and interrupts every other
+          // caller waiting for it if that one is interrupted: run it in the service's scope instead.
+          : resolutions.get(name).pipe(
+            Effect.tapError(() => resolutions.invalidate(name)),
+            Effect.forkIn(scope),
+            Effect.flatMap(Fiber.join)
+          ))
 
     /** The definition held for `name` now, resolving nothing. */
     const held = (name: string): Effect.Effect<Registration | undefined> =>
