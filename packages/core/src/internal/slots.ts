@@ -189,3 +189,11 @@ export const make = (registrations: ReadonlyArray<Registration>, capacity: numbe
 
   return { names, registrations, requested: () => slots.values(), registration, slot, drop }
 }
+
+/** The key of `slot` in the `TokenCache`, computed (a SHA-256) once per slot. */
+export const cacheKeyOf = (slot: Slot): Effect.Effect<string> =>
+  slot.cacheKey !== undefined
+    ? Effect.succeed(slot.cacheKey)
+    : Effect.tap(cacheKey(slot.registration.client, slot.request), (key) => {
+      slot.cacheKey = key
+    })

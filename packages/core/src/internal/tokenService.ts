@@ -1,25 +1,21 @@
-import * as Cache from "effect/Cache"
+import type * as Cache from "effect/Cache"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { AccessToken } from "../AccessToken.js"
 import * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import { TokenCache } from "../TokenCache.js"
 import { TokenEndpointClient } from "../TokenEndpointClient.js"
+import type { ClientConfigurationError, ClientResolutionError } from "../TokenError.js"
 import {
-  ClientConfigurationError,
-  ClientResolutionError,
-  isRetryable,
   type TokenEndpointError,
   type TokenError,
   type TokenRefusedError,
@@ -27,6 +23,8 @@ import {
 } from "../TokenError.js"
 // Read only when the service is built: the public module declares the options, defaults and metrics.
 import * as TokenService from "../TokenService.js"
+import * as clientResolution from "./clientResolution.js"
+import { sameDefinition } from "./definition.js"
 import * as guardedCache from "./guardedCache.js"
 import { isFresh, type Lifetime, type Mode, timed } from "./lifetime.js"
 import * as metadataCache from "./metadataCache.js"
@@ -34,8 +32,8 @@ import { record, snapshot } from "./readiness.js"
 import * as requestBound from "./requestBound.js"
 import * as slots from "./slots.js"
 import type { Registration, Slot } from "./slots.js"
-import { cacheKey } from "./tokenRequest.js"
 import { withSpanWithoutValue } from "./tracing.js"
+import { warmUp } from "./warmUp.js"
 
 /** A client's lifetime settings: its own, or the service's, or the defaults. */
 const lifetimeOf = (
@@ -49,98 +47,12 @@ const lifetimeOf = (
   refreshWindow: options.refreshWindow ?? TokenService.defaultRefreshWindow
 })
 
-const cacheKeyOf = (slot: Slot): Effect.Effect<string> =>
-  slot.cacheKey !== undefined
-    ? Effect.succeed(slot.cacheKey)
-    : Effect.tap(cacheKey(slot.registration.client, slot.request), (key) => {
-      slot.cacheKey = key
-    })
-
-const isRecord = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null &&
-  (Object.getPrototypeOf(u) === Object.prototype || Object.getPrototypeOf(u) === null)
-
-const sameValue = (a: unknown, b: unknown): boolean =>
-  Array.isArray(a) && Array.isArray(b)
-    ? a.length === b.length && a.every((value, i) => sameValue(value, b[i]))
-    : isRecord(a) && isRecord(b)
-    ? sameFields(a, b)
-    : Equal.equals(a, b)
-
-const sameFields = (a: object, b: object): boolean => {
-  const keys = Object.keys(a)
-  return keys.length === Object.keys(b).length &&
-    keys.every((key) => sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
-}
-
-/**
- * Whether two definitions of a client are the same, field by field and into arrays and plain
- * objects, secrets compared by value (`Redacted` is equal by value): a resolver builds a new value
- * each time, which must not count as a change. Anything else (a key object) is compared as
- * `Equal.equals` does, so that a doubt counts as a change.
- */
-const sameDefinition = (
-  a: ClientCredentialsClient.ClientCredentialsClient,
-  b: ClientCredentialsClient.ClientCredentialsClient
-): boolean => sameFields(a, b)
-
 const count = (counter: Metric.Metric.Counter<number>, registration: Registration) =>
   Effect.sync(() => counter.unsafeUpdate(1, registration.labels))
 
 /** A refusal of the client's credentials: for a resolved client, its definition may have been rotated. */
 const isInvalidClient = (error: TokenError): error is TokenRefusedError =>
   error._tag === "TokenRefusedError" && error.error === "invalid_client"
-
-/** A failure no retry can fix: the client's credentials or definition are wrong. */
-const isDefinite = (error: TokenError): error is ClientConfigurationError | TokenRefusedError =>
-  error._tag === "ClientConfigurationError" || (error._tag === "TokenRefusedError" && !isRetryable(error))
-
-/**
- * Acquires the own tokens of the clients `options.warmUp` names, concurrently, before the service is
- * handed out. A failure is logged and retried in the background until a token arrives, except a
- * definite one under `failFast`, which fails the build so that the process stops with its error.
- */
-const warmUp = (
-  service: TokenService.TokenService.Service,
-  options: TokenService.Options,
-  retry: Schedule.Schedule<unknown, TokenError>,
-  scope: Scope.Scope
-): Effect.Effect<void, ClientConfigurationError | TokenRefusedError> => {
-  const names = options.warmUp === true ? service.clients : options.warmUp === undefined || options.warmUp === false
-    ? []
-    : options.warmUp
-  const unknown = names.find((name) => !service.clients.includes(name))
-  if (unknown !== undefined) {
-    return Effect.fail(
-      new ClientConfigurationError({
-        client: unknown,
-        field: "warmUp",
-        reason: "names a client that is not registered"
-      })
-    )
-  }
-  const isFatal = (error: TokenError): error is ClientConfigurationError | TokenRefusedError =>
-    options.failFast === true && isDefinite(error)
-  // Each client's acquisition is retried in the service's scope until a token arrives; the build
-  // waits for its first attempt only.
-  const warm = (name: string) =>
-    Effect.gen(function*() {
-      const first = yield* Deferred.make<void, TokenError>()
-      yield* service.getToken(name).pipe(
-        Effect.onExit((exit) => Deferred.done(first, Exit.asVoid(exit))),
-        Effect.tapError((error) =>
-          isFatal(error) ? Effect.void : Effect.logWarning(
-            `Warm-up could not get a token: ${error.message}; retrying in the background`
-          ).pipe(Effect.annotateLogs({ client: name }))
-        ),
-        Effect.retry({ schedule: retry, while: (error) => !isFatal(error) }),
-        Effect.ignore,
-        Effect.forkIn(scope)
-      )
-      yield* Effect.catchAll(Deferred.await(first), (error) => isFatal(error) ? Effect.fail(error) : Effect.void)
-    })
-  return Effect.forEach(names, warm, { concurrency: "unbounded", discard: true })
-}
 
 /** The token service: its concurrency core, on the registrations and slots of `slots.ts`. */
 export const make = (
@@ -183,43 +95,21 @@ export const make = (
     // not store its token where the next definition would find it.
     const dropped = new WeakSet<Registration>()
 
-    // Clients found at run time, one resolution per name for all concurrent callers. A failure is
-    // kept for no time at all (and removed by its callers): the next call resolves again.
-    const resolveClient = options.resolveClient
-    const resolvedTimeToLive = Duration.decode(
-      options.resolvedClientTimeToLive ?? TokenService.defaultResolvedClientTimeToLive
-    )
-    const resolvedCapacity = Math.max(1, options.resolvedClientCapacity ?? TokenService.defaultResolvedClientCapacity)
-    // The last definition resolved for each name, even once the cache let it go: a definition
-    // resolved again after its time to live that changed (a secret rotated at its source) drops the
-    // tokens of the old one, which the `TokenCache` holds under the same key.
-    const latest = new Map<string, Registration>()
-    const replaced = (name: string, registration: Registration): Effect.Effect<Registration> =>
-      Effect.suspend(() => {
-        const previous = latest.get(name)
-        latest.delete(name)
-        latest.set(name, registration)
-        if (latest.size > resolvedCapacity) latest.delete(latest.keys().next().value!)
-        return previous === undefined || sameDefinition(previous.client, registration.client)
-          ? Effect.succeed(registration)
-          : Effect.as(forget(previous), registration)
-      })
-    const resolutions = resolveClient === undefined ? undefined : yield* Cache.makeWith({
-      capacity: resolvedCapacity,
-      lookup: (name: string) =>
-        Effect.suspend(() => resolveClient(name)).pipe(
-          Effect.mapError((cause) => new ClientResolutionError({ client: name, cause })),
-          Effect.flatMap((input) => register(name, input)),
-          Effect.flatMap((registration) => replaced(name, registration))
-        ),
-      timeToLive: (exit) => Exit.isSuccess(exit) ? resolvedTimeToLive : Duration.zero
+    // Clients found at run time, one resolution per name for all concurrent callers.
+    const resolution = options.resolveClient === undefined ? undefined : yield* clientResolution.make({
+      resolveClient: options.resolveClient,
+      capacity: Math.max(1, options.resolvedClientCapacity ?? TokenService.defaultResolvedClientCapacity),
+      timeToLive: Duration.decode(options.resolvedClientTimeToLive ?? TokenService.defaultResolvedClientTimeToLive),
+      register,
+      forget: (registration) => forget(registration)
     })
+    const resolutions = resolution?.resolutions
 
     /** Asks the shared cache, then the token endpoint, and stores what it gets in both. */
     const fetch = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenEndpointError> =>
       Effect.gen(function*() {
         const registration = slot.registration
-        const key = yield* cacheKeyOf(slot)
+        const key = yield* slots.cacheKeyOf(slot)
         const clock = yield* Effect.clock
         const startedAt = clock.unsafeCurrentTimeMillis()
         const fresh = (token: AccessToken) =>
@@ -356,7 +246,7 @@ export const make = (
       Effect.suspend(() =>
         Effect.forEach(table.drop(registration), (slot) => {
           slot.current = undefined
-          return Effect.flatMap(cacheKeyOf(slot), (key) => cache.remove(registration, key))
+          return Effect.flatMap(slots.cacheKeyOf(slot), (key) => cache.remove(registration, key))
         }, { discard: true })
       )
 
@@ -481,8 +371,7 @@ export const make = (
         if (!slots.isFailure(registration)) return forgetTokens(registration)
         if (resolutions === undefined) return Effect.void
         return Effect.flatMap(held(client), (found) => {
-          const last = latest.get(client)
-          latest.delete(client)
+          const last = resolution?.takeLatest(client)
           return Effect.zipRight(
             resolutions.invalidate(client),
             Effect.forEach(new Set([found, last]), (registration) =>
@@ -499,7 +388,7 @@ export const make = (
               return Effect.void
             }
             slot.current = undefined
-            return Effect.flatMap(cacheKeyOf(slot), (key) =>
+            return Effect.flatMap(slots.cacheKeyOf(slot), (key) =>
               cache.remove(slot.registration, key))
           }))
     }
