@@ -42,6 +42,23 @@ export interface Options {
  * An `HttpClient` presenting `certificate` on its TLS connections; its connections are closed with
  * the scope.
  *
+ * @example
+ * ```ts
+ * import { MutualTls } from "@access-token/core"
+ * import { NodeMutualTls } from "@access-token/platform-node"
+ * import { Config, Effect } from "effect"
+ *
+ * // A client of your own presenting a certificate, for a call the token service does not make.
+ * const program = Effect.gen(function*() {
+ *   const certificate = yield* MutualTls.clientCertificate(
+ *     { certificate: yield* Config.redacted("CERTIFICATE"), privateKey: yield* Config.redacted("PRIVATE_KEY") },
+ *     "bank"
+ *   )
+ *   const client = yield* NodeMutualTls.httpClient(certificate)
+ *   return yield* client.get("https://mtls.api.bank.example/accounts")
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -71,6 +88,19 @@ const agent = (certificate: MutualTls.ClientCertificate, options: Options | unde
 /**
  * The transport: one agent per certificate (by thumbprint), made on first use, so a rotated
  * certificate gets new connections; every agent is closed with the scope.
+ *
+ * @example
+ * ```ts
+ * import { MutualTls } from "@access-token/core"
+ * import { NodeMutualTls } from "@access-token/platform-node"
+ * import { Effect, Layer } from "effect"
+ *
+ * // The transport as a service of its own scope, trusting a private CA.
+ * const Transport = Layer.scoped(
+ *   MutualTls.MutualTls,
+ *   NodeMutualTls.make({ certificateAuthorities: ["-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----"] })
+ * )
+ * ```
  *
  * @since 0.2.0
  * @category constructors
@@ -137,6 +167,19 @@ export const layer = (options?: Options): Layer.Layer<MutualTls.MutualTls> =>
  * `@access-token/platform` middleware on top of it. A client without a certificate fails with
  * `ClientConfigurationError`.
  *
+ * @example
+ * ```ts
+ * import { NodeMutualTls } from "@access-token/platform-node"
+ * import { AccessTokenHttpClient } from "@access-token/platform"
+ * import { Effect } from "effect"
+ *
+ * // The API calls of "bank" over its certificate, with its certificate-bound tokens.
+ * const listAccounts = Effect.gen(function*() {
+ *   const client = (yield* NodeMutualTls.httpClientOf("bank")).pipe(AccessTokenHttpClient.withAccessToken("bank"))
+ *   return yield* client.get("https://mtls.api.bank.example/accounts")
+ * })
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */
@@ -163,6 +206,26 @@ export const httpClientOf = (
 /**
  * Provides {@link httpClientOf} as the `HttpClient`, for `AccessTokenHttpClient.layer` on top.
  *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenService } from "@access-token/core"
+ * import { AccessTokenHttpClient } from "@access-token/platform"
+ * import { NodeMutualTls } from "@access-token/platform-node"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ *
+ * // BANK_TOKEN_ENDPOINT, BANK_CLIENT_ID, BANK_TOKEN_ENDPOINT_AUTH_METHOD=tls_client_auth, BANK_CERTIFICATE, BANK_PRIVATE_KEY
+ * const Tokens = TokenService.layerConfigDefault({ clients: { bank: ClientCredentialsClient.config("BANK") } }).pipe(
+ *   Layer.provide([NodeMutualTls.layerConfig(), NodeHttpClient.layerUndici])
+ * )
+ *
+ * // The program's HttpClient: certificate-bound tokens, sent over the certificate they are bound to.
+ * const Api = AccessTokenHttpClient.layer({ client: "bank", baseUrl: "https://mtls.api.bank.example/" }).pipe(
+ *   Layer.provide(NodeMutualTls.layerHttpClient("bank")),
+ *   Layer.provide([Tokens, NodeMutualTls.layerConfig()])
+ * )
+ * ```
+ *
  * @since 0.2.0
  * @category layers
  */
@@ -178,6 +241,18 @@ export const layerHttpClient = (
  * Reads `ACCESS_TOKEN_TLS_CA_CERTIFICATES` (optional: PEM, one or more certificates), the
  * authorities that servers' certificates must chain to in place of Node.js's default trust store.
  *
+ * @example
+ * ```ts
+ * import { NodeMutualTls } from "@access-token/platform-node"
+ * import { ConfigProvider, Effect } from "effect"
+ *
+ * const options = Effect.runSync(
+ *   Effect.withConfigProvider(NodeMutualTls.config, ConfigProvider.fromMap(new Map()))
+ * )
+ * // Unset: Node.js's default trust store.
+ * assert.strictEqual(options.certificateAuthorities, undefined)
+ * ```
+ *
  * @since 0.2.0
  * @category config
  */
@@ -190,6 +265,17 @@ export const config: Config.Config<Options> = Config.map(
 
 /**
  * The transport with its options read from configuration, by default {@link config}.
+ *
+ * @example
+ * ```ts
+ * import { NodeMutualTls } from "@access-token/platform-node"
+ * import { Config } from "effect"
+ *
+ * // ACCESS_TOKEN_TLS_CA_CERTIFICATES from the environment...
+ * const Transport = NodeMutualTls.layerConfig()
+ * // ...or from a name of your own.
+ * const Custom = NodeMutualTls.layerConfig({ certificateAuthorities: Config.array(Config.string("BANK_CA")) })
+ * ```
  *
  * @since 0.2.0
  * @category layers
