@@ -18,7 +18,6 @@ import {
   List,
   Logger,
   LogLevel,
-  Option,
   Redacted,
   Schedule,
   Tracer
@@ -27,6 +26,7 @@ import type { FiberRefs, Scope } from "effect"
 import * as Crypto from "node:crypto"
 import * as Util from "node:util"
 import * as FaultServer from "./utils/FaultServer.js"
+import { RecordedSpan } from "./utils/RecordedSpan.js"
 
 const SECRET = "SECRET-9f8e7d-sentinel"
 const TOKEN = "TOKEN-1a2b3c-sentinel"
@@ -140,46 +140,6 @@ class Observed {
       )
     )
     assert.deepStrictEqual(leaks, [])
-  }
-}
-
-class RecordedSpan implements Tracer.Span {
-  readonly _tag = "Span"
-  readonly spanId = Math.random().toString(16).slice(2)
-  readonly traceId: string
-  readonly sampled = true
-  status: Tracer.SpanStatus
-  readonly attributes = new Map<string, unknown>()
-  readonly events: Array<[string, bigint, Record<string, unknown>]> = []
-  readonly links: Array<Tracer.SpanLink>
-
-  constructor(
-    readonly name: string,
-    readonly parent: Option.Option<Tracer.AnySpan>,
-    readonly context: Context.Context<never>,
-    links: Iterable<Tracer.SpanLink>,
-    readonly startTime: bigint,
-    readonly kind: Tracer.SpanKind
-  ) {
-    this.status = { _tag: "Started", startTime }
-    this.traceId = Option.isSome(parent) ? parent.value.traceId : Math.random().toString(16).slice(2)
-    this.links = Array.from(links)
-  }
-
-  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
-    this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
-  }
-
-  attribute(key: string, value: unknown) {
-    this.attributes.set(key, value)
-  }
-
-  event(name: string, startTime: bigint, attributes?: Record<string, unknown>) {
-    this.events.push([name, startTime, attributes ?? {}])
-  }
-
-  addLinks(links: ReadonlyArray<Tracer.SpanLink>) {
-    this.links.push(...links)
   }
 }
 
