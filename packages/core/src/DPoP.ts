@@ -1,6 +1,6 @@
 /**
- * DPoP (RFC 9449): the key a client proves possession of, the proofs it signs for token requests
- * and API calls, and the nonces servers hand out.
+ * DPoP (RFC 9449): the key a client proves possession of, and the proofs it signs for token
+ * requests and API calls. The nonces servers hand out are kept by `DPoPNonce`.
  *
  * A token bound to a key is worthless without it: a leaked DPoP token cannot be replayed. The
  * private key stays in a non-extractable `CryptoKey` that no rendering of a {@link Key} shows, and
@@ -15,7 +15,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Jose from "jose"
-import * as nonce from "./internal/dpopNonce.js"
 import * as internal from "./internal/dpopProof.js"
 
 /**
@@ -263,101 +262,6 @@ export const accessTokenHash: (accessToken: Redacted.Redacted<string>) => Effect
  */
 export const withRedactedProofs: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
   internal.redactingProofs
-
-/**
- * The nonces servers handed out, by origin: each response's `DPoP-Nonce` replaces the one kept
- * for its origin, and the next proof to that origin carries it.
- *
- * @since 0.2.0
- * @category models
- */
-export interface Nonces {
-  /** The nonce to put in a proof for `url`, if its origin gave one. */
-  readonly get: (url: string) => Effect.Effect<string | undefined>
-  /** Remembers the `DPoP-Nonce` header sent by `url`'s origin; true when it changed. */
-  readonly update: (url: string, header: string | undefined) => Effect.Effect<boolean>
-}
-
-/**
- * How many origins' nonces are kept before the least recently used is dropped.
- *
- * @since 0.2.0
- * @category constants
- */
-export const defaultNonceCapacity = 100
-
-/**
- * A nonce store of its own, for code that signs proofs itself.
- *
- * @example
- * ```ts
- * import { DPoP } from "@access-token/core"
- * import { Effect } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const nonces = yield* DPoP.makeNonces()
- *   yield* nonces.update("https://api.example.com/invoices", "eyJ7S_zG.eyJH0-Z.HX4w-7v")
- *   // Kept per origin: any path of that origin gets it.
- *   assert.strictEqual(yield* nonces.get("https://api.example.com/reports"), "eyJ7S_zG.eyJH0-Z.HX4w-7v")
- *   assert.strictEqual(yield* nonces.get("https://auth.example.com/token"), undefined)
- * })
- *
- * Effect.runPromise(program)
- * ```
- *
- * @since 0.2.0
- * @category constructors
- */
-export const makeNonces = (capacity: number = defaultNonceCapacity): Effect.Effect<Nonces> =>
-  Effect.sync(() => unsafeMakeNonces(capacity))
-
-/**
- * A nonce store made outside an effect, for a client built synchronously (as a middleware is).
- *
- * @example
- * ```ts
- * import { DPoP } from "@access-token/core"
- * import { Effect } from "effect"
- *
- * // One store for the life of a client built outside an effect.
- * const nonces = DPoP.unsafeMakeNonces(10)
- * Effect.runSync(nonces.update("https://api.example.com/a", "n-1"))
- * assert.strictEqual(Effect.runSync(nonces.get("https://api.example.com/b")), "n-1")
- * ```
- *
- * @since 0.2.0
- * @category unsafe
- */
-export const unsafeMakeNonces = (capacity: number = defaultNonceCapacity): Nonces => {
-  const store = new nonce.NonceStore(Math.max(1, capacity))
-  return {
-    get: (url) => Effect.sync(() => store.get(url)),
-    update: (url, header) => Effect.sync(() => store.update(url, header))
-  }
-}
-
-/**
- * Whether a resource server's response asks for a proof with a nonce (RFC 9449 §9): a `401` whose
- * `WWW-Authenticate` has `error="use_dpop_nonce"`, under the `DPoP` scheme or, as some servers
- * send it, `Bearer`.
- *
- * @example
- * ```ts
- * import { DPoP } from "@access-token/core"
- *
- * assert.ok(DPoP.isNonceChallenge({
- *   status: 401,
- *   headers: { "www-authenticate": 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce"' }
- * }))
- * assert.ok(!DPoP.isNonceChallenge({ status: 401, headers: { "www-authenticate": 'DPoP error="invalid_token"' } }))
- * ```
- *
- * @since 0.2.0
- * @category predicates
- */
-export const isNonceChallenge = (
-  response: { readonly status: number; readonly headers: Readonly<Record<string, string | undefined>> }
-): boolean => nonce.isNonceChallenge(response.status, response.headers["www-authenticate"])
 
 /**
  * How a client uses DPoP, as a user writes it: the key (a {@link Key}, or a private JWK or PKCS#8

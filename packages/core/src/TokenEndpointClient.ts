@@ -14,7 +14,7 @@ import * as Schedule from "effect/Schedule"
 import type * as AccessToken from "./AccessToken.js"
 import * as AuthorizationServerMetadata from "./AuthorizationServerMetadata.js"
 import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
-import * as DPoP from "./DPoP.js"
+import * as DPoPNonce from "./DPoPNonce.js"
 import { targetOf } from "./internal/discovery.js"
 import { NonceStore } from "./internal/dpopNonce.js"
 import { tokenAttempt } from "./internal/dpopProof.js"
@@ -234,7 +234,7 @@ export const make = (
     )
 
     // The nonces of DPoP servers by origin, from every answer (RFC 9449 §8).
-    const nonces = new NonceStore(DPoP.defaultNonceCapacity)
+    const nonces = new NonceStore(DPoPNonce.defaultCapacity)
 
     const send = exchange({ timeout, maxBytes, nonces })
 

@@ -34,6 +34,14 @@ export * as TokenService from "./TokenService.js"
 export * as DPoP from "./DPoP.js"
 
 /**
+ * DPoP nonces (RFC 9449 §8, §9): the values servers hand out for the next proofs to carry, kept
+ * per origin, and how a resource server asks for one.
+ *
+ * @since 0.2.0
+ */
+export * as DPoPNonce from "./DPoPNonce.js"
+
+/**
  * @since 0.2.0
  */
 export * as AuthorizationServerMetadata from "./AuthorizationServerMetadata.js"

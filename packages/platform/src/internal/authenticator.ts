@@ -1,5 +1,6 @@
 import type * as AccessToken from "@access-token/core/AccessToken"
 import * as DPoP from "@access-token/core/DPoP"
+import * as DPoPNonce from "@access-token/core/DPoPNonce"
 import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
 import type * as TokenService from "@access-token/core/TokenService"
 import * as Headers from "@effect/platform/Headers"
@@ -55,7 +56,7 @@ const responseOf = (result: unknown): HttpClientResponse.HttpClientResponse | un
 /** A resource server's `401` that asks for a DPoP nonce: not a rejection of the token. */
 const isNonceChallenge = (result: unknown): boolean => {
   const response = responseOf(result)
-  return response !== undefined && DPoP.isNonceChallenge(response)
+  return response !== undefined && DPoPNonce.isChallenge(response)
 }
 
 /** A `401` that rejects the token, as opposed to one that asks for a DPoP nonce. */
@@ -94,7 +95,7 @@ export const authenticator = <E, R>(
 
   const nonceRetried = Metric.tagged(AccessTokenHttpClient.dpopNonceRetries, "client", name ?? "default")
   // The nonces of the DPoP resource servers this client calls, by origin (RFC 9449 §9).
-  const nonces = DPoP.unsafeMakeNonces()
+  const nonces = DPoPNonce.unsafeMake()
 
   /** Remembers the `DPoP-Nonce` of a response, whether it succeeded or failed. */
   const rememberNonce = (url: string) => (result: unknown) => {
