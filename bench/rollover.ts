@@ -4,7 +4,8 @@
  * request should wait on the token endpoint, and latency around renewals and expiries should look
  * like latency anywhere else.
  */
-import { TokenService } from "@access-token/core"
+import type { TokenService } from "@access-token/core"
+import { TokenMetrics } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
@@ -101,7 +102,7 @@ export const run = Effect.gen(function*() {
   const http = yield* HttpClient.HttpClient
   const send = getStatus(AccessTokenHttpClient.make(http, timedTokens, { client: "api" }), url)
 
-  const misses = Metric.value(Metric.tagged(TokenService.cacheMisses, "client", "api"))
+  const misses = Metric.value(Metric.tagged(TokenMetrics.cacheMisses, "client", "api"))
   const retries = Metric.value(Metric.tagged(AccessTokenHttpClient.unauthorizedRetries, "client", "api"))
 
   // The first acquisition and a warm-up, outside the measured window.

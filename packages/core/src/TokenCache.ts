@@ -10,10 +10,11 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import type { AccessToken } from "./AccessToken.js"
+import * as caches from "./internal/caches.js"
 import * as storedToken from "./internal/storedToken.js"
-import { TokenCacheError } from "./TokenError.js"
+import type { TokenCacheError } from "./TokenError.js"
 
 /**
  * @since 0.1.0
@@ -87,17 +88,36 @@ export const make = (
 })
 
 /**
+ * How the token service uses its `TokenCache`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * How long one cache operation may take (default {@link defaultTimeout}). One that takes longer,
+   * fails or dies is a cache failure: the token is requested as if it were not cached, and the
+   * acquisition does not fail.
+   */
+  readonly cacheTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The default bound of one cache operation: a shared cache answers in milliseconds, and a token
+ * request costs less than waiting longer.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultTimeout: Duration.Duration = Duration.millis(500)
+
+/**
  * The default capacity of {@link layerMemory}.
  *
  * @since 0.1.0
  * @category constants
  */
 export const defaultCapacity = 10_000
-
-interface MemoryEntry {
-  readonly token: AccessToken
-  readonly expiresAt: number
-}
 
 /**
  * An in-process cache, bounded to `capacity` entries (default {@link defaultCapacity}). When full,
@@ -124,43 +144,7 @@ interface MemoryEntry {
  * @category constructors
  */
 export const makeMemory = (options?: { readonly capacity?: number | undefined }): Effect.Effect<TokenCache.Service> =>
-  Effect.sync(() => {
-    const capacity = Math.max(1, options?.capacity ?? defaultCapacity)
-    const entries = new Map<string, MemoryEntry>()
-    const evict = (now: number) => {
-      for (const [key, entry] of entries) {
-        if (entry.expiresAt <= now) entries.delete(key)
-      }
-      const excess = entries.size - capacity + 1
-      if (excess > 0) {
-        const keys = entries.keys()
-        for (let i = 0; i < excess; i++) entries.delete(keys.next().value!)
-      }
-    }
-    return make({
-      get: (key) =>
-        Effect.clockWith((clock) =>
-          Effect.sync(() => {
-            const entry = entries.get(key)
-            if (entry === undefined) return Option.none()
-            entries.delete(key)
-            if (entry.expiresAt <= clock.unsafeCurrentTimeMillis()) return Option.none()
-            entries.set(key, entry)
-            return Option.some(entry.token)
-          })
-        ),
-      set: (key, token, timeToLive) =>
-        Effect.clockWith((clock) =>
-          Effect.sync(() => {
-            const now = clock.unsafeCurrentTimeMillis()
-            entries.delete(key)
-            if (entries.size >= capacity) evict(now)
-            entries.set(key, { token, expiresAt: now + Duration.toMillis(timeToLive) })
-          })
-        ),
-      remove: (key) => Effect.sync(() => entries.delete(key))
-    })
-  })
+  Effect.sync(() => make(caches.memory(Math.max(1, options?.capacity ?? defaultCapacity))))
 
 /**
  * The default cache: in process, bounded, see {@link makeMemory}.
@@ -290,9 +274,6 @@ export const decodeStoredToken: (value: string) => Effect.Effect<Option.Option<A
  */
 export const defaultKeyValueStorePrefix = "access-token/"
 
-const storeFailure = (operation: TokenCacheError["operation"]) => (cause: unknown) =>
-  new TokenCacheError({ operation, description: `key-value store ${operation} failed`, cause })
-
 /**
  * A cache on `@effect/platform`'s `KeyValueStore`, so that a worker restarted within a token's
  * lifetime reuses it (for example with `KeyValueStore.layerFileSystem`). Entries are JSON written
@@ -327,34 +308,10 @@ const storeFailure = (operation: TokenCacheError["operation"]) => (cause: unknow
 export const makeKeyValueStore = (options?: {
   readonly prefix?: string | undefined
 }): Effect.Effect<TokenCache.Service, never, KeyValueStore.KeyValueStore> =>
-  Effect.map(KeyValueStore.KeyValueStore, (store) => {
-    const prefixed = KeyValueStore.prefix(store, options?.prefix ?? defaultKeyValueStorePrefix)
-    const remove = (key: string) => Effect.mapError(prefixed.remove(key), storeFailure("remove"))
-    return make({
-      get: (key) =>
-        Effect.gen(function*() {
-          const raw = yield* Effect.mapError(prefixed.get(key), storeFailure("get"))
-          if (Option.isNone(raw)) return Option.none()
-          const token = yield* Effect.option(storedToken.decode(raw.value))
-          if (Option.isNone(token)) {
-            yield* remove(key)
-            return yield* new TokenCacheError({
-              operation: "get",
-              description: "dropped an entry that could not be decoded"
-            })
-          }
-          // An expired entry is dropped, as the store has no expiry of its own.
-          if (Option.isNone(token.value)) yield* remove(key)
-          return token.value
-        }),
-      set: (key, token, timeToLive) =>
-        Effect.flatMap(
-          storedToken.encode(token, timeToLive),
-          (entry) => Effect.mapError(prefixed.set(key, entry.value), storeFailure("set"))
-        ),
-      remove
-    })
-  })
+  Effect.map(
+    KeyValueStore.KeyValueStore,
+    (store) => make(caches.keyValueStore(KeyValueStore.prefix(store, options?.prefix ?? defaultKeyValueStorePrefix)))
+  )
 
 /**
  * A layer for {@link makeKeyValueStore}.

@@ -2,6 +2,7 @@
  * What a readiness probe or a dashboard needs to know about a worker's tokens, per client and per
  * distinct token: whether a usable token is held and until when, whether a renewal is under way,
  * and the last failure. Read it with `TokenService.readiness`; reading costs the hot path nothing.
+ * A worker that must not take traffic before its tokens are in hand warms them up at start.
  *
  * @since 0.2.0
  */
@@ -75,4 +76,25 @@ export interface Readiness {
   /** Whether every client is ready. */
   readonly ready: boolean
   readonly clients: ReadonlyArray<ClientReadiness>
+}
+
+/**
+ * Warm-up at start: the settings of a token service that make it ready before its first call.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * Acquires the own tokens of these clients (`true`: of every client) while the service is built,
+   * concurrently, so that the first call finds them cached. A failure is logged and retried in the
+   * background on `refreshRetrySchedule` until a token arrives; see `failFast`.
+   */
+  readonly warmUp?: boolean | ReadonlyArray<string> | undefined
+  /**
+   * With `warmUp`: a failure that no retry can fix (a refusal such as `invalid_client` or
+   * `unauthorized_client`, or an invalid configuration) fails the build with that error, so that the
+   * process stops at start. Transient failures (transport, `5xx`, `429`) never fail it.
+   */
+  readonly failFast?: boolean | undefined
 }

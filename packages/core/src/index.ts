@@ -29,6 +29,28 @@ export * as TokenEndpointClient from "./TokenEndpointClient.js"
 export * as TokenService from "./TokenService.js"
 
 /**
+ * When a token counts as expired and when it is renewed: the expiration buffer, the refresh window
+ * and the retries of a failed renewal, with their defaults.
+ *
+ * @since 0.2.0
+ */
+export * as TokenLifetime from "./TokenLifetime.js"
+
+/**
+ * The metrics of token acquisition, by client.
+ *
+ * @since 0.2.0
+ */
+export * as TokenMetrics from "./TokenMetrics.js"
+
+/**
+ * Clients found while the service runs (tenants, clients kept in a database or a secret manager).
+ *
+ * @since 0.2.0
+ */
+export * as ClientResolver from "./ClientResolver.js"
+
+/**
  * @since 0.2.0
  */
 export * as DPoP from "./DPoP.js"

@@ -7,6 +7,8 @@ import {
   TokenCache,
   TokenEndpointClient,
   TokenError,
+  TokenLifetime,
+  TokenMetrics,
   type TokenReadiness,
   TokenService
 } from "@access-token/core"
@@ -92,7 +94,7 @@ describe("TokenService.readiness", () => {
       assert.isAbove(usableUntil, DateTime.toEpochMillis(yield* DateTime.now))
       assert.isAtMost(
         usableUntil,
-        DateTime.toEpochMillis(token.expiresAt!) - Duration.toMillis(TokenService.defaultExpirationBuffer)
+        DateTime.toEpochMillis(token.expiresAt!) - Duration.toMillis(TokenLifetime.defaultExpirationBuffer)
       )
       assert.deepStrictEqual(own(held).lastSuccess, token.receivedAt)
 
@@ -185,7 +187,7 @@ describe("TokenService warm-up", () => {
       assert.isTrue(own(yield* service.readiness, first).ready)
       assert.isFalse(own(yield* service.readiness, cold).ready)
       yield* service.getToken(first)
-      assert.strictEqual(yield* count(TokenService.cacheHits, first), 1)
+      assert.strictEqual(yield* count(TokenMetrics.cacheHits, first), 1)
       assert.strictEqual(endpoint.requests, 2)
     }))
 

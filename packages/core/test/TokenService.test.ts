@@ -4,6 +4,7 @@ import {
   TokenCache,
   TokenEndpointClient,
   TokenError,
+  TokenMetrics,
   TokenService
 } from "@access-token/core"
 import { KeyValueStore } from "@effect/platform"
@@ -409,11 +410,11 @@ describe("TokenService metrics", () => {
       yield* Effect.flip(service.getToken(name, { forceRenewal: true }))
       assert.deepStrictEqual(
         yield* Effect.all([
-          count(TokenService.cacheHits, name),
-          count(TokenService.cacheMisses, name),
-          count(TokenService.tokenRequests, name),
-          count(TokenService.tokenRequestFailures, name),
-          count(TokenService.forcedRenewals, name)
+          count(TokenMetrics.cacheHits, name),
+          count(TokenMetrics.cacheMisses, name),
+          count(TokenMetrics.tokenRequests, name),
+          count(TokenMetrics.tokenRequestFailures, name),
+          count(TokenMetrics.forcedRenewals, name)
         ]),
         [2, 3, 3, 1, 2]
       )
@@ -451,9 +452,9 @@ describe("TokenService metrics", () => {
       assert.strictEqual(endpoint.requests, 0)
       assert.deepStrictEqual(
         yield* Effect.all([
-          count(TokenService.tokenRequests, name),
-          count(TokenService.cacheMisses, name),
-          count(TokenService.cacheHits, name)
+          count(TokenMetrics.tokenRequests, name),
+          count(TokenMetrics.cacheMisses, name),
+          count(TokenMetrics.cacheHits, name)
         ]),
         [0, 0, 0]
       )
@@ -492,7 +493,7 @@ describe("TokenService request bound", () => {
       const waits = yield* Effect.forEach(
         names,
         (name) =>
-          Effect.map(Metric.value(Metric.tagged(TokenService.tokenRequestWait, "client", name)), (state) => state.count)
+          Effect.map(Metric.value(Metric.tagged(TokenMetrics.tokenRequestWait, "client", name)), (state) => state.count)
       )
       assert.deepStrictEqual(waits, names.map(() => 1))
     }))
@@ -518,7 +519,7 @@ describe("TokenService capacity", () => {
       // Full with fresh tokens: the next miss drops the two oldest (a tenth of 20) to make room.
       yield* service.getToken("api", { scope: scope(30) })
       assert.deepStrictEqual(yield* scopesHeld(service), Array.from({ length: 19 }, (_, i) => scope(i + 12)))
-      const misses = Metric.value(Metric.tagged(TokenService.cacheMisses, "client", "api"))
+      const misses = Metric.value(Metric.tagged(TokenMetrics.cacheMisses, "client", "api"))
       const before = (yield* misses).count
       yield* service.getToken("api", { scope: scope(11) })
       assert.strictEqual((yield* misses).count, before + 1, "an evicted token goes past the process again")

@@ -3,7 +3,14 @@
  * token endpoint could have sent is a miss and is removed; an operation that fails, dies or hangs
  * is a cache failure, counted, logged once per outage, and the token is requested instead.
  */
-import { AccessToken, TokenCache, TokenEndpointClient, TokenError, TokenService } from "@access-token/core"
+import {
+  AccessToken,
+  TokenCache,
+  TokenEndpointClient,
+  TokenError,
+  TokenMetrics,
+  TokenService
+} from "@access-token/core"
 import { KeyValueStore } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Fiber, Layer, Logger, Metric, Option, Redacted, TestClock } from "effect"
@@ -64,7 +71,7 @@ const forged = (fields: Partial<Record<string, unknown>>) =>
 
 const value = (token: AccessToken.AccessToken) => Redacted.value(token.value)
 
-const failures = Metric.tagged(TokenService.cacheFailures, "client", "api")
+const failures = Metric.tagged(TokenMetrics.cacheFailures, "client", "api")
 
 describe("tokens read back from a TokenCache", () => {
   it.scoped("a sound cached token is served without a token request", () =>
@@ -169,9 +176,9 @@ describe("TokenCache operations that fail, die or hang", () => {
       cache.get = () => Effect.as(Effect.never, Option.none())
       const tokens = yield* service(endpoint, cache)
       const fiber = yield* Effect.fork(tokens.getToken("api"))
-      yield* TestClock.adjust(TokenService.defaultCacheTimeout)
+      yield* TestClock.adjust(TokenCache.defaultTimeout)
       assert.strictEqual(value(yield* Fiber.join(fiber)), "token-1")
-      assert.isAtMost(Duration.toMillis(TokenService.defaultCacheTimeout), 1000)
+      assert.isAtMost(Duration.toMillis(TokenCache.defaultTimeout), 1000)
     }))
 
   it.scoped("a coordination that dies before the request starts falls back to the request", () =>

@@ -2,7 +2,7 @@
  * A Redis outage is reported, not repeated: one warning when the shared cache stops answering, one
  * info line when it is back, every failure counted by the metric, and no warning per acquisition.
  */
-import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { AccessToken, TokenCache, TokenEndpointClient, TokenMetrics, TokenService } from "@access-token/core"
 import { RedisTokenCache } from "@access-token/redis"
 import { RedisServer } from "@access-token/testing"
 import { assert, layer } from "@effect/vitest"
@@ -24,7 +24,7 @@ const countingEndpoint = () => {
   return { state, layer }
 }
 
-const failures = Metric.tagged(TokenService.cacheFailures, "client", "worker")
+const failures = Metric.tagged(TokenMetrics.cacheFailures, "client", "worker")
 
 layer(RedisServer.layerUrl, { excludeTestServices: true, timeout: "20 seconds" })("RedisTokenCache outage", (it) => {
   it.scoped("logs one warning when Redis goes, one info line when it is back, and counts every failure", () => {

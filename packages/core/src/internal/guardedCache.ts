@@ -4,8 +4,7 @@ import * as Option from "effect/Option"
 import type { AccessToken } from "../AccessToken.js"
 import type { TokenCache } from "../TokenCache.js"
 import { TokenCacheError } from "../TokenError.js"
-// Read only when the service is built: the public module declares the metrics.
-import * as TokenService from "../TokenService.js"
+import * as TokenMetrics from "../TokenMetrics.js"
 import { isTrustworthy } from "./cachedToken.js"
 import type { Registration } from "./slots.js"
 
@@ -44,7 +43,7 @@ export const make = (cache: TokenCache.Service, timeout: Duration.Duration): Gua
 
   const failed = (registration: Registration, error: TokenCacheError) =>
     Effect.suspend(() => {
-      TokenService.cacheFailures.unsafeUpdate(1, registration.labels)
+      TokenMetrics.cacheFailures.unsafeUpdate(1, registration.labels)
       const first = !unavailable
       unavailable = true
       return (first

@@ -2,7 +2,8 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { AccessToken } from "../AccessToken.js"
-import type { RefreshWindow } from "../TokenService.js"
+import type { ClientCredentialsClient } from "../ClientCredentialsClient.js"
+import * as TokenLifetime from "../TokenLifetime.js"
 
 /**
  * How long a token is used and when it is renewed: pure arithmetic on epoch milliseconds, so that
@@ -15,8 +16,19 @@ export interface Lifetime {
   readonly expirationBuffer: number
   /** How long a token sent without `expires_in` is used. */
   readonly defaultLifetime: number
-  readonly refreshWindow: RefreshWindow
+  readonly refreshWindow: TokenLifetime.RefreshWindow
 }
+
+/** A client's lifetime settings: its own, or the service's, or the defaults. */
+export const lifetimeOf = (options: TokenLifetime.Options, client: ClientCredentialsClient): Lifetime => ({
+  expirationBuffer: Duration.toMillis(
+    client.expirationBuffer ?? options.expirationBuffer ?? TokenLifetime.defaultExpirationBuffer
+  ),
+  defaultLifetime: Duration.toMillis(
+    client.defaultLifetime ?? options.defaultLifetime ?? TokenLifetime.defaultLifetime
+  ),
+  refreshWindow: options.refreshWindow ?? TokenLifetime.defaultRefreshWindow
+})
 
 /** A token with the times that decide its use. */
 export interface Timed {
@@ -49,7 +61,7 @@ export const expiryRounding = 1000
 export const effectiveBuffer = (configured: number, usable: number): number => Math.min(configured, usable / 4)
 
 /** When a token used from `receivedAt` until `staleAt` enters its refresh window. */
-export const refreshPoint = (window: RefreshWindow, receivedAt: number, staleAt: number): number => {
+export const refreshPoint = (window: TokenLifetime.RefreshWindow, receivedAt: number, staleAt: number): number => {
   const usable = staleAt - receivedAt
   const ahead = "fraction" in window
     ? usable * Math.min(Math.max(window.fraction, 0), 1)

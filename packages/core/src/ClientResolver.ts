@@ -1,0 +1,71 @@
+/**
+ * Clients found while the service runs: a name the service was not built with (a tenant, a client
+ * kept in a database or a secret manager) is resolved into its definition by a function of yours.
+ * Concurrent calls for one name share one resolution; definitions are kept for a time to live, at
+ * most a capacity of them; a failed resolution is a `ClientResolutionError` and is not kept. A
+ * resolved client refused with `invalid_client` is resolved again once: if its definition changed
+ * (a secret rotated at its source), the old one and its tokens are dropped and the token is
+ * requested with the new one. `TokenService.drop` forgets a client at once.
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentialsClient, TokenService } from "@access-token/core"
+ *
+ * // Each tenant's client from the environment, read when the tenant is first asked for:
+ * // TENANT_ACME_TOKEN_ENDPOINT, TENANT_ACME_CLIENT_ID, TENANT_ACME_CLIENT_SECRET, ...
+ * const options: TokenService.Options = {
+ *   clients: {},
+ *   resolveClient: (tenant) => ClientCredentialsClient.config(`TENANT_${tenant.toUpperCase()}`),
+ *   resolvedClientTimeToLive: "10 minutes"
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ */
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
+
+/**
+ * The run-time client settings of a token service.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * Resolves a client name that is not among the service's `clients` into its definition, for
+   * clients added while the service runs. Its failure is a `ClientResolutionError` and is not kept:
+   * the next call resolves again.
+   */
+  readonly resolveClient?:
+    | ((
+      name: string
+    ) => Effect.Effect<ClientCredentialsClient.Input | ClientCredentialsClient.ClientCredentialsClient, unknown>)
+    | undefined
+  /** How many resolved client definitions are kept (default {@link defaultCapacity}). */
+  readonly resolvedClientCapacity?: number | undefined
+  /**
+   * How long a resolved client definition is used before it is resolved again (default
+   * {@link defaultTimeToLive}).
+   */
+  readonly resolvedClientTimeToLive?: Duration.DurationInput | undefined
+}
+
+/**
+ * The default number of resolved client definitions that are kept.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultCapacity = 10_000
+
+/**
+ * The default time a resolved client definition is used before it is resolved again: a definition
+ * changed at its source (a rotated secret) reaches the service within it, and at once on an
+ * `invalid_client` refusal.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultTimeToLive: Duration.Duration = Duration.minutes(5)

@@ -1,0 +1,88 @@
+/**
+ * The token service as its users call it: each method takes a client name, finds its registration
+ * (registered, or resolved at run time) and hands it to the concurrency core of `tokenService.ts`,
+ * or forgets what the service holds for it.
+ */
+import * as Effect from "effect/Effect"
+import type { AccessToken } from "../AccessToken.js"
+import type { TokenError, UnknownClientError } from "../TokenError.js"
+import type * as TokenService from "../TokenService.js"
+import * as clientResolution from "./clientResolution.js"
+import { snapshot } from "./readiness.js"
+import type { Parts } from "./serviceParts.js"
+import * as slots from "./slots.js"
+import type { Registration } from "./slots.js"
+
+export const make = (
+  parts: Parts,
+  options: TokenService.Options,
+  /** A token for a registration, from the concurrency core. */
+  tokenOf: (
+    registration: Registration,
+    parameters: TokenService.GetTokenParameters | undefined
+  ) => Effect.Effect<AccessToken, TokenError>
+): Effect.Effect<TokenService.TokenService.Service> =>
+  Effect.gen(function*() {
+    const { cache, dropped, register, scope, table } = parts
+
+    /** Forgets every token of `registration`, in process and in the `TokenCache`. */
+    const forgetTokens = (registration: Registration): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        Effect.forEach(table.drop(registration), (slot) => {
+          slot.current = undefined
+          return Effect.flatMap(slots.cacheKeyOf(slot), (key) => cache.remove(registration, key))
+        }, { discard: true })
+      )
+
+    /** Drops a resolved definition for good: its tokens, and any it is still fetching. */
+    const forget = (registration: Registration): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        dropped.add(registration)
+        return forgetTokens(registration)
+      })
+
+    // Clients found at run time, one resolution per name for all concurrent callers.
+    const resolveClient = options.resolveClient
+    const resolution = resolveClient === undefined
+      ? undefined
+      : yield* clientResolution.make({ settings: { ...options, resolveClient }, register, forget, tokenOf, scope })
+
+    /** The registration of `client`: registered, or held from an earlier resolution. */
+    const known = (client: string | undefined): Effect.Effect<Registration, UnknownClientError> => {
+      const registration = table.registration(client)
+      if (!slots.isFailure(registration)) return Effect.succeed(registration)
+      if (client === undefined || resolution === undefined) return Effect.fail(registration)
+      return Effect.flatMap(resolution.held(client), (found) =>
+        found === undefined ? Effect.fail(registration) : Effect.succeed(found))
+    }
+
+    return {
+      clients: table.names,
+      readiness: Effect.clockWith((clock) =>
+        Effect.sync(() => snapshot(table, clock.unsafeCurrentTimeMillis()))
+      ),
+      client: (client) => Effect.map(known(client), (registration) => registration.client),
+      getToken: (client, parameters) => {
+        const registration = table.registration(client)
+        if (!slots.isFailure(registration)) return tokenOf(registration, parameters)
+        return resolution === undefined || client === undefined
+          ? Effect.fail(registration)
+          : resolution.token(client, parameters)
+      },
+      drop: (client) => {
+        const registration = table.registration(client)
+        // A registered client keeps its definition: only its tokens go.
+        if (!slots.isFailure(registration)) return forgetTokens(registration)
+        return resolution === undefined ? Effect.void : resolution.drop(client)
+      },
+      invalidate: (client, parameters) =>
+        Effect.flatMap(known(client), (registration) =>
+          Effect.clockWith((clock) => {
+            const slot = table.slot(registration, parameters, clock.unsafeCurrentTimeMillis())
+            // Parameters that could never be sent never got a token: there is nothing to forget.
+            if (slots.isFailure(slot)) return Effect.void
+            slot.current = undefined
+            return Effect.flatMap(slots.cacheKeyOf(slot), (key) => cache.remove(slot.registration, key))
+          }))
+    }
+  })
