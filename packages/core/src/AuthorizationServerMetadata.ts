@@ -6,19 +6,14 @@
  * @since 0.2.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Schedule from "effect/Schedule"
+import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import * as internal from "./internal/discovery.js"
+import * as retrieval from "./internal/metadataRetrieval.js"
 import * as requestDefaults from "./internal/requestDefaults.js"
-import { readBody, transportFailure } from "./internal/tokenResponse.js"
-import { withoutRedirects } from "./internal/transport.js"
-import { InvalidMetadataError, isRetryable, type MetadataError, MetadataUnavailableError } from "./TokenError.js"
+import type { MetadataError } from "./TokenError.js"
 
 /**
  * The metadata document. The members this library uses are typed (`issuer`, `token_endpoint`,
@@ -150,15 +145,6 @@ export interface Discovered {
   readonly maxAge: Duration.Duration | undefined
 }
 
-/** A location that holds no document, so the next one is tried. */
-class NoDocument {
-  readonly _tag = "NoDocument"
-  constructor(readonly status: number, readonly description: string) {}
-}
-
-const transportError = (issuer: string, location: string, error: HttpClientError.HttpClientError) =>
-  new MetadataUnavailableError({ issuer, locations: [location], ...transportFailure(error) })
-
 /**
  * Retrieves the metadata of an issuer.
  *
@@ -195,121 +181,14 @@ export type Discover = (issuer: string) => Effect.Effect<Discovered, MetadataErr
  * @category constructors
  */
 export const make = (options?: Options): Effect.Effect<Discover, never, HttpClient.HttpClient> =>
-  Effect.map(HttpClient.HttpClient, (client) => {
-    // Each location is read in a scope of its own (`Effect.scoped` below): when it ends, however it
-    // ends, the request and any body left unread are aborted.
-    const httpClient = HttpClient.withScope(client)
-    const order = options?.order ?? defaultOrder
-    const timeout = Duration.decode(options?.requestTimeout ?? defaultRequestTimeout)
-    const maxBytes = options?.maxResponseBytes ?? defaultMaxResponseBytes
-    const allowInsecure = options?.allowInsecureTransport ?? false
-    const policy = (options?.retrySchedule ?? defaultRetrySchedule).pipe(
-      Schedule.whileInput((error: MetadataError) => isRetryable(error))
-    )
-
-    const interpret = (
-      issuer: string,
-      location: string,
-      response: HttpClientResponse.HttpClientResponse,
-      text: string
-    ): Either.Either<Discovered, NoDocument | MetadataError> => {
-      const status = response.status
-      if (status < 200 || status >= 300) {
-        const unavailable = new MetadataUnavailableError({
-          issuer,
-          reason: "Status",
-          locations: [location],
-          status,
-          description: `HTTP ${status}`
-        })
-        // A status that a retry may fix fails the attempt; any other says this location has no document.
-        return isRetryable(unavailable)
-          ? Either.left(unavailable)
-          : Either.left(
-            new NoDocument(
-              status,
-              status >= 300 && status < 400 ? `HTTP ${status}, a redirect, which is not followed` : `HTTP ${status}`
-            )
-          )
-      }
-      const body = internal.parseObject(text)
-      if (typeof body === "string") return Either.left(new NoDocument(status, `HTTP ${status}, but ${body}`))
-      return Either.map(
-        internal.decodeDocument(issuer, location, body, allowInsecure),
-        (metadata) => ({ metadata, location, maxAge: internal.maxAgeOf(response.headers["cache-control"]) })
-      )
-    }
-
-    /** Reads one location. */
-    const at = (issuer: string, location: string): Effect.Effect<Discovered, NoDocument | MetadataError> =>
-      withoutRedirects(httpClient.execute(HttpClientRequest.get(location).pipe(HttpClientRequest.acceptJson))).pipe(
-        Effect.flatMap((response) =>
-          readBody(response, maxBytes).pipe(
-            Effect.flatMap((text) => interpret(issuer, location, response, text)),
-            Effect.catchTag("BodyTooLarge", () =>
-              Effect.fail(
-                new InvalidMetadataError({
-                  issuer,
-                  reason: "TooLarge",
-                  location,
-                  description: `the document is larger than ${maxBytes} bytes`
-                })
-              ))
-          )
-        ),
-        Effect.scoped,
-        Effect.catchTags({
-          RequestError: (error) => Effect.fail(transportError(issuer, location, error)),
-          ResponseError: (error) => Effect.fail(transportError(issuer, location, error))
-        }),
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () =>
-            new MetadataUnavailableError({
-              issuer,
-              reason: "Timeout",
-              locations: [location],
-              description: `no complete answer within ${Duration.format(timeout)}`
-            })
-        })
-      )
-
-    /** Reads the locations in order until one has a document. */
-    const attempt = (issuer: string, locations: ReadonlyArray<string>): Effect.Effect<Discovered, MetadataError> => {
-      const next = (index: number, misses: ReadonlyArray<NoDocument>): Effect.Effect<Discovered, MetadataError> =>
-        index < locations.length
-          ? Effect.catchTag(at(issuer, locations[index]), "NoDocument", (miss) => next(index + 1, [...misses, miss]))
-          : Effect.fail(
-            new MetadataUnavailableError({
-              issuer,
-              reason: "Status",
-              locations,
-              status: misses[misses.length - 1]?.status,
-              description: misses.map((miss) => miss.description).join("; then ")
-            })
-          )
-      return next(0, [])
-    }
-
-    return (issuer: string): Effect.Effect<Discovered, MetadataError> =>
-      Either.match(internal.parseIssuer(issuer, allowInsecure), {
-        onLeft: Effect.fail,
-        onRight: (url) => {
-          const locations = order.map((wellKnown) => internal.wellKnownUrl(url, wellKnown))
-          return attempt(issuer, locations).pipe(
-            Effect.retry(policy),
-            Effect.tapBoth({
-              onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
-              onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")
-            }),
-            Effect.withSpan("AuthorizationServerMetadata.discover", {
-              kind: "client",
-              attributes: { "oauth.issuer": issuer, "server.address": url.hostname }
-            })
-          )
-        }
-      })
-  })
+  Effect.map(HttpClient.HttpClient, (client) =>
+    retrieval.make(client, {
+      order: options?.order ?? defaultOrder,
+      timeout: Duration.decode(options?.requestTimeout ?? defaultRequestTimeout),
+      maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes,
+      retrySchedule: options?.retrySchedule ?? defaultRetrySchedule,
+      allowInsecureTransport: options?.allowInsecureTransport ?? false
+    }))
 
 /**
  * Retrieves the authorization server metadata of `issuer` from the well-known locations in
