@@ -7,6 +7,7 @@
 import * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import { transportVerb } from "./internal/errorWording.js"
 
 /**
  * @since 0.1.0
@@ -110,14 +111,6 @@ export class InvalidTokenResponseError
   }
 }
 
-/** What each transport failure did, as the messages of token and metadata requests say it. */
-const transportFailure = {
-  Connect: "could not connect to",
-  Reset: "lost the connection to",
-  Timeout: "got no answer in time from",
-  Transport: "failed to talk to"
-} as const
-
 /**
  * The token endpoint could not be reached or did not answer in time.
  *
@@ -144,7 +137,7 @@ export class TokenTransportError
    * @since 0.1.0
    */
   override get message(): string {
-    const what = transportFailure[this.reason]
+    const what = transportVerb[this.reason]
     return `Client "${this.client}" ${what} the token endpoint ${this.endpoint}: ${this.description}`
   }
 }
@@ -309,7 +302,7 @@ export class MetadataUnavailableError
    * @since 0.2.0
    */
   override get message(): string {
-    const what = this.reason === "Status" ? "found no document at" : transportFailure[this.reason]
+    const what = this.reason === "Status" ? "found no document at" : transportVerb[this.reason]
     return `The authorization server metadata of issuer "${this.issuer}" is unavailable: ${what} ${
       this.locations.join(", then ")
     }: ${this.description}`
