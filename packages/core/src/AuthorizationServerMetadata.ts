@@ -9,11 +9,15 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
-import type * as Schema from "effect/Schema"
-import * as internal from "./internal/discovery.js"
+import * as Schema from "effect/Schema"
+import type * as discovery from "./internal/discovery.js"
+import { transportVerb } from "./internal/errorWording.js"
+import { Metadata } from "./internal/metadataDocument.js"
+// Called by `make`, never while this module loads: retrieval makes this module's errors, so the two
+// import each other.
 import * as retrieval from "./internal/metadataRetrieval.js"
 import * as requestDefaults from "./internal/requestDefaults.js"
-import type { MetadataError } from "./TokenError.js"
+import { TypeId } from "./TokenError.js"
 
 /**
  * The metadata document. The members this library uses are typed (`issuer`, `token_endpoint`,
@@ -24,13 +28,13 @@ import type { MetadataError } from "./TokenError.js"
  * @since 0.2.0
  * @category schemas
  */
-export const AuthorizationServerMetadata: typeof internal.Metadata = internal.Metadata
+export const AuthorizationServerMetadata: typeof Metadata = Metadata
 
 /**
  * @since 0.2.0
  * @category models
  */
-export type AuthorizationServerMetadata = Schema.Schema.Type<typeof internal.Metadata>
+export type AuthorizationServerMetadata = Schema.Schema.Type<typeof Metadata>
 
 /**
  * A well-known location: `"oauth-authorization-server"` (RFC 8414, inserted between the host and
@@ -39,7 +43,7 @@ export type AuthorizationServerMetadata = Schema.Schema.Type<typeof internal.Met
  * @since 0.2.0
  * @category models
  */
-export type WellKnown = internal.WellKnown
+export type WellKnown = discovery.WellKnown
 
 /**
  * The locations tried, in order: RFC 8414 first, since this is an OAuth 2.0 client, then OpenID
@@ -144,6 +148,85 @@ export interface Discovered {
    */
   readonly maxAge: Duration.Duration | undefined
 }
+
+/**
+ * The authorization server metadata of an issuer could not be retrieved: its server could not be
+ * reached or did not answer in time, or no well-known location holds a document (`locations` lists
+ * each one tried, in order).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class MetadataUnavailableError
+  extends Schema.TaggedError<MetadataUnavailableError>("@access-token/core/MetadataUnavailableError")(
+    "MetadataUnavailableError",
+    {
+      issuer: Schema.String,
+      reason: Schema.Literal("Connect", "Reset", "Timeout", "Transport", "Status"),
+      locations: Schema.Array(Schema.String),
+      status: Schema.optional(Schema.Number),
+      description: Schema.String
+    }
+  )
+{
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    const what = this.reason === "Status" ? "found no document at" : transportVerb[this.reason]
+    return `The authorization server metadata of issuer "${this.issuer}" is unavailable: ${what} ${
+      this.locations.join(", then ")
+    }: ${this.description}`
+  }
+}
+
+/**
+ * An issuer's authorization server metadata cannot be used: the issuer is not a valid issuer
+ * identifier, the document's `issuer` is not exactly the configured one (RFC 8414 §3.3), the
+ * document is malformed or too large, or it names a token endpoint that would take credentials
+ * over plain `http`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidMetadataError
+  extends Schema.TaggedError<InvalidMetadataError>("@access-token/core/InvalidMetadataError")(
+    "InvalidMetadataError",
+    {
+      issuer: Schema.String,
+      reason: Schema.Literal("Issuer", "IssuerMismatch", "Malformed", "TooLarge", "InsecureEndpoint"),
+      location: Schema.optional(Schema.String),
+      description: Schema.String
+    }
+  )
+{
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    return this.location === undefined
+      ? `The issuer "${this.issuer}" cannot be used: ${this.description}`
+      : `The authorization server metadata of issuer "${this.issuer}" at ${this.location} is unusable: ${this.description}`
+  }
+}
+
+/**
+ * What retrieving an issuer's authorization server metadata can fail with.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type MetadataError = MetadataUnavailableError | InvalidMetadataError
 
 /**
  * Retrieves the metadata of an issuer.

@@ -24,12 +24,7 @@ import { encodeAttempt, resolve, type Target as TokenRequestTarget } from "./int
 import { exchange } from "./internal/tokenResponse.js"
 import { withSpanWithoutValue } from "./internal/tracing.js"
 import * as MutualTls from "./MutualTls.js"
-import {
-  ClientConfigurationError,
-  isRetryable,
-  MetadataUnavailableError,
-  type TokenEndpointError
-} from "./TokenError.js"
+import { ClientConfigurationError, isRetryable, type TokenEndpointError } from "./TokenError.js"
 
 /**
  * @since 0.1.0
@@ -381,7 +376,7 @@ export const layerTest = (
   requestToken: TokenEndpointClient.Service["requestToken"],
   discover: TokenEndpointClient.Service["discover"] = (issuer) =>
     Effect.fail(
-      new MetadataUnavailableError({
+      new AuthorizationServerMetadata.MetadataUnavailableError({
         issuer,
         reason: "Transport",
         locations: [],

@@ -1,12 +1,15 @@
 /**
  * The typed failures of token acquisition. Every message is written for the person reading the
- * log, and none contains a client secret or a token.
+ * log, and none contains a client secret or a token. Retrieving an issuer's metadata fails with the
+ * errors of `AuthorizationServerMetadata`, which the unions here and {@link isRetryable} include.
  *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+// Types only: the metadata errors carry this module's TypeId, so a value import would be a cycle.
+import type { MetadataError } from "./AuthorizationServerMetadata.js"
 import { transportVerb } from "./internal/errorWording.js"
 
 /**
@@ -272,85 +275,6 @@ export class TokenCacheError extends Schema.TaggedError<TokenCacheError>("@acces
     return `Token cache ${this.operation} failed: ${this.description}`
   }
 }
-
-/**
- * The authorization server metadata of an issuer could not be retrieved: its server could not be
- * reached or did not answer in time, or no well-known location holds a document (`locations` lists
- * each one tried, in order).
- *
- * @since 0.2.0
- * @category errors
- */
-export class MetadataUnavailableError
-  extends Schema.TaggedError<MetadataUnavailableError>("@access-token/core/MetadataUnavailableError")(
-    "MetadataUnavailableError",
-    {
-      issuer: Schema.String,
-      reason: Schema.Literal("Connect", "Reset", "Timeout", "Transport", "Status"),
-      locations: Schema.Array(Schema.String),
-      status: Schema.optional(Schema.Number),
-      description: Schema.String
-    }
-  )
-{
-  /**
-   * @since 0.2.0
-   */
-  readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.2.0
-   */
-  override get message(): string {
-    const what = this.reason === "Status" ? "found no document at" : transportVerb[this.reason]
-    return `The authorization server metadata of issuer "${this.issuer}" is unavailable: ${what} ${
-      this.locations.join(", then ")
-    }: ${this.description}`
-  }
-}
-
-/**
- * An issuer's authorization server metadata cannot be used: the issuer is not a valid issuer
- * identifier, the document's `issuer` is not exactly the configured one (RFC 8414 §3.3), the
- * document is malformed or too large, or it names a token endpoint that would take credentials
- * over plain `http`.
- *
- * @since 0.2.0
- * @category errors
- */
-export class InvalidMetadataError
-  extends Schema.TaggedError<InvalidMetadataError>("@access-token/core/InvalidMetadataError")(
-    "InvalidMetadataError",
-    {
-      issuer: Schema.String,
-      reason: Schema.Literal("Issuer", "IssuerMismatch", "Malformed", "TooLarge", "InsecureEndpoint"),
-      location: Schema.optional(Schema.String),
-      description: Schema.String
-    }
-  )
-{
-  /**
-   * @since 0.2.0
-   */
-  readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.2.0
-   */
-  override get message(): string {
-    return this.location === undefined
-      ? `The issuer "${this.issuer}" cannot be used: ${this.description}`
-      : `The authorization server metadata of issuer "${this.issuer}" at ${this.location} is unusable: ${this.description}`
-  }
-}
-
-/**
- * What retrieving an issuer's authorization server metadata can fail with.
- *
- * @since 0.2.0
- * @category models
- */
-export type MetadataError = MetadataUnavailableError | InvalidMetadataError
 
 /**
  * What asking the token endpoint can fail with; for a client configured by issuer, retrieving the

@@ -3,7 +3,6 @@ import {
   ClientCredentialsClient,
   TokenCache,
   TokenEndpointClient,
-  type TokenError,
   TokenService
 } from "@access-token/core"
 import { TokenServer } from "@access-token/testing"
@@ -88,7 +87,7 @@ const fakeServer = (routes: Readonly<Record<string, ReadonlyArray<Reply>>>) => {
   return { http, requests, urls: () => requests.map((request) => request.url) }
 }
 
-type Result = Exit.Exit<AuthorizationServerMetadata.Discovered, TokenError.MetadataError>
+type Result = Exit.Exit<AuthorizationServerMetadata.Discovered, AuthorizationServerMetadata.MetadataError>
 
 /** Runs a retrieval in the background and moves the TestClock until it is done. */
 const discover = (
@@ -113,15 +112,15 @@ const documentFrom = (result: Result): AuthorizationServerMetadata.Discovered =>
   return result.value
 }
 
-function errorWithTag<Tag extends TokenError.MetadataError["_tag"]>(
+function errorWithTag<Tag extends AuthorizationServerMetadata.MetadataError["_tag"]>(
   result: Result,
   tag: Tag
-): Extract<TokenError.MetadataError, { readonly _tag: Tag }> {
+): Extract<AuthorizationServerMetadata.MetadataError, { readonly _tag: Tag }> {
   if (Exit.isSuccess(result)) return assert.fail("expected a failure, got a document")
   const failure = Cause.failureOption(result.cause)
   if (Option.isNone(failure)) return assert.fail(`expected a failure, got ${Cause.pretty(result.cause)}`)
   assert.strictEqual(failure.value._tag, tag, failure.value.message)
-  return failure.value as Extract<TokenError.MetadataError, { readonly _tag: Tag }>
+  return failure.value as Extract<AuthorizationServerMetadata.MetadataError, { readonly _tag: Tag }>
 }
 
 describe("well-known locations", () => {

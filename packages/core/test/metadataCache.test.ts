@@ -1,5 +1,4 @@
-import type { AuthorizationServerMetadata } from "@access-token/core"
-import { TokenError } from "@access-token/core"
+import { AuthorizationServerMetadata } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Logger, Scope, TestClock } from "effect"
 import { lifetimesOf, make, refreshPoint } from "../src/internal/metadataCache.js"
@@ -14,7 +13,7 @@ const document = (version: number, maxAge?: Duration.Duration): AuthorizationSer
   maxAge
 })
 
-const unavailable = new TokenError.MetadataUnavailableError({
+const unavailable = new AuthorizationServerMetadata.MetadataUnavailableError({
   issuer: ISSUER,
   reason: "Status",
   locations: [`${ISSUER}/.well-known/oauth-authorization-server`],

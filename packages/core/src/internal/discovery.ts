@@ -7,7 +7,10 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { InvalidMetadataError } from "../TokenError.js"
+// The public module's error, made when a document or an issuer is judged, never while this module
+// loads: the public module reaches this one through its retrieval.
+import { InvalidMetadataError } from "../AuthorizationServerMetadata.js"
+import { Metadata } from "./metadataDocument.js"
 import { redactText } from "./redact.js"
 import type { Target } from "./tokenRequest.js"
 import { isLoopback } from "./transport.js"
@@ -17,26 +20,6 @@ import { isLoopback } from "./transport.js"
  * `openid-configuration`.
  */
 export type WellKnown = "oauth-authorization-server" | "openid-configuration"
-
-const StringList = Schema.Array(Schema.String)
-
-/**
- * The members this library reads, typed; every other member is kept as it came.
- */
-export const Metadata = Schema.Struct(
-  {
-    issuer: Schema.String,
-    token_endpoint: Schema.optional(Schema.String),
-    jwks_uri: Schema.optional(Schema.String),
-    scopes_supported: Schema.optional(StringList),
-    grant_types_supported: Schema.optional(StringList),
-    token_endpoint_auth_methods_supported: Schema.optional(StringList),
-    token_endpoint_auth_signing_alg_values_supported: Schema.optional(StringList),
-    dpop_signing_alg_values_supported: Schema.optional(StringList),
-    mtls_endpoint_aliases: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
-  },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
-)
 
 /**
  * Where the metadata of `issuer` is published. RFC 8414 inserts its well-known segment between the

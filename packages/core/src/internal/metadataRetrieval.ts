@@ -12,8 +12,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
-import type { Discovered, RetrySchedule } from "../AuthorizationServerMetadata.js"
-import { InvalidMetadataError, isRetryable, type MetadataError, MetadataUnavailableError } from "../TokenError.js"
+// The public module's errors, made when a document is read, never while this module loads: the two
+// import each other.
+import {
+  type Discovered,
+  InvalidMetadataError,
+  type MetadataError,
+  MetadataUnavailableError,
+  type RetrySchedule
+} from "../AuthorizationServerMetadata.js"
+import { isRetryable } from "../TokenError.js"
 import * as discovery from "./discovery.js"
 import { readBody, transportFailure } from "./tokenResponse.js"
 import { withoutRedirects } from "./transport.js"

@@ -12,7 +12,7 @@ import * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import * as TokenCache from "../TokenCache.js"
 import { TokenEndpointClient } from "../TokenEndpointClient.js"
-import type { ClientConfigurationError, MetadataError, TokenError } from "../TokenError.js"
+import type { ClientConfigurationError, TokenError } from "../TokenError.js"
 import * as TokenLifetime from "../TokenLifetime.js"
 import * as TokenMetrics from "../TokenMetrics.js"
 // Read only when the service is built: the public module declares the options and their defaults.
@@ -39,7 +39,7 @@ export interface Parts {
    */
   readonly targetOf: (
     client: ClientCredentialsClient.ClientCredentialsClient
-  ) => Effect.Effect<Target | undefined, MetadataError>
+  ) => Effect.Effect<Target | undefined, AuthorizationServerMetadata.MetadataError>
   /** Runs a token request in its turn under `maxConcurrentRequests`. */
   readonly queued: ReturnType<typeof requestBound.make>
   /** Checks a client definition and registers it, as the service was built with or resolved later. */
