@@ -101,18 +101,42 @@ describe("AccessTokenHttpClient.withAccessToken", () => {
     }).pipe(Effect.provide(tokens.layer))
   })
 
-  it.effect("does not resend a request whose body is a stream", () => {
+  it.effect("does not resend a request whose body is a stream, but renews the token it carried", () => {
+    const tokens = new Tokens()
+    return Effect.gen(function*() {
+      const api = new Api()
+      // The first token is revoked: the API accepts any other.
+      api.status = (authorization) => authorization === "Bearer api-token-1" ? 401 : 200
+      const upload = () =>
+        HttpClientRequest.post("https://api.example.com/upload").pipe(
+          HttpClientRequest.setBody(HttpBody.stream(Stream.make(new TextEncoder().encode("data"))))
+        )
+      const client = authenticated(api)
+      const response = yield* client.execute(upload())
+      assert.strictEqual(response.status, 401)
+      assert.deepStrictEqual(api.seen, ["Bearer api-token-1"])
+      assert.strictEqual(tokens.requests, 2)
+      // The next upload carries the renewed token, and nothing is sent twice.
+      assert.strictEqual((yield* client.execute(upload())).status, 200)
+      assert.deepStrictEqual(api.seen, ["Bearer api-token-1", "Bearer api-token-2"])
+      assert.strictEqual(tokens.requests, 2)
+    }).pipe(Effect.provide(tokens.layer))
+  })
+
+  it.effect("renews the token of a stream request once for many rejections of it", () => {
     const tokens = new Tokens()
     return Effect.gen(function*() {
       const api = new Api()
       api.status = () => 401
-      const request = HttpClientRequest.post("https://api.example.com/upload").pipe(
+      const upload = HttpClientRequest.post("https://api.example.com/upload").pipe(
         HttpClientRequest.setBody(HttpBody.stream(Stream.make(new TextEncoder().encode("data"))))
       )
-      const response = yield* authenticated(api).execute(request)
-      assert.strictEqual(response.status, 401)
-      assert.strictEqual(api.seen.length, 1)
-      assert.strictEqual(tokens.requests, 1)
+      const client = authenticated(api)
+      const responses = yield* Effect.forEach(Array.from({ length: 10 }), () => client.execute(upload))
+      assert.deepStrictEqual(responses.map((response) => response.status), Array(10).fill(401))
+      assert.strictEqual(api.seen.length, 10)
+      // One renewal of the first token; its successor, rejected too, starts the guard's backoff.
+      assert.strictEqual(tokens.requests, 2)
     }).pipe(Effect.provide(tokens.layer))
   })
 

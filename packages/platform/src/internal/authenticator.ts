@@ -180,19 +180,19 @@ export const authenticator = <E, R>(
         if (!isRejection(outcome)) {
           return observe(request, token, result)
         }
-        if (!isReplayable(request)) return result
-        return Effect.flatMap(guard.rejected(token, apiOf(request)), (mayRenew) =>
-          mayRenew
-            ? tokens.getToken(name, { ...parameters, rejected: token }).pipe(
-              Effect.tap((renewed) => {
-                guard.renewed(renewed)
-                return Metric.increment(retried)
-              }),
-              Effect.flatMap((renewed) =>
-                Effect.flatMap(attempt(renewed), (result) => observe(request, renewed, result))
-              )
-            )
-            : result)
+        return Effect.flatMap(guard.rejected(token, apiOf(request)), (mayRenew) => {
+          if (!mayRenew) return result
+          const renewal = Effect.tap(tokens.getToken(name, { ...parameters, rejected: token }), (renewed) => {
+            guard.renewed(renewed)
+          })
+          // A body that cannot be sent twice gets its `401`; the rejected token is still renewed, or
+          // every request after it would carry it until it expires, and fail the same way.
+          if (!isReplayable(request)) return Effect.zipRight(renewal, result)
+          return renewal.pipe(
+            Effect.tap(() => Metric.increment(retried)),
+            Effect.flatMap((renewed) => Effect.flatMap(attempt(renewed), (result) => observe(request, renewed, result)))
+          )
+        })
       })
     })
 
