@@ -4,6 +4,7 @@
  * services and values that hold them, whatever the token endpoint does.
  */
 import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { SpanRecorder } from "@access-token/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import {
@@ -19,14 +20,12 @@ import {
   Logger,
   LogLevel,
   Redacted,
-  Schedule,
-  Tracer
+  Schedule
 } from "effect"
 import type { FiberRefs, Scope } from "effect"
 import * as Crypto from "node:crypto"
 import * as Util from "node:util"
 import * as FaultServer from "./utils/FaultServer.js"
-import { RecordedSpan } from "./utils/RecordedSpan.js"
 
 const SECRET = "SECRET-9f8e7d-sentinel"
 const TOKEN = "TOKEN-1a2b3c-sentinel"
@@ -72,7 +71,8 @@ class Observed {
   readonly pieces: Array<{ readonly where: string; readonly text: string }> = []
   /** More sentinels, such as the client assertions that went on the wire. */
   readonly extra: Array<string> = []
-  readonly spans: Array<RecordedSpan> = []
+  private readonly recorder = Effect.runSync(SpanRecorder.make)
+  readonly spans = this.recorder.spans
 
   add(where: string, value: unknown) {
     for (const text of renderings(value)) this.pieces.push({ where, text })
@@ -89,14 +89,7 @@ class Observed {
     this.pieces.push({ where: "log", text: line })
   })
 
-  readonly tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const span = new RecordedSpan(name, parent, context, links, startTime, kind)
-      this.spans.push(span)
-      return span
-    },
-    context: (f) => f()
-  })
+  readonly tracer = this.recorder.tracer
 
   /** The fiber refs of the program, as Effect's loggers render values with them. */
   fiberRefs: FiberRefs.FiberRefs | undefined = undefined

@@ -5,80 +5,19 @@
  * every getter and decoding every byte array, the way the most thorough exporter would.
  */
 import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { SpanRecorder } from "@access-token/testing"
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Effect, Exit, Layer, Option, Redacted, Schedule, Tracer } from "effect"
-import { RecordedSpan } from "./utils/RecordedSpan.js"
+import { Context, DateTime, Effect, Exit, Layer, Option, Redacted, Schedule } from "effect"
 
 const SECRET = "SECRET-5e6f7a-sentinel"
 const TOKEN = "TOKEN-8b9c0d-sentinel"
 const CLIENT_ID = "worker"
 const BASIC = Buffer.from(`${CLIENT_ID}:${SECRET}`).toString("base64")
 
-const decoder = new TextDecoder()
-
-/** Every string reachable from `root`: members of any kind, getters, map and set entries, bytes. */
-const reachableText = (root: unknown): Array<string> => {
-  const out: Array<string> = []
-  const seen = new Set<object>()
-  const visit = (value: unknown, depth: number): void => {
-    if (typeof value === "string") {
-      out.push(value)
-      return
-    }
-    if (value === null || typeof value !== "object" || depth > 60 || seen.has(value)) return
-    seen.add(value)
-    if (ArrayBuffer.isView(value)) {
-      out.push(decoder.decode(value as Uint8Array))
-      return
-    }
-    if (value instanceof Map) {
-      for (const [key, member] of value) {
-        visit(key, depth + 1)
-        visit(member, depth + 1)
-      }
-    }
-    if (value instanceof Set) { for (const member of value) visit(member, depth + 1) }
-    for (
-      let holder: object | null = value;
-      holder !== null && holder !== Object.prototype;
-      holder = Object.getPrototypeOf(holder)
-    ) {
-      for (const key of Reflect.ownKeys(holder)) {
-        const descriptor = Object.getOwnPropertyDescriptor(holder, key)
-        if (descriptor === undefined) continue
-        if (holder === value && "value" in descriptor) {
-          visit(descriptor.value, depth + 1)
-        } else if (descriptor.get !== undefined) {
-          try {
-            visit(descriptor.get.call(value), depth + 1)
-          } catch {
-            // A getter that throws holds nothing to find.
-          }
-        }
-      }
-    }
-    try {
-      out.push(String(value), JSON.stringify(value) ?? "")
-    } catch {
-      // Not serialisable this way: its members were walked above.
-    }
-  }
-  visit(root, 0)
-  return out
-}
-
 const scenario = (credentialStyle: "header" | "body", status: number) =>
   Effect.gen(function*() {
-    const spans: Array<RecordedSpan> = []
-    const tracer = Tracer.make({
-      span: (name, parent, context, links, startTime, kind) => {
-        const span = new RecordedSpan(name, parent, context, links, startTime, kind)
-        spans.push(span)
-        return span
-      },
-      context: (f) => f()
-    })
+    const recorder = yield* SpanRecorder.make
     const transport = HttpClient.make((request) =>
       Effect.sync(() =>
         HttpClientResponse.fromWeb(
@@ -108,10 +47,10 @@ const scenario = (credentialStyle: "header" | "body", status: number) =>
           Layer.provide(Layer.succeed(HttpClient.HttpClient, transport))
         )
       ),
-      Effect.withTracer(tracer)
+      Effect.withTracer(recorder.tracer)
     )
     const exit = yield* program
-    return { exit, spans }
+    return { exit, spans: recorder.spans }
   })
 
 describe("spans", () => {
@@ -124,14 +63,7 @@ describe("spans", () => {
           const names = spans.map((span) => span.name)
           assert.include(names, "TokenService.acquire")
           assert.include(names, "TokenEndpointClient.requestToken")
-          const leaks = spans.flatMap((span) =>
-            reachableText(span).flatMap((text) =>
-              [SECRET, BASIC, TOKEN].filter((sentinel) => text.includes(sentinel)).map((sentinel) =>
-                `${sentinel} reachable from span ${span.name}`
-              )
-            )
-          )
-          assert.deepStrictEqual([...new Set(leaks)], [])
+          assert.deepStrictEqual(SpanRecorder.leaks(spans, [SECRET, BASIC, TOKEN]), [])
         }))
     }
   }
@@ -139,12 +71,12 @@ describe("spans", () => {
   it.effect("the walk finds a token, or a secret in a request body, in a span that holds one", () =>
     Effect.sync(() => {
       const token = AccessToken.make({ value: TOKEN, receivedAt: DateTime.unsafeMake(0) })
-      const span = new RecordedSpan("probe", Option.none(), Context.empty(), [], 0n, "internal")
+      const span = new SpanRecorder.RecordedSpan("probe", Option.none(), Context.empty(), [], 0n, "internal")
       span.end(1n, Exit.succeed(token))
-      assert.isTrue(reachableText(span).some((text) => text.includes(TOKEN)))
+      assert.isTrue(SpanRecorder.reachableText(span).some((text) => text.includes(TOKEN)))
       const request = HttpClientRequest.post("https://auth.example.com/token").pipe(
         HttpClientRequest.bodyText(`client_secret=${SECRET}`, "application/x-www-form-urlencoded")
       )
-      assert.isTrue(reachableText({ request }).some((text) => text.includes(SECRET)))
+      assert.isTrue(SpanRecorder.reachableText({ request }).some((text) => text.includes(SECRET)))
     }))
 })

@@ -41,3 +41,11 @@ export * as RedisServer from "./RedisServer.js"
  * @since 0.2.0
  */
 export * as TestCertificates from "./TestCertificates.js"
+
+/**
+ * Proof that no secret reaches your telemetry: a tracer that keeps every span whole, and a walk of
+ * everything reachable from a span, as the most thorough exporter would read it.
+ *
+ * @since 0.2.0
+ */
+export * as SpanRecorder from "./SpanRecorder.js"
