@@ -7,7 +7,7 @@ import {
   TokenError,
   TokenService
 } from "@access-token/core"
-import { TokenServer } from "@access-token/testing"
+import { SpanRecorder, TokenServer } from "@access-token/testing"
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -25,8 +25,7 @@ import {
   LogLevel,
   Option,
   Redacted,
-  TestClock,
-  Tracer
+  TestClock
 } from "effect"
 import * as Jose from "jose"
 import * as Crypto from "node:crypto"
@@ -508,28 +507,23 @@ describe("DPoP", () => {
             `${Inspectable.toStringUnknown(message)} ${Inspectable.toStringUnknown(annotations)} ${Cause.pretty(cause)}`
           )
         })
-        const attributes: Array<string> = []
-        const inner = yield* Effect.tracer
-        const tracer = Tracer.make({
-          span: (name, parent, context, links, startTime, kind, options) => {
-            const span = inner.span(name, parent, context, links, startTime, kind, options)
-            const attribute = span.attribute.bind(span)
-            span.attribute = (key: string, value: unknown) => {
-              attributes.push(`${key}=${String(value)}`)
-              attribute(key, value)
-            }
-            return span
-          },
-          context: (f, fiber) => inner.context(f, fiber)
-        })
+        const recorder = yield* SpanRecorder.make
         yield* Effect.provide(requestToken({ key: Redacted.make(JSON.stringify(jwk)) }), layer).pipe(
           Effect.tap(Effect.logDebug("done")),
-          Effect.withTracer(tracer),
+          Effect.withTracer(recorder.tracer),
           Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
           Logger.withMinimumLogLevel(LogLevel.All)
         )
         assert.strictEqual(proofs.length, 2)
+        const attributes = recorder.spans.flatMap((span) =>
+          Array.from(span.attributes, ([key, value]) => `${key}=${String(value)}`)
+        )
         assert.isNotEmpty(attributes)
+        // Nothing any exporter could reach in a span holds a proof's signature or the private key.
+        assert.deepStrictEqual(
+          SpanRecorder.leaks(recorder.spans, [...proofs.map((proof) => proof!.split(".")[2]!), jwk.d!]),
+          []
+        )
         // Where the platform's client span shows request headers, the proof is masked.
         for (const attribute of attributes.filter((attribute) => attribute.startsWith("http.request.header.dpop="))) {
           assert.strictEqual(attribute, "http.request.header.dpop=<redacted>")

@@ -5,11 +5,11 @@
  */
 import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { ProtectedApi, TokenServer } from "@access-token/testing"
+import { ProtectedApi, SpanRecorder, TokenServer } from "@access-token/testing"
 import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Effect, Layer, Metric, Redacted, Stream, Tracer } from "effect"
+import { Context, DateTime, Effect, Layer, Metric, Redacted, Stream } from "effect"
 import * as Jose from "jose"
 
 /** The token server and API with DPoP and nonces required at both, and a DPoP token service on them. */
@@ -249,22 +249,11 @@ describe("DPoP through the middleware, on a scripted API", () => {
     Effect.gen(function*() {
       const tokens = yield* fixedTokens
       const { client } = scripted(() => new Response("ok", { status: 200 }))
-      const attributes: Array<string> = []
-      const inner = yield* Effect.tracer
-      const tracer = Tracer.make({
-        span: (name, parent, context, links, startTime, kind, options) => {
-          const span = inner.span(name, parent, context, links, startTime, kind, options)
-          const attribute = span.attribute.bind(span)
-          span.attribute = (key: string, value: unknown) => {
-            attributes.push(`${key}=${String(value)}`)
-            attribute(key, value)
-          }
-          return span
-        },
-        context: (f, fiber) => inner.context(f, fiber)
-      })
-      yield* AccessTokenHttpClient.make(client, tokens, { client: "api" }).get("https://a.example/x").pipe(
-        Effect.withTracer(tracer)
+      const { spans } = yield* SpanRecorder.record(
+        AccessTokenHttpClient.make(client, tokens, { client: "api" }).get("https://a.example/x")
+      )
+      const attributes = spans.flatMap((span) =>
+        Array.from(span.attributes, ([key, value]) => `${key}=${String(value)}`)
       )
       assert.include(attributes, "http.request.header.dpop=<redacted>")
       assert.include(attributes, "http.request.header.authorization=<redacted>")
