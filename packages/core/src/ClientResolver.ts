@@ -50,6 +50,15 @@ export interface Options {
    * {@link defaultTimeToLive}).
    */
   readonly resolvedClientTimeToLive?: Duration.DurationInput | undefined
+  /**
+   * How many resolved clients get metric labels of their own (`client` = the name; default
+   * {@link defaultLabelLimit}); the metrics of the others share the label `client` =
+   * {@link sharedLabel}. Effect keeps the state of every metric label for the life of the process
+   * (about 3 KB per client on Node.js), so without a bound, clients coming and going would grow the
+   * heap, and the series a metrics backend stores, without end. Spans and logs always name the
+   * client.
+   */
+  readonly resolvedClientLabelLimit?: number | undefined
 }
 
 /**
@@ -69,3 +78,19 @@ export const defaultCapacity = 10_000
  * @category constants
  */
 export const defaultTimeToLive: Duration.Duration = Duration.minutes(5)
+
+/**
+ * The default number of resolved clients whose metrics are labelled with their own name.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultLabelLimit = 1_000
+
+/**
+ * The `client` label of the metrics of resolved clients beyond `resolvedClientLabelLimit`.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const sharedLabel = "(resolved)"

@@ -2,11 +2,19 @@
  * Clients resolved at run time (`resolveClient`): coalesced and cached resolutions, failures that
  * are not kept, `drop`, and rotation on `invalid_client` against the embedded oidc-provider.
  */
-import { AccessToken, TokenCache, TokenEndpointClient, TokenError, TokenService } from "@access-token/core"
+import {
+  AccessToken,
+  ClientResolver,
+  TokenCache,
+  TokenEndpointClient,
+  TokenError,
+  TokenMetrics,
+  TokenService
+} from "@access-token/core"
 import { TokenServer } from "@access-token/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import { DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Redacted, TestClock } from "effect"
 import { cacheKey, resolve } from "../src/internal/tokenRequest.js"
 
 const SECRET = "r3solved-Sentinel-Secret"
@@ -72,6 +80,31 @@ describe("TokenService with a client resolver", () => {
       yield* service.getToken("acme")
       assert.strictEqual(resolutions, 1)
       assert.strictEqual(endpoint.state.requests, 1)
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
+
+  it.scoped("labels the metrics of the first resolved clients with their names, and the others alike", () => {
+    const endpoint = countingEndpoint()
+    // Metrics are process-wide: names of this test only.
+    const names = ["label-a", "label-b", "label-c", "label-d"].map((name) => `${name}-${Math.random()}`)
+    const requestsOf = (label: string) =>
+      Effect.map(Metric.value(Metric.tagged(TokenMetrics.tokenRequests, "client", label)), (state) => state.count)
+    return Effect.gen(function*() {
+      const service = yield* TokenService.make({
+        clients: {},
+        resolveClient: (name) => Effect.succeed(tenant(name)),
+        resolvedClientLabelLimit: 2,
+        resolvedClientTimeToLive: "1 second"
+      })
+      const shared = yield* requestsOf(ClientResolver.sharedLabel)
+      for (const name of names) yield* service.getToken(name)
+      assert.deepStrictEqual(yield* Effect.forEach(names, requestsOf), [1, 1, 0, 0])
+      assert.strictEqual((yield* requestsOf(ClientResolver.sharedLabel)) - shared, 2)
+      // A name keeps its label when it is resolved again.
+      yield* TestClock.adjust("2 seconds")
+      yield* service.getToken(names[0]!, { forceRenewal: true })
+      assert.strictEqual(yield* requestsOf(names[0]!), 2)
+      assert.strictEqual(endpoint.state.requests, 5)
     }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
   })
 

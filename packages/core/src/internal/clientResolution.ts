@@ -48,7 +48,8 @@ export const make = (options: {
   }
   readonly register: (
     name: string,
-    input: TokenService.ClientInput
+    input: TokenService.ClientInput,
+    label: string
   ) => Effect.Effect<Registration, ClientConfigurationError>
   /** Drops a definition that was replaced, with its tokens. */
   readonly forget: (registration: Registration) => Effect.Effect<void>
@@ -64,6 +65,17 @@ export const make = (options: {
     const { forget, register, scope, settings, tokenOf } = options
     const capacity = Math.max(1, settings.resolvedClientCapacity ?? ClientResolver.defaultCapacity)
     const timeToLive = Duration.decode(settings.resolvedClientTimeToLive ?? ClientResolver.defaultTimeToLive)
+    // Effect keeps the state of every metric label it has seen for the life of the process: the
+    // names that get labels of their own are bounded, or clients coming and going would grow the
+    // heap (and a metrics backend's series) without end. A name keeps its label once it has one.
+    const labelLimit = Math.max(0, settings.resolvedClientLabelLimit ?? ClientResolver.defaultLabelLimit)
+    const labelled = new Set<string>()
+    const labelOf = (name: string): string => {
+      if (labelled.has(name)) return name
+      if (labelled.size >= labelLimit) return ClientResolver.sharedLabel
+      labelled.add(name)
+      return name
+    }
     // The last definition resolved for each name, even once the cache let it go: a definition
     // resolved again after its time to live that changed (a secret rotated at its source) drops the
     // tokens of the old one, which the `TokenCache` holds under the same key.
@@ -83,7 +95,7 @@ export const make = (options: {
       lookup: (name: string) =>
         Effect.suspend(() => settings.resolveClient(name)).pipe(
           Effect.mapError((cause) => new ClientResolutionError({ client: name, cause })),
-          Effect.flatMap((input) => register(name, input)),
+          Effect.flatMap((input) => register(name, input, labelOf(name))),
           Effect.flatMap((registration) => replaced(name, registration))
         ),
       timeToLive: (exit) => Exit.isSuccess(exit) ? timeToLive : Duration.zero

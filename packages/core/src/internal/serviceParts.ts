@@ -42,10 +42,14 @@ export interface Parts {
   ) => Effect.Effect<Target | undefined, AuthorizationServerMetadata.MetadataError>
   /** Runs a token request in its turn under `maxConcurrentRequests`. */
   readonly queued: ReturnType<typeof requestBound.make>
-  /** Checks a client definition and registers it, as the service was built with or resolved later. */
+  /**
+   * Checks a client definition and registers it, as the service was built with or resolved later,
+   * its metrics labelled with `label` (default: its name).
+   */
   readonly register: (
     name: string,
-    input: TokenService.ClientInput
+    input: TokenService.ClientInput,
+    label?: string
   ) => Effect.Effect<Registration, ClientConfigurationError>
   readonly table: slots.Slots
   /**
@@ -61,10 +65,10 @@ export const make = (
   Effect.gen(function*() {
     const endpoint = yield* TokenEndpointClient
     const scope = yield* Effect.scope
-    const register = (name: string, input: TokenService.ClientInput) =>
+    const register = (name: string, input: TokenService.ClientInput, label?: string) =>
       Effect.flatMap(
         ClientCredentialsClient.make(input, name),
-        (client) => slots.register(name, client, lifetimeOf(options, client))
+        (client) => slots.register(name, client, lifetimeOf(options, client), label)
       )
     const registrations = yield* Effect.forEach(
       Object.entries(options.clients),

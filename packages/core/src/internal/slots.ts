@@ -41,8 +41,11 @@ export interface Registration {
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   /** The slot of the client's own scope, resource and parameters. */
   readonly defaultSlot: Slot
-  /** The key of each scope asked for alone, so that a hit resolves nothing (a JSON encoding). */
-  readonly scopeKeys: Map<string, string>
+  /**
+   * The key of each scope asked for alone, so that a hit resolves nothing (a JSON encoding); made on
+   * the first such call, since an empty `Map` costs about 200 bytes and most clients never ask.
+   */
+  scopeKeys: Map<string, string> | undefined
 }
 
 const newSlot = (registration: Registration, request: TokenRequest): Slot => ({
@@ -57,11 +60,15 @@ const newSlot = (registration: Registration, request: TokenRequest): Slot => ({
   failures: 0
 })
 
-/** Registers a client, its own request resolved and its cache key computed once. */
+/**
+ * Registers a client, its own request resolved and its cache key computed once; its metrics are
+ * labelled `client` = `label` (its name, unless the service shares one label among many clients).
+ */
 export const register = (
   name: string,
   client: ClientCredentialsClient,
-  lifetime: Lifetime
+  lifetime: Lifetime,
+  label: string = name
 ): Effect.Effect<Registration, ClientConfigurationError> =>
   Effect.gen(function*() {
     const request = yield* resolve(client)
@@ -69,10 +76,10 @@ export const register = (
       name,
       client,
       lifetime,
-      labels: [MetricLabel.make("client", name)],
+      labels: [MetricLabel.make("client", label)],
       // Set just below: the slot and its registration point at each other.
       defaultSlot: undefined as unknown as Slot,
-      scopeKeys: new Map()
+      scopeKeys: undefined
     }
     const slot = newSlot(registration, request)
     slot.cacheKey = yield* cacheKey(client, request)
@@ -151,7 +158,7 @@ export const make = (registrations: ReadonlyArray<Registration>, capacity: numbe
     const scopeOnly = parameters.resource === undefined && parameters.parameters === undefined
       ? parameters.scope
       : undefined
-    const known = scopeOnly === undefined ? undefined : registration.scopeKeys.get(scopeOnly)
+    const known = scopeOnly === undefined ? undefined : registration.scopeKeys?.get(scopeOnly)
     if (known !== undefined) {
       if (known === registration.defaultSlot.request.localKey) return registration.defaultSlot
       const found = slots.get(known)
@@ -161,8 +168,9 @@ export const make = (registrations: ReadonlyArray<Registration>, capacity: numbe
     if (Either.isLeft(resolved)) return resolved.left
     const request = resolved.right
     if (scopeOnly !== undefined && known === undefined) {
-      if (registration.scopeKeys.size >= capacity) registration.scopeKeys.clear()
-      registration.scopeKeys.set(scopeOnly, request.localKey)
+      const scopeKeys = registration.scopeKeys ??= new Map()
+      if (scopeKeys.size >= capacity) scopeKeys.clear()
+      scopeKeys.set(scopeOnly, request.localKey)
     }
     if (request.localKey === registration.defaultSlot.request.localKey) return registration.defaultSlot
     let found = slots.get(request.localKey)
