@@ -8,46 +8,17 @@
  * (`invalid_client`, `unauthorized_client`) stops the process at start with that error, while a
  * transient failure (transport, `5xx`, `429`) is retried in the background and shows on `/ready`.
  *
- * Configured like `worker.ts` (the embedded token server and API, or `IDENTITYSERVER_*` and
- * `API_BASE_URL`); `READY_PORT` is the endpoint's port (default 8080, `0` for any free one).
+ * Configured like `worker.ts` (`settings.ts`: the embedded token server and API, or `IDENTITYSERVER_*`
+ * and `API_BASE_URL`); `READY_PORT` is the endpoint's port (default 8080, `0` for any free one).
  */
 import type { TokenReadiness } from "@access-token/core"
-import { ClientCredentialsClient, TokenService } from "@access-token/core"
+import { TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
-import { ProtectedApi, TokenServer } from "@access-token/testing"
 import { HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Config, Context, DateTime, Deferred, Effect, Layer, Logger, Option, Schedule, type Scope } from "effect"
+import { Config, Context, DateTime, Deferred, Effect, Layer, Logger, Option, Schedule } from "effect"
 import { createServer } from "node:http"
-
-interface Settings {
-  readonly client: ClientCredentialsClient.Input
-  readonly apiBaseUrl: string
-}
-
-const fromEnvironment = Effect.gen(function*() {
-  const configured = yield* Config.option(Config.string("IDENTITYSERVER_TOKEN_ENDPOINT"))
-  if (Option.isNone(configured)) return Option.none<Settings>()
-  const client = yield* ClientCredentialsClient.config("IDENTITYSERVER")
-  const apiBaseUrl = yield* Config.string("API_BASE_URL")
-  return Option.some<Settings>({ client, apiBaseUrl })
-})
-
-const embedded: Effect.Effect<Settings, never, Scope.Scope> = Effect.gen(function*() {
-  const server = yield* TokenServer.make()
-  const api = yield* ProtectedApi.make().pipe(Effect.provideService(TokenServer.TokenServer, server))
-  const [client] = server.clients
-  yield* Effect.logInfo(`Embedded token server at ${server.issuer}, API at ${api.baseUrl}`)
-  return {
-    client: {
-      tokenEndpoint: server.tokenEndpoint,
-      clientId: client.clientId,
-      clientSecret: client.clientSecret,
-      scope: "api"
-    },
-    apiBaseUrl: api.baseUrl
-  }
-})
+import { settings } from "./settings.js"
 
 const iso = (at: DateTime.Utc | undefined) => at === undefined ? undefined : DateTime.formatIso(at)
 
@@ -98,14 +69,11 @@ const program = Effect.gen(function*() {
     yield* Effect.logInfo(`Readiness endpoint at http://127.0.0.1:${address.port}/ready`)
   }
 
-  const settings = yield* Effect.flatMap(
-    fromEnvironment,
-    Option.match({ onNone: () => embedded, onSome: Effect.succeed })
-  )
-  const live = AccessTokenHttpClient.layer({ client: "identityserver", baseUrl: settings.apiBaseUrl }).pipe(
+  const { apiBaseUrl, client: identityserver } = yield* settings
+  const live = AccessTokenHttpClient.layer({ client: "identityserver", baseUrl: apiBaseUrl }).pipe(
     Layer.provideMerge(
       TokenService.layerDefault({
-        clients: { identityserver: settings.client },
+        clients: { identityserver },
         warmUp: true,
         failFast: true
       })
