@@ -6,7 +6,8 @@
  *
  * Traces and metrics go to the console, or over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set
  * (for example `http://localhost:4318` for a local collector or Jaeger); `OTEL_SERVICE_NAME` names
- * the service. No secret and no token is ever in a span, a log or a metric.
+ * the service, `OTEL_BSP_SCHEDULE_DELAY` and `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds) set the
+ * pace of the exports. No secret and no token is ever in a span, a log or a metric.
  *
  *     npx tsx examples/opentelemetry.ts
  *     OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 npx tsx examples/opentelemetry.ts
@@ -33,12 +34,18 @@ export const TelemetryLive = Layer.unwrapEffect(
   Effect.gen(function*() {
     const otlp = Option.isSome(yield* Config.option(Config.string("OTEL_EXPORTER_OTLP_ENDPOINT")))
     const serviceName = yield* Config.string("OTEL_SERVICE_NAME").pipe(Config.withDefault("access-token-worker"))
+    // The OpenTelemetry variables for the export pace, which the SDK's processor and reader no
+    // longer read themselves: milliseconds between batches of spans, and between metric exports.
+    const spanDelay = yield* Config.integer("OTEL_BSP_SCHEDULE_DELAY").pipe(Config.withDefault(5_000))
+    const metricInterval = yield* Config.integer("OTEL_METRIC_EXPORT_INTERVAL").pipe(Config.withDefault(10_000))
     return NodeSdk.layer(() => ({
       resource: { serviceName },
-      spanProcessor: new BatchSpanProcessor(otlp ? new OTLPTraceExporter() : new ConsoleSpanExporter()),
+      spanProcessor: new BatchSpanProcessor(otlp ? new OTLPTraceExporter() : new ConsoleSpanExporter(), {
+        scheduledDelayMillis: spanDelay
+      }),
       metricReader: new PeriodicExportingMetricReader({
         exporter: otlp ? new OTLPMetricExporter() : new ConsoleMetricExporter(),
-        exportIntervalMillis: 10_000
+        exportIntervalMillis: metricInterval
       })
     }))
   })

@@ -1,4 +1,5 @@
 import { TokenService } from "@access-token/core"
+import { LoopbackServer } from "@access-token/testing"
 import { NodeSdk } from "@effect/opentelemetry"
 import type { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
@@ -11,6 +12,7 @@ import {
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, Redacted } from "effect"
 import { ApiClientLive, cycle } from "../opentelemetry.js"
+import { interrupt, run } from "./utils/run.js"
 import { readTable, suggestRow } from "./utils/telemetryTable.js"
 
 // A secret no other string of the run can contain by chance.
@@ -144,5 +146,47 @@ describe("examples/opentelemetry.ts", () => {
         assert.notMatch(exported, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/)
       }),
     { timeout: 60_000 }
+  )
+})
+
+describe("examples/opentelemetry.ts over OTLP/HTTP", () => {
+  it.scoped(
+    "exports its spans and metrics to the collector of OTEL_EXPORTER_OTLP_ENDPOINT, and no secret or token",
+    () =>
+      Effect.gen(function*() {
+        // A collector on loopback: it takes every export (OTLP/HTTP, JSON) and records it.
+        const collector = yield* LoopbackServer.make((_, response) => {
+          response.writeHead(200, { "content-type": "application/json" }).end("{}")
+        })
+        const worker = run("opentelemetry.ts", {
+          OTEL_EXPORTER_OTLP_ENDPOINT: collector.origin,
+          OTEL_SERVICE_NAME: "otlp-test-worker",
+          OTEL_BSP_SCHEDULE_DELAY: "100",
+          OTEL_METRIC_EXPORT_INTERVAL: "300"
+        })
+        const bodies = (path: string) =>
+          collector.requests.filter((request) => request.method === "POST" && request.path === path).map((request) =>
+            request.body
+          )
+        const arrived = () =>
+          bodies("/v1/traces").some((body) => body.includes("TokenEndpointClient.requestToken")) &&
+          bodies("/v1/metrics").some((body) =>
+            body.includes("access_token_token_requests") && body.includes("access_token_cache_hits")
+          )
+        yield* Effect.promise(async () => {
+          const deadline = Date.now() + 20_000
+          while (!arrived() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+        }).pipe(Effect.ensuring(Effect.promise(() => interrupt(worker))))
+        assert.isTrue(arrived(), `exports received: ${collector.requests.map((request) => request.path).join(", ")}`)
+        const traces = bodies("/v1/traces").join("\n")
+        for (const span of ["TokenService.acquire", "http.client GET", "worker.cycle"]) assert.include(traces, span)
+        assert.include(traces, "otlp-test-worker")
+        // The embedded server's client is m2m:secret, sent in a Basic header; its tokens are JWTs.
+        const exported = collector.requests.map((request) => request.body).join("\n")
+        for (const secret of ["bTJtOnNlY3JldA", "client_secret", "m2m:secret"]) assert.notInclude(exported, secret)
+        assert.notMatch(exported, /eyJ[\w-]+\.[\w-]+\.[\w-]+/, "no token")
+        assert.strictEqual(worker.errors(), "")
+      }),
+    40_000
   )
 })
