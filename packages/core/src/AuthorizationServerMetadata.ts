@@ -31,6 +31,8 @@ import { TypeId } from "./TokenError.js"
 export const AuthorizationServerMetadata: typeof Metadata = Metadata
 
 /**
+ * A metadata document, as decoded by {@link AuthorizationServerMetadata}.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -116,6 +118,8 @@ export const defaultRefreshInterval: RefreshInterval = {
 }
 
 /**
+ * How metadata is retrieved: the well-known locations in order, the timeout, the size bound, the retries.
+ *
  * @since 0.2.0
  * @category models
  */

@@ -34,6 +34,8 @@ export const methods = [
 ] as const
 
 /**
+ * A client authentication method of RFC 8414 `token_endpoint_auth_methods_supported`.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -60,6 +62,8 @@ export const signingAlgorithms = [
 ] as const
 
 /**
+ * An algorithm a private key signs client assertions with (`private_key_jwt`).
+ *
  * @since 0.2.0
  * @category models
  */
@@ -74,6 +78,8 @@ export type SigningAlgorithm = typeof signingAlgorithms[number]
 export const secretAlgorithms = ["HS256", "HS384", "HS512"] as const
 
 /**
+ * An algorithm a client secret signs client assertions with (`client_secret_jwt`).
+ *
  * @since 0.2.0
  * @category models
  */
@@ -272,6 +278,8 @@ export type ClientAuthentication =
   | MutualTls.SelfSignedTlsClientAuth
 
 /**
+ * Whether a value is a checked client authentication, as `make` returns.
+ *
  * @since 0.2.0
  * @category refinements
  */

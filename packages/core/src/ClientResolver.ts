@@ -24,7 +24,7 @@
  */
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
+import type * as TokenService from "./TokenService.js"
 
 /**
  * The run-time client settings of a token service.
@@ -38,11 +38,7 @@ export interface Options {
    * clients added while the service runs. Its failure is a `ClientResolutionError` and is not kept:
    * the next call resolves again.
    */
-  readonly resolveClient?:
-    | ((
-      name: string
-    ) => Effect.Effect<ClientCredentialsClient.Input | ClientCredentialsClient.ClientCredentialsClient, unknown>)
-    | undefined
+  readonly resolveClient?: ((name: string) => Effect.Effect<TokenService.ClientInput, unknown>) | undefined
   /** How many resolved client definitions are kept (default {@link defaultCapacity}). */
   readonly resolvedClientCapacity?: number | undefined
   /**

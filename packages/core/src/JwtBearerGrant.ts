@@ -60,6 +60,8 @@ export interface ServiceAccountInput extends Pick<ClientAuthentication.Assertion
 }
 
 /**
+ * A JWT bearer grant as a user writes it: a key of its own, or a service-account key file.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -80,6 +82,8 @@ export class JwtBearerGrant extends Data.TaggedClass("JwtBearerGrant")<{
 }> {}
 
 /**
+ * Whether a value is a checked JWT bearer grant, as `make` returns.
+ *
  * @since 0.2.0
  * @category refinements
  */

@@ -62,18 +62,24 @@ export interface Options {
 }
 
 /**
+ * How long before its expiry a token counts as expired, unless set: 60 seconds.
+ *
  * @since 0.2.0
  * @category constants
  */
 export const defaultExpirationBuffer: Duration.Duration = Duration.seconds(60)
 
 /**
+ * How long a token sent without `expires_in` is used, unless set: 5 minutes.
+ *
  * @since 0.2.0
  * @category constants
  */
 export const defaultLifetime: Duration.Duration = Duration.minutes(5)
 
 /**
+ * When a token is renewed, unless set: in the last third of its usable lifetime.
+ *
  * @since 0.2.0
  * @category constants
  */

@@ -57,6 +57,8 @@ export interface TokenState {
 }
 
 /**
+ * One client: whether it is ready, and the state of each of its tokens.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -69,6 +71,8 @@ export interface ClientReadiness {
 }
 
 /**
+ * Every client of a token service, and whether all of them are ready.
+ *
  * @since 0.2.0
  * @category models
  */

@@ -25,6 +25,8 @@ type Agent = InstanceType<typeof Undici.Agent>
 type AgentOptions = NonNullable<ConstructorParameters<typeof Undici.Agent>[0]>
 
 /**
+ * How the transport trusts servers and opens its connections.
+ *
  * @since 0.2.0
  * @category models
  */

@@ -31,6 +31,8 @@ export interface Tls {
 }
 
 /**
+ * How the server listens: plain HTTP, or HTTPS with a certificate.
+ *
  * @since 0.2.0
  * @category models
  */

@@ -12,6 +12,8 @@ import type * as Scope from "effect/Scope"
 import * as internal from "./internal/redisServer.js"
 
 /**
+ * A `redis-server` could not be started, or did not answer in time.
+ *
  * @since 0.1.0
  * @category errors
  */

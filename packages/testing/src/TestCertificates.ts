@@ -39,6 +39,8 @@ export interface Authority extends Certificate {
 }
 
 /**
+ * How long a certificate made for a test is valid.
+ *
  * @since 0.2.0
  * @category models
  */

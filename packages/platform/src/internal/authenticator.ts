@@ -140,13 +140,14 @@ export const authenticator = <E, R>(
   /** Where the guard's log lines say the API is: its origin, never a path or a query. */
   const apiOf = (request: HttpClientRequest.HttpClientRequest): string => originOf(request.url) ?? "(unparsable URL)"
 
-  /** Tells the guard whether the API accepted `token`, and passes the result on. */
+  /** Tells the guard whether the API accepted `token` (`rejected`: it did not), and passes the result on. */
   const observe = <A, E2>(
     request: HttpClientRequest.HttpClientRequest,
     token: AccessToken.AccessToken,
-    result: Either.Either<A, E2>
+    result: Either.Either<A, E2>,
+    rejected: boolean
   ): Effect.Effect<A, E2> =>
-    isRejection(result._tag === "Right" ? result.right : result.left)
+    rejected
       ? Effect.zipRight(guard.rejected(token, apiOf(request)), result)
       // Nothing to tell on the hot path: no episode, no renewed token waiting to be accepted.
       : guard.isQuiet()
@@ -178,7 +179,7 @@ export const authenticator = <E, R>(
         const outcome = result._tag === "Right" ? result.right : result.left
         // A nonce challenge says nothing about the token: renewing it would not help.
         if (!isRejection(outcome)) {
-          return observe(request, token, result)
+          return observe(request, token, result, false)
         }
         return Effect.flatMap(guard.rejected(token, apiOf(request)), (mayRenew) => {
           if (!mayRenew) return result
@@ -190,7 +191,13 @@ export const authenticator = <E, R>(
           if (!isReplayable(request)) return Effect.zipRight(renewal, result)
           return renewal.pipe(
             Effect.tap(() => Metric.increment(retried)),
-            Effect.flatMap((renewed) => Effect.flatMap(attempt(renewed), (result) => observe(request, renewed, result)))
+            Effect.flatMap((renewed) =>
+              Effect.flatMap(
+                attempt(renewed),
+                (result) =>
+                  observe(request, renewed, result, isRejection(result._tag === "Right" ? result.right : result.left))
+              )
+            )
           )
         })
       })

@@ -55,8 +55,6 @@ export const withoutRequestsInSpans = <E, R>(inner: Stages<E, R>): Stages<E, R> 
       effect,
       (request) =>
         Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, E, R>((fiber) => {
-          const send = (request: HttpClientRequest.HttpClientRequest) =>
-            Effect.locally(inner.postprocess(Effect.succeed(request)), HttpClient.currentTracerDisabledWhen, constTrue)
           if (
             !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
             fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
@@ -67,6 +65,9 @@ export const withoutRequestsInSpans = <E, R>(inner: Stages<E, R>): Stages<E, R> 
           const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
           // An invalid URL fails in the transport, as it would without the middleware.
           if (Either.isLeft(url)) return inner.postprocess(Effect.succeed(request))
+          // The inner client's own span is off: it would hold the request.
+          const send = (request: HttpClientRequest.HttpClientRequest) =>
+            Effect.locally(inner.postprocess(Effect.succeed(request)), HttpClient.currentTracerDisabledWhen, constTrue)
           const redacted = fiber.getFiberRef(Headers.currentRedactedNames)
           let outcome: { readonly response: HttpClientResponse.HttpClientResponse } | { readonly error: E } | undefined
           return Effect.useSpan(
