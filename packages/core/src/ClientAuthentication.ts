@@ -338,27 +338,19 @@ export const assertionSettings = (
  * @example
  * ```ts
  * import { ClientAuthentication, TokenService } from "@access-token/core"
- * import { FetchHttpClient } from "@effect/platform"
- * import { Effect, Layer } from "effect"
+ * import { Effect } from "effect"
  *
+ * // A client's layer with its key, imported and checked once; a fresh assertion is signed for every attempt.
  * const program = Effect.gen(function*() {
  *   const { privateKey } = yield* Effect.promise(() =>
  *     crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])
  *   )
- *   // Imported and checked once, when the layer is built; a fresh assertion is signed for every attempt.
- *   const authentication = yield* ClientAuthentication.make(
- *     { method: "private_key_jwt", privateKey, keyId: "2026-01", audience: "tokenEndpoint" },
- *     "api"
- *   )
+ *   const authentication = yield* ClientAuthentication.make({ method: "private_key_jwt", privateKey, keyId: "2026-01" }, "api")
  *   assert.strictEqual(authentication.method, "private_key_jwt")
- *   return authentication
- * })
- *
- * const Tokens = Layer.unwrapEffect(Effect.map(program, (authentication) =>
- *   TokenService.layerDefault({
+ *   return TokenService.layerDefault({
  *     clients: { api: { tokenEndpoint: "https://login.example.com/oauth2/token", clientId: "m2m", authentication } }
  *   })
- * )).pipe(Layer.provide(FetchHttpClient.layer))
+ * })
  *
  * Effect.runPromise(program)
  * ```
@@ -385,13 +377,11 @@ export const make = (
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Layer } from "effect"
  *
- * // API_TOKEN_ENDPOINT=https://login.example.com/oauth2/token API_CLIENT_ID=m2m
+ * // API_TOKEN_ENDPOINT=https://login.example.com/oauth2/token API_CLIENT_ID=m2m API_ASSERTION_AUDIENCE=token_endpoint
  * // API_TOKEN_ENDPOINT_AUTH_METHOD=private_key_jwt API_PRIVATE_KEY="-----BEGIN PRIVATE KEY-----..."
- * // API_ASSERTION_AUDIENCE=token_endpoint
  * // ClientCredentialsClient.config reads these (and the secret methods') under the client's prefix.
- * const Tokens = TokenService.layerConfigDefault({
- *   clients: { api: ClientCredentialsClient.config("API") }
- * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * const Tokens = TokenService.layerConfigDefault({ clients: { api: ClientCredentialsClient.config("API") } })
+ *   .pipe(Layer.provide(NodeHttpClient.layerUndici))
  * ```
  *
  * @since 0.2.0
