@@ -10,8 +10,7 @@ import type * as DateTime from "effect/DateTime"
 import type { TokenError } from "./TokenError.js"
 
 /**
- * The last failed acquisition of a token: what kind of failure and when. Never its message,
- * which may quote what a server said.
+ * The last failed acquisition of a token: what kind of failure, when, and its message.
  *
  * @since 0.2.0
  * @category models
@@ -26,7 +25,27 @@ export interface Failure {
    * field of a configuration error.
    */
   readonly code: string | undefined
+  /**
+   * The error's message, as it is logged: it names the client and what failed, never a secret or
+   * a token; what a server said is quoted with anything that looks like a credential masked.
+   */
+  readonly message: string
 }
+
+/**
+ * Why a token is not ready:
+ * - `never-tried`: no acquisition has settled, and none is under way (nothing asked for it yet, or
+ *   only callers that gave up before it settled);
+ * - `requesting`: no token was ever received, and the first request is under way;
+ * - `failing`: no token is usable and the last acquisition failed: see `lastFailure`.
+ *
+ * A token that expired unused, its last acquisition a success, is ready: the next call gets a new
+ * one, so there is no `expired` reason.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Reason = "never-tried" | "requesting" | "failing"
 
 /**
  * One distinct token of a client: its own (the client's scope, resource and parameters), or one
@@ -42,6 +61,11 @@ export interface TokenState {
   readonly usable: boolean
   /** When the token held stops being handed out (its expiry minus the buffer). */
   readonly usableUntil: DateTime.Utc | undefined
+  /**
+   * When the token held enters its refresh window (or the server's `refresh_in` hint): the first
+   * call from then on renews it in the background while callers keep it.
+   */
+  readonly refreshFrom: DateTime.Utc | undefined
   /** Whether a request for this token is under way, in the background or for waiting callers. */
   readonly renewing: boolean
   /** When the last token was requested that the service received. */
@@ -54,6 +78,8 @@ export interface TokenState {
    * until it expired is not a failure). A failed renewal leaves a token ready while it is usable.
    */
   readonly ready: boolean
+  /** Why the token is not ready; `undefined` when it is. */
+  readonly reason: Reason | undefined
 }
 
 /**
@@ -66,8 +92,44 @@ export interface ClientReadiness {
   readonly client: string
   /** Whether the client's own token is {@link TokenState.ready}: the one warm-up acquires. */
   readonly ready: boolean
+  /** Why the client's own token is not ready; `undefined` when it is. */
+  readonly reason: Reason | undefined
   /** The client's own token first, then the others it holds. */
   readonly tokens: ReadonlyArray<TokenState>
+}
+
+/**
+ * The last failure of a resolved client, by its name.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ResolvedFailure extends Failure {
+  readonly client: string
+}
+
+/**
+ * The clients found by `resolveClient` whose definitions the service holds, counted: there may be
+ * thousands, so they are summarised rather than listed. A client's tokens are its own and those it
+ * asked for with other parameters; one never asked for is left out.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ResolvedClients {
+  /** Definitions held now (within `resolvedClientCapacity`, until `drop` or a new resolution). */
+  readonly held: number
+  /** Clients with at least one token {@link TokenState.ready} and none failing. */
+  readonly ready: number
+  /** Clients holding at least one usable token. */
+  readonly usable: number
+  /** Clients with at least one token not ready because its last acquisition failed. */
+  readonly failing: number
+  /**
+   * The latest failure of the failing clients, newest first, at most {@link recentFailureLimit}:
+   * the ones to look at first.
+   */
+  readonly recentFailures: ReadonlyArray<ResolvedFailure>
 }
 
 /**
@@ -77,10 +139,24 @@ export interface ClientReadiness {
  * @category models
  */
 export interface Readiness {
-  /** Whether every client is ready. */
+  /**
+   * Whether every registered client is ready and, under `resolvedClientReadiness`, the resolved
+   * clients are too.
+   */
   readonly ready: boolean
+  /** The registered clients. */
   readonly clients: ReadonlyArray<ClientReadiness>
+  /** The resolved clients, summarised; `undefined` for a service without `resolveClient`. */
+  readonly resolved: ResolvedClients | undefined
 }
+
+/**
+ * How many failures of resolved clients {@link ResolvedClients.recentFailures} lists.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const recentFailureLimit = 5
 
 /**
  * Warm-up at start: the settings of a token service that make it ready before its first call.
@@ -101,4 +177,17 @@ export interface Options {
    * process stops at start. Transient failures (transport, `5xx`, `429`) never fail it.
    */
   readonly failFast?: boolean | undefined
+  /**
+   * Whether the resolved clients count in {@link Readiness.ready} (with `resolveClient`):
+   * - `"ignore"` (the default): they are summarised in `resolved`, not counted;
+   * - `"anyReady"`: ready only if at least one held resolved client is ready, so that a worker whose
+   *   every tenant fails is not ready, while one refused tenant does not take it out of service;
+   * - `"noneFailing"`: ready only if at least one is ready and none is failing, for a worker whose
+   *   every tenant matters.
+   *
+   * Either way a worker holding no resolved client is not ready: nothing shows yet that any tenant's
+   * tokens flow. Until a first tenant is asked for, a probe that gates the traffic bringing tenants
+   * would keep it out: use it where work arrives otherwise (a queue, a schedule).
+   */
+  readonly resolvedClientReadiness?: "ignore" | "anyReady" | "noneFailing" | undefined
 }

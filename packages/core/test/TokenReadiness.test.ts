@@ -9,13 +9,25 @@ import {
   TokenError,
   TokenLifetime,
   TokenMetrics,
-  type TokenReadiness,
+  TokenReadiness,
   TokenService
 } from "@access-token/core"
 import { TokenServer } from "@access-token/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Deferred, Duration, Effect, Layer, Metric, Redacted, Schedule, TestClock } from "effect"
+import {
+  Context,
+  DateTime,
+  Deferred,
+  Duration,
+  Effect,
+  Fiber,
+  Layer,
+  Metric,
+  Redacted,
+  Schedule,
+  TestClock
+} from "effect"
 import * as FaultServer from "./utils/FaultServer.js"
 
 const SECRET = "s3cr3t-Readiness-Sentinel"
@@ -31,14 +43,17 @@ const client = (tokenEndpoint = "https://auth.example.com/connect/token") => ({
 class FakeEndpoint {
   requests = 0
   gate: Deferred.Deferred<void> | undefined = undefined
-  respond: (n: number) => Effect.Effect<AccessToken.AccessToken, TokenError.TokenEndpointError> = (n) =>
+  respond: (n: number, client: string) => Effect.Effect<AccessToken.AccessToken, TokenError.TokenEndpointError> = (
+    n
+  ) =>
     Effect.map(DateTime.now, (receivedAt) => AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
 
-  readonly layer = TokenEndpointClient.layerTest(() =>
+  readonly layer = TokenEndpointClient.layerTest((client) =>
     Effect.suspend(() => {
       const n = ++this.requests
       const gate = this.gate
-      return gate === undefined ? this.respond(n) : Effect.zipRight(Deferred.await(gate), this.respond(n))
+      const answer = this.respond(n, client.name)
+      return gate === undefined ? answer : Effect.zipRight(Deferred.await(gate), answer)
     })
   )
 
@@ -77,11 +92,13 @@ describe("TokenService.readiness", () => {
           resource: [],
           usable: false,
           usableUntil: undefined,
+          refreshFrom: undefined,
           renewing: false,
           lastSuccess: undefined,
           lastFailure: undefined,
           consecutiveFailures: 0,
-          ready: false
+          ready: false,
+          reason: "never-tried"
         }
       )
 
@@ -125,7 +142,8 @@ describe("TokenService.readiness", () => {
       assert.deepStrictEqual(own(failing).lastFailure, {
         tag: "TokenRefusedError",
         at: yield* DateTime.now,
-        code: "invalid_client"
+        code: "invalid_client",
+        message: refused("invalid_client").message
       })
       assert.notInclude(JSON.stringify(failing), SECRET)
 
@@ -168,6 +186,171 @@ describe("TokenService.readiness", () => {
         true
       ]])
       assert.isFalse(entry.ready, "the client's own token was never acquired")
+    }))
+})
+
+describe("TokenService.readiness: renewal and reasons", () => {
+  it.scoped("tells when background renewal starts: the first call from refreshFrom renews the token", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint)
+      assert.isUndefined(own(yield* service.readiness).refreshFrom)
+      yield* service.getToken("api")
+      const held = own(yield* service.readiness)
+      const refreshFrom = DateTime.toEpochMillis(held.refreshFrom!)
+      const now = DateTime.toEpochMillis(yield* DateTime.now)
+      assert.isAbove(refreshFrom, now)
+      assert.isBelow(refreshFrom, DateTime.toEpochMillis(held.usableUntil!))
+      // A call just before it is a plain hit; the first call from it renews in the background.
+      yield* TestClock.adjust(Duration.millis(refreshFrom - now - 1))
+      yield* service.getToken("api")
+      yield* endpoint.awaitRequests(1)
+      yield* TestClock.adjust("1 millis")
+      yield* service.getToken("api")
+      yield* endpoint.awaitRequests(2)
+      for (let i = 0; i < 100 && own(yield* service.readiness).renewing; i++) yield* Effect.yieldNow()
+      assert.isAbove(DateTime.toEpochMillis(own(yield* service.readiness).refreshFrom!), refreshFrom)
+    }))
+
+  it.scoped("says why a token is not ready: never tried, its first request under way, or failing, with the message", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      const service = yield* makeService(endpoint)
+      const cold = yield* service.readiness
+      assert.strictEqual(own(cold).reason, "never-tried")
+      assert.strictEqual(cold.clients[0].reason, "never-tried")
+
+      const gate = yield* Deferred.make<void>()
+      endpoint.gate = gate
+      endpoint.respond = () =>
+        Effect.fail(
+          new TokenError.TokenRefusedError({
+            client: "api",
+            status: 401,
+            error: "invalid_client",
+            errorDescription: "client authentication failed"
+          })
+        )
+      const first = yield* Effect.fork(service.getToken("api"))
+      yield* endpoint.awaitRequests(1)
+      const requesting = yield* service.readiness
+      assert.strictEqual(own(requesting).reason, "requesting")
+      assert.strictEqual(requesting.clients[0].reason, "requesting")
+      endpoint.gate = undefined
+      yield* Deferred.succeed(gate, void 0)
+      const error = yield* Effect.flip(Fiber.join(first))
+
+      const failing = yield* service.readiness
+      assert.strictEqual(own(failing).reason, "failing")
+      assert.strictEqual(failing.clients[0].reason, "failing")
+      assert.strictEqual(own(failing).lastFailure?.message, error.message)
+      assert.include(own(failing).lastFailure?.message, "invalid_client")
+      assert.notInclude(JSON.stringify(failing), SECRET)
+
+      endpoint.respond = (n) =>
+        Effect.map(
+          DateTime.now,
+          (receivedAt) => AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" })
+        )
+      yield* service.getToken("api")
+      const ready = yield* service.readiness
+      assert.isUndefined(own(ready).reason)
+      assert.isUndefined(ready.clients[0].reason)
+    }))
+})
+
+/** Resolved tenants: `good-*` get tokens, `bad-*` are refused with `invalid_client`. */
+const tenants = (endpoint: FakeEndpoint, options: Partial<TokenService.Options> = {}) => {
+  endpoint.respond = (n, name) =>
+    name.startsWith("bad")
+      ? Effect.fail(new TokenError.TokenRefusedError({ client: name, status: 401, error: "invalid_client" }))
+      : Effect.map(DateTime.now, (receivedAt) =>
+        AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: "1 hour" }))
+  return makeService(endpoint, {
+    clients: {},
+    resolveClient: (name) => Effect.succeed({ ...client(), clientId: `client-${name}` }),
+    ...options
+  })
+}
+
+describe("TokenService.readiness of resolved clients", () => {
+  it.scoped("summarises them: held, ready, usable, failing, and the most recent failures by name", () =>
+    Effect.gen(function*() {
+      const service = yield* tenants(new FakeEndpoint())
+      const none = yield* service.readiness
+      assert.deepStrictEqual(none.resolved, { held: 0, ready: 0, usable: 0, failing: 0, recentFailures: [] })
+
+      yield* service.getToken("good-1")
+      yield* service.getToken("good-2")
+      for (let i = 1; i <= 7; i++) {
+        yield* Effect.flip(service.getToken(`bad-${i}`))
+        yield* TestClock.adjust("1 second")
+      }
+      const view = yield* service.readiness
+      assert.deepStrictEqual(view.clients, [])
+      assert.isTrue(view.ready, "by default, resolved clients are shown but not counted")
+      const { recentFailures, ...counts } = view.resolved!
+      assert.deepStrictEqual(counts, { held: 9, ready: 2, usable: 2, failing: 7 })
+      assert.deepStrictEqual(recentFailures.map((failure) => failure.client), [
+        "bad-7",
+        "bad-6",
+        "bad-5",
+        "bad-4",
+        "bad-3"
+      ])
+      assert.strictEqual(recentFailures.length, TokenReadiness.recentFailureLimit)
+      assert.deepInclude(recentFailures[0], { tag: "TokenRefusedError", code: "invalid_client" })
+      assert.include(recentFailures[0].message, "invalid_client")
+      assert.notInclude(JSON.stringify(view), SECRET)
+
+      // A tenant that recovers leaves the failures; one dropped is no longer held.
+      yield* service.drop("bad-7")
+      const after = (yield* service.readiness).resolved!
+      assert.strictEqual(after.held, 8)
+      assert.strictEqual(after.failing, 6)
+      assert.strictEqual(after.recentFailures[0].client, "bad-6")
+    }))
+
+  it.scoped("anyReady: ready once one resolved client's tokens flow, never with none held", () =>
+    Effect.gen(function*() {
+      const service = yield* tenants(new FakeEndpoint(), { resolvedClientReadiness: "anyReady" })
+      assert.isFalse((yield* service.readiness).ready, "no resolved client held: nothing shows tokens flow")
+      yield* Effect.flip(service.getToken("bad-1"))
+      assert.isFalse((yield* service.readiness).ready)
+      yield* service.getToken("good-1")
+      assert.isTrue((yield* service.readiness).ready, "a refused tenant does not take the worker out")
+    }))
+
+  it.scoped("noneFailing: ready while one resolved client's tokens flow and none fails", () =>
+    Effect.gen(function*() {
+      const service = yield* tenants(new FakeEndpoint(), { resolvedClientReadiness: "noneFailing" })
+      assert.isFalse((yield* service.readiness).ready, "no resolved client held: not ready by vacuous truth")
+      yield* service.getToken("good-1")
+      assert.isTrue((yield* service.readiness).ready)
+      yield* Effect.flip(service.getToken("bad-1"))
+      assert.isFalse((yield* service.readiness).ready)
+      yield* service.drop("bad-1")
+      assert.isTrue((yield* service.readiness).ready)
+    }))
+
+  it.scoped("counts them beside the registered clients, which count as before", () =>
+    Effect.gen(function*() {
+      const service = yield* tenants(new FakeEndpoint(), {
+        clients: { api: client(), "bad-registered": client() },
+        resolvedClientReadiness: "anyReady"
+      })
+      yield* service.getToken("api")
+      yield* Effect.flip(service.getToken("bad-registered"))
+      yield* service.getToken("good-1")
+      assert.isFalse((yield* service.readiness).ready, "a registered client is refused")
+      const registeredOnly = yield* tenants(new FakeEndpoint(), {
+        clients: { api: client() },
+        resolvedClientReadiness: "anyReady"
+      })
+      yield* registeredOnly.getToken("api")
+      assert.isFalse((yield* registeredOnly.readiness).ready, "the registered client's tokens flow, no tenant's")
+      yield* registeredOnly.getToken("good-1")
+      assert.isTrue((yield* registeredOnly.readiness).ready)
     }))
 })
 

@@ -23,12 +23,15 @@ import {
 } from "../TokenError.js"
 import type * as TokenService from "../TokenService.js"
 import { sameDefinition } from "./definition.js"
+import { carry } from "./readiness.js"
 import type { Registration } from "./slots.js"
 
 /** The resolved clients of one token service. */
 export interface ClientResolution {
   /** The definition held for `name` now, resolving nothing. */
   readonly held: (name: string) => Effect.Effect<Registration | undefined>
+  /** Every definition held now, for the readiness view. */
+  readonly definitions: Effect.Effect<ReadonlyArray<Registration>>
   /** A token for the client `name` resolves to, its definition rotated once on `invalid_client`. */
   readonly token: (name: string, parameters: TokenService.GetTokenParameters | undefined) => Effect.Effect<
     AccessToken,
@@ -87,7 +90,7 @@ export const make = (options: {
         latest.set(name, registration)
         if (latest.size > capacity) latest.delete(latest.keys().next().value!)
         return previous === undefined || sameDefinition(previous.client, registration.client)
-          ? Effect.succeed(registration)
+          ? Effect.succeed(carry(previous, registration))
           : Effect.as(forget(previous), registration)
       })
     const resolutions = yield* Cache.makeWith({
@@ -154,6 +157,7 @@ export const make = (options: {
 
     return {
       held,
+      definitions: resolutions.values,
       token: (name, parameters) =>
         Effect.flatMap(resolved(name), (registration) =>
           Effect.catchIf(

@@ -58,8 +58,14 @@ export const make = (
 
     return {
       clients: table.names,
-      readiness: Effect.clockWith((clock) =>
-        Effect.sync(() => snapshot(table, clock.unsafeCurrentTimeMillis()))
+      readiness: Effect.flatMap(
+        resolution === undefined ? Effect.succeed(undefined) : resolution.definitions,
+        (resolved) =>
+          Effect.clockWith((clock) =>
+            Effect.sync(() =>
+              snapshot(table, resolved, options.resolvedClientReadiness, clock.unsafeCurrentTimeMillis())
+            )
+          )
       ),
       client: (client) => Effect.map(known(client), (registration) => registration.client),
       getToken: (client, parameters) => {

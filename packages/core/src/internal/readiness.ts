@@ -4,7 +4,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type { AccessToken } from "../AccessToken.js"
 import type { TokenError } from "../TokenError.js"
-import type * as TokenReadiness from "../TokenReadiness.js"
+import * as TokenReadiness from "../TokenReadiness.js"
 import type { Registration, Slot, Slots } from "./slots.js"
 
 /**
@@ -39,27 +39,107 @@ export const record = (slot: Slot, exit: Exit.Exit<AccessToken, TokenError>, now
   // An interruption is no failure of the token's: its request was cancelled with the service.
   if (error === undefined) return
   slot.failures++
-  slot.lastFailure = { tag: error._tag, at: DateTime.unsafeMake(now), code: codeOf(error) }
+  // The message is the one the error is logged with: written to hold no secret and no token.
+  slot.lastFailure = { tag: error._tag, at: DateTime.unsafeMake(now), code: codeOf(error), message: error.message }
 }
 
 const stateOf = (slot: Slot, now: number): TokenReadiness.TokenState => {
   const current = slot.current
   const usable = current !== undefined && now < current.staleAt
+  const renewing = slot.inflight !== undefined || slot.refreshing
+  const ready = usable || (slot.lastSuccessAt !== undefined && slot.failures === 0)
   return {
     scope: slot.request.scope,
     resource: slot.request.resource,
     usable,
     usableUntil: current === undefined ? undefined : DateTime.unsafeMake(current.staleAt),
-    renewing: slot.inflight !== undefined || slot.refreshing,
+    // The instant `lifetime.ts` decided when the token was received, which the hot path compares
+    // with the clock; it may fall within a millisecond, and the clock ticks in whole ones.
+    refreshFrom: current === undefined ? undefined : DateTime.unsafeMake(Math.ceil(current.refreshAt)),
+    renewing,
     lastSuccess: slot.lastSuccessAt === undefined ? undefined : DateTime.unsafeMake(slot.lastSuccessAt),
     lastFailure: slot.lastFailure,
     consecutiveFailures: slot.failures,
-    ready: usable || (slot.lastSuccessAt !== undefined && slot.failures === 0)
+    ready,
+    // Not ready: it never succeeded (so never failed either, or it would be failing), or it failed last.
+    reason: ready ? undefined : slot.failures > 0 ? "failing" : renewing ? "requesting" : "never-tried"
   }
 }
 
-/** The readiness of every client and every token the service holds, at `now`. */
-export const snapshot = (table: Slots, now: number): TokenReadiness.Readiness => {
+/**
+ * Carries the record of a definition's own token to `to`, the definition that replaces it unchanged
+ * (resolved again after its time to live, or after a refusal), so that a tenant's failures stay on
+ * view across its resolutions; returns `to`.
+ */
+export const carry = (from: Registration | undefined, to: Registration): Registration => {
+  const target = to.defaultSlot
+  if (from === undefined || from === to || target.lastSuccessAt !== undefined || target.lastFailure !== undefined) {
+    return to
+  }
+  target.lastSuccessAt = from.defaultSlot.lastSuccessAt
+  target.lastFailure = from.defaultSlot.lastFailure
+  target.failures = from.defaultSlot.failures
+  return to
+}
+
+/** Counts the resolved clients `resolved`, their tokens looked up in `others`. */
+const summary = (
+  resolved: ReadonlyArray<Registration>,
+  others: Map<Registration, Array<TokenReadiness.TokenState>>,
+  now: number
+): TokenReadiness.ResolvedClients => {
+  let [ready, usable, failing] = [0, 0, 0]
+  const failures: Array<TokenReadiness.ResolvedFailure> = []
+  for (const registration of resolved) {
+    const own = stateOf(registration.defaultSlot, now)
+    // A resolved client's callers may only ever ask with other parameters: its own token, never
+    // asked for, says nothing about it.
+    const tokens = own.reason === "never-tried"
+      ? others.get(registration) ?? []
+      : [own, ...others.get(registration) ?? []]
+    let latest: TokenReadiness.Failure | undefined
+    for (const token of tokens) {
+      if (token.reason !== "failing" || token.lastFailure === undefined) continue
+      if (latest === undefined || DateTime.lessThan(latest.at, token.lastFailure.at)) latest = token.lastFailure
+    }
+    if (tokens.some((token) => token.usable)) usable++
+    if (latest !== undefined) {
+      failing++
+      failures.push({ client: registration.name, ...latest })
+    } else if (tokens.some((token) => token.ready)) {
+      ready++
+    }
+  }
+  failures.sort((a, b) => DateTime.toEpochMillis(b.at) - DateTime.toEpochMillis(a.at))
+  return {
+    held: resolved.length,
+    ready,
+    usable,
+    failing,
+    recentFailures: failures.slice(0, TokenReadiness.recentFailureLimit)
+  }
+}
+
+/** Whether the resolved clients count as ready under `rule`. */
+const resolvedReady = (
+  rule: TokenReadiness.Options["resolvedClientReadiness"],
+  resolved: TokenReadiness.ResolvedClients | undefined
+): boolean => {
+  if (resolved === undefined || rule === undefined || rule === "ignore") return true
+  // Never by vacuous truth: a worker holding no resolved client has shown no tenant's tokens flow.
+  return resolved.ready > 0 && (rule === "anyReady" || resolved.failing === 0)
+}
+
+/**
+ * The readiness of every registered client and every token the service holds, and a summary of
+ * the resolved clients held (`undefined` without a resolver), at `now`.
+ */
+export const snapshot = (
+  table: Slots,
+  resolvedRegistrations: ReadonlyArray<Registration> | undefined,
+  rule: TokenReadiness.Options["resolvedClientReadiness"],
+  now: number
+): TokenReadiness.Readiness => {
   const others = new Map<Registration, Array<TokenReadiness.TokenState>>()
   for (const slot of table.requested()) {
     let states = others.get(slot.registration)
@@ -68,7 +148,13 @@ export const snapshot = (table: Slots, now: number): TokenReadiness.Readiness =>
   }
   const clients = table.registrations.map((registration): TokenReadiness.ClientReadiness => {
     const own = stateOf(registration.defaultSlot, now)
-    return { client: registration.name, ready: own.ready, tokens: [own, ...(others.get(registration) ?? [])] }
+    return {
+      client: registration.name,
+      ready: own.ready,
+      reason: own.reason,
+      tokens: [own, ...(others.get(registration) ?? [])]
+    }
   })
-  return { ready: clients.every((client) => client.ready), clients }
+  const resolved = resolvedRegistrations === undefined ? undefined : summary(resolvedRegistrations, others, now)
+  return { ready: clients.every((client) => client.ready) && resolvedReady(rule, resolved), clients, resolved }
 }
