@@ -223,6 +223,8 @@ describe("secrets and tokens", () => {
             } else {
               observed.add(`${fault.name}: token`, exit.value)
             }
+            // The readiness view quotes the last failure's message.
+            observed.add(`${fault.name}: readiness`, yield* tokens.readiness)
             yield* fault.stop(server)
             yield* tokens.invalidate("worker")
           }
@@ -243,6 +245,13 @@ describe("secrets and tokens", () => {
             observed.pieces.some(({ text, where }) => where === "log" && text.includes("Background renewal"))
           yield* Effect.sleep("20 millis").pipe(Effect.repeat({ until: renewalLogged, times: 100 }))
           assert.isTrue(renewalLogged(), "the failed renewal was logged")
+          const view = yield* tokens.readiness
+          assert.include(
+            view.clients[0].tokens[0].lastFailure?.message,
+            "server_error: no ",
+            "the echo is quoted, masked"
+          )
+          observed.add("the readiness view after the echo", view)
 
           // The wire: the secret only where the credential style puts it, the token never; an
           // assertion, new on every attempt, never anywhere else.
