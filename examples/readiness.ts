@@ -8,11 +8,20 @@
  * (`invalid_client`, `unauthorized_client`) stops the process at start with that error, while a
  * transient failure (transport, `5xx`, `429`) is retried in the background and shows on `/ready`.
  *
+ * Tenants found at run time show on `/ready` too: `TENANTS=acme,globex` names them, each configured
+ * as `TENANT_ACME_TOKEN_ENDPOINT`, `TENANT_ACME_CLIENT_ID`, ... and resolved when first asked for.
+ * The worker gets each tenant's token every cycle; `/ready` summarises them under `resolved` (how
+ * many are held, ready, usable, failing, and the latest failures by tenant) and, with tenants, is
+ * `200` only once at least one tenant's tokens flow (`resolvedClientReadiness: "anyReady"`): one
+ * refused tenant does not take the worker out of service, every tenant failing does. A token that
+ * is not ready says why (`reason`: `never-tried`, `requesting`, `failing` with `lastFailure.message`);
+ * a usable one says when its background renewal starts (`refreshFrom`).
+ *
  * Configured like `worker.ts` (`settings.ts`: the embedded token server and API, or `IDENTITYSERVER_*`
  * and `API_BASE_URL`); `READY_PORT` is the endpoint's port (default 8080, `0` for any free one).
  */
 import type { TokenReadiness } from "@access-token/core"
-import { TokenService } from "@access-token/core"
+import { ClientCredentialsClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer, NodeRuntime } from "@effect/platform-node"
@@ -22,19 +31,28 @@ import { settings } from "./settings.js"
 
 const iso = (at: DateTime.Utc | undefined) => at === undefined ? undefined : DateTime.formatIso(at)
 
+const failureJson = <F extends TokenReadiness.Failure>(failure: F | undefined) =>
+  failure === undefined ? undefined : { ...failure, at: iso(failure.at) }
+
 /** The view as JSON: instants as ISO strings. It holds no secret and no token. */
 const toJson = (readiness: TokenReadiness.Readiness) => ({
   ready: readiness.ready,
   clients: readiness.clients.map((client) => ({
     client: client.client,
     ready: client.ready,
+    reason: client.reason,
     tokens: client.tokens.map((token) => ({
       ...token,
       usableUntil: iso(token.usableUntil),
+      refreshFrom: iso(token.refreshFrom),
       lastSuccess: iso(token.lastSuccess),
-      lastFailure: token.lastFailure === undefined ? undefined : { ...token.lastFailure, at: iso(token.lastFailure.at) }
+      lastFailure: failureJson(token.lastFailure)
     }))
-  }))
+  })),
+  resolved: readiness.resolved === undefined ? undefined : {
+    ...readiness.resolved,
+    recentFailures: readiness.resolved.recentFailures.map(failureJson)
+  }
 })
 
 /** `GET /ready`, answered from the token service once it is built, `503` before. */
@@ -70,12 +88,16 @@ const program = Effect.gen(function*() {
   }
 
   const { apiBaseUrl, client: identityserver } = yield* settings
+  const tenants = yield* Config.array(Config.string(), "TENANTS").pipe(Config.withDefault([]))
   const live = AccessTokenHttpClient.layer({ client: "identityserver", baseUrl: apiBaseUrl }).pipe(
     Layer.provideMerge(
       TokenService.layerDefault({
         clients: { identityserver },
         warmUp: true,
-        failFast: true
+        failFast: true,
+        resolveClient: (tenant) => ClientCredentialsClient.config(`TENANT_${tenant.toUpperCase()}`),
+        // Without tenants, none would ever be held, and the worker never ready.
+        resolvedClientReadiness: tenants.length > 0 ? "anyReady" : "ignore"
       })
     ),
     Layer.provide(NodeHttpClient.layerUndici)
@@ -84,11 +106,21 @@ const program = Effect.gen(function*() {
   yield* Deferred.succeed(tokens, Context.get(context, TokenService.TokenService))
 
   const client = Context.get(context, HttpClient.HttpClient)
+  const service = Context.get(context, TokenService.TokenService)
   const interval = yield* Config.duration("WORKER_INTERVAL").pipe(Config.withDefault("5 seconds"))
+  // Each cycle: the API call, and each tenant's token (the work done on its behalf, in a real worker).
+  const tenantToken = (tenant: string) =>
+    service.getToken(tenant).pipe(
+      Effect.matchEffect({
+        onFailure: (error) => Effect.logWarning(`Tenant ${tenant}: ${error.message}`),
+        onSuccess: () => Effect.logInfo(`Tenant ${tenant}: token in hand`)
+      })
+    )
   yield* client.get("test").pipe(
     Effect.flatMap((response) => response.text),
     Effect.flatMap((text) => Effect.logInfo(`API response: ${text}`)),
     Effect.catchAll((error) => Effect.logError(`API call failed: ${error.message}`)),
+    Effect.zipRight(Effect.forEach(tenants, tenantToken, { concurrency: "unbounded", discard: true })),
     Effect.repeat(Schedule.spaced(interval))
   )
 })

@@ -3,19 +3,51 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { interrupt, run } from "./utils/run.js"
 
+interface Failure {
+  readonly tag: string
+  readonly code?: string
+  readonly message: string
+}
+
 interface View {
   readonly ready: boolean
   readonly starting?: boolean
   readonly clients?: ReadonlyArray<{
     readonly client: string
     readonly ready: boolean
+    readonly reason?: string
     readonly tokens: ReadonlyArray<{
       readonly usable: boolean
-      readonly lastFailure?: { readonly tag: string; readonly code?: string }
+      readonly refreshFrom?: string
+      readonly reason?: string
+      readonly lastFailure?: Failure
       readonly consecutiveFailures: number
     }>
   }>
+  readonly resolved?: {
+    readonly held: number
+    readonly ready: number
+    readonly usable: number
+    readonly failing: number
+    readonly recentFailures: ReadonlyArray<Failure & { readonly client: string }>
+  }
 }
+
+/** Three tenants the token server knows; the worker is given a wrong secret for initech. */
+const tenants = ["acme", "globex", "initech"]
+const tenantSecret = (tenant: string) => `${tenant}-secret-value`
+const wrongSecret = "initech-wrong-secret-value"
+
+const tenantSettings = (tokenEndpoint: string): Record<string, string> =>
+  Object.fromEntries(tenants.flatMap((tenant) => {
+    const prefix = `TENANT_${tenant.toUpperCase()}`
+    return [
+      [`${prefix}_TOKEN_ENDPOINT`, tokenEndpoint],
+      [`${prefix}_CLIENT_ID`, `tenant-${tenant}`],
+      [`${prefix}_CLIENT_SECRET`, tenant === "initech" ? wrongSecret : tenantSecret(tenant)],
+      [`${prefix}_SCOPE`, "api"]
+    ]
+  }))
 
 const probe = (url: string) =>
   Effect.promise(async () => {
@@ -29,7 +61,14 @@ const probe = (url: string) =>
  */
 const gatedTokenServer = Effect.gen(function*() {
   const server = yield* TokenServer.make({
-    clients: [{ clientId: "ready-worker", clientSecret: "ready-secret", scopes: ["api"] }]
+    clients: [
+      { clientId: "ready-worker", clientSecret: "ready-secret", scopes: ["api"] },
+      ...tenants.map((tenant) => ({
+        clientId: `tenant-${tenant}`,
+        clientSecret: tenantSecret(tenant),
+        scopes: ["api"]
+      }))
+    ]
   })
   let open = false
   const gate = yield* LoopbackServer.make((request, response) => {
@@ -55,7 +94,7 @@ const gatedTokenServer = Effect.gen(function*() {
 
 describe("examples/readiness.ts", () => {
   it.scopedLive(
-    "answers /ready with 503 while the token endpoint fails, then 200 once tokens flow",
+    "answers /ready with 503 and the reasons while the token endpoint fails, then 200 once tokens flow for the worker and a tenant",
     () =>
       Effect.gen(function*() {
         const { api, gate, open } = yield* gatedTokenServer
@@ -65,39 +104,59 @@ describe("examples/readiness.ts", () => {
           IDENTITYSERVER_CLIENT_ID: "ready-worker",
           IDENTITYSERVER_CLIENT_SECRET: "ready-secret",
           IDENTITYSERVER_SCOPE: "api",
-          API_BASE_URL: api.baseUrl
+          API_BASE_URL: api.baseUrl,
+          TENANTS: tenants.join(","),
+          ...tenantSettings(`${gate.origin}/token`)
         })
         yield* Effect.addFinalizer(() => Effect.sync(() => worker.child.kill("SIGKILL")))
         yield* Effect.promise(() => worker.waitFor("/ready", 1))
         const url = /Readiness endpoint at (\S+)/.exec(worker.output())![1]
 
-        // Not ready: the service is starting, then its warm-up has failed with the 503 and retries.
+        // Not ready: the service is starting, then its warm-up and every tenant fail with the 503.
         const failing = yield* probe(url).pipe(
-          Effect.filterOrFail(({ text }) => (JSON.parse(text) as View).clients !== undefined),
+          Effect.filterOrFail(({ text }) => (JSON.parse(text) as View).resolved?.failing === tenants.length),
           Effect.retry(Schedule.spaced("100 millis")),
           Effect.timeout("20 seconds")
         )
         assert.strictEqual(failing.status, 503)
         const notReady = JSON.parse(failing.text) as View
         assert.isFalse(notReady.ready)
-        const [token] = notReady.clients![0].tokens
+        const [registered] = notReady.clients!
+        assert.strictEqual(registered.reason, "failing")
+        const [token] = registered.tokens
         assert.isFalse(token.usable)
+        assert.strictEqual(token.reason, "failing")
         assert.deepInclude(token.lastFailure, { tag: "InvalidTokenResponseError", code: "503" })
+        assert.include(token.lastFailure!.message, "HTTP 503")
         assert.isAtLeast(token.consecutiveFailures, 1)
+        assert.deepInclude(notReady.resolved, { held: 3, ready: 0, usable: 0, failing: 3 })
+        assert.deepStrictEqual(notReady.resolved!.recentFailures.map((failure) => failure.client).sort(), tenants)
 
+        // Ready once the worker's token and at least one tenant's flow; the refused tenant shows.
         open()
         const ready = yield* probe(url).pipe(
-          Effect.filterOrFail(({ status }) => status === 200),
+          Effect.filterOrFail(({ status, text }) => {
+            const view = JSON.parse(text) as View
+            return status === 200 && view.resolved?.ready === 2 && view.resolved.failing === 1
+          }),
           Effect.retry(Schedule.spaced("200 millis")),
           Effect.timeout("30 seconds")
         )
         const view = JSON.parse(ready.text) as View
         assert.isTrue(view.ready)
-        assert.isTrue(view.clients![0].tokens[0].usable)
-        assert.notInclude(ready.text, "ready-secret")
+        const [own] = view.clients![0].tokens
+        assert.isTrue(own.usable)
+        assert.isUndefined(own.reason)
+        assert.isAbove(Date.parse(own.refreshFrom!), Date.now())
+        const [refused] = view.resolved!.recentFailures
+        assert.deepInclude(refused, { client: "initech", tag: "TokenRefusedError", code: "invalid_client" })
         yield* Effect.promise(() => worker.waitFor("API response:", 1))
+        yield* Effect.promise(() => worker.waitFor("Tenant acme: token in hand", 1))
         const exit = yield* Effect.promise(() => interrupt(worker))
-        assert.notInclude(worker.output(), "ready-secret")
+        for (const secret of ["ready-secret", wrongSecret, ...tenants.map(tenantSecret)]) {
+          assert.notInclude(failing.text + ready.text, secret)
+          assert.notInclude(worker.output(), secret)
+        }
         assert.strictEqual(exit.code, 0)
       }),
     60_000
