@@ -1,7 +1,8 @@
 /**
  * What a readiness probe or a dashboard needs to know about a worker's tokens, per client and per
- * distinct token: whether a usable token is held and until when, whether a renewal is under way,
- * and the last failure. Read it with `TokenService.readiness`; reading costs the hot path nothing.
+ * distinct token: whether a usable token is held, until when and when its renewal starts, whether a
+ * renewal is under way, the last failure and why a token is not ready; the clients resolved at run
+ * time, summarised. Read it with `TokenService.readiness`; reading costs the hot path nothing.
  * A worker that must not take traffic before its tokens are in hand warms them up at start.
  *
  * @since 0.2.0
@@ -159,7 +160,8 @@ export interface Readiness {
 export const recentFailureLimit = 5
 
 /**
- * Warm-up at start: the settings of a token service that make it ready before its first call.
+ * Warm-up at start, the settings of a token service that make it ready before its first call, and
+ * what counts as ready.
  *
  * @since 0.2.0
  * @category models
