@@ -30,8 +30,8 @@ import type { Registration } from "./slots.js"
 export interface ClientResolution {
   /** The definition held for `name` now, resolving nothing. */
   readonly held: (name: string) => Effect.Effect<Registration | undefined>
-  /** Every definition held now, for the readiness view. */
-  readonly definitions: Effect.Effect<ReadonlyArray<Registration>>
+  /** The definitions held now, current or due to be resolved again. */
+  readonly registrations: () => Iterable<Registration>
   /** A token for the client `name` resolves to, its definition rotated once on `invalid_client`. */
   readonly token: (name: string, parameters: TokenService.GetTokenParameters | undefined) => Effect.Effect<
     AccessToken,
@@ -157,7 +157,7 @@ export const make = (options: {
 
     return {
       held,
-      definitions: resolutions.values,
+      registrations: () => latest.values(),
       token: (name, parameters) =>
         Effect.flatMap(resolved(name), (registration) =>
           Effect.catchIf(

@@ -58,16 +58,13 @@ export const make = (
 
     return {
       clients: table.names,
-      readiness: Effect.flatMap(
-        resolution === undefined ? Effect.succeed(undefined) : resolution.definitions,
-        (resolved) =>
-          Effect.clockWith((clock) =>
-            Effect.sync(() =>
-              snapshot(table, resolved, options.resolvedClientReadiness, clock.unsafeCurrentTimeMillis())
-            )
-          )
+      readiness: Effect.clockWith((clock) =>
+        Effect.sync(() =>
+          snapshot(table, resolution?.registrations(), options.resolvedClientReadiness, clock.unsafeCurrentTimeMillis())
+        )
       ),
-      client: (client) => Effect.map(known(client), (registration) => registration.client),
+      client: (client) =>
+        Effect.map(known(client), (registration) => registration.client),
       getToken: (client, parameters) => {
         const registration = table.registration(client)
         if (!slots.isFailure(registration)) return tokenOf(registration, parameters)

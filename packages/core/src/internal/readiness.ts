@@ -84,13 +84,14 @@ export const carry = (from: Registration | undefined, to: Registration): Registr
 
 /** Counts the resolved clients `resolved`, their tokens looked up in `others`. */
 const summary = (
-  resolved: ReadonlyArray<Registration>,
+  resolved: Iterable<Registration>,
   others: Map<Registration, Array<TokenReadiness.TokenState>>,
   now: number
 ): TokenReadiness.ResolvedClients => {
-  let [ready, usable, failing] = [0, 0, 0]
+  let [held, ready, usable, failing] = [0, 0, 0, 0]
   const failures: Array<TokenReadiness.ResolvedFailure> = []
   for (const registration of resolved) {
+    held++
     const own = stateOf(registration.defaultSlot, now)
     // A resolved client's callers may only ever ask with other parameters: its own token, never
     // asked for, says nothing about it.
@@ -112,7 +113,7 @@ const summary = (
   }
   failures.sort((a, b) => DateTime.toEpochMillis(b.at) - DateTime.toEpochMillis(a.at))
   return {
-    held: resolved.length,
+    held,
     ready,
     usable,
     failing,
@@ -136,7 +137,7 @@ const resolvedReady = (
  */
 export const snapshot = (
   table: Slots,
-  resolvedRegistrations: ReadonlyArray<Registration> | undefined,
+  resolvedRegistrations: Iterable<Registration> | undefined,
   rule: TokenReadiness.Options["resolvedClientReadiness"],
   now: number
 ): TokenReadiness.Readiness => {
