@@ -61,7 +61,8 @@ const stateOf = (slot: Slot, now: number): TokenReadiness.TokenState => {
     lastFailure: slot.lastFailure,
     consecutiveFailures: slot.failures,
     ready,
-    // Not ready: it never succeeded (so never failed either, or it would be failing), or it failed last.
+    // Not ready is no usable token and a failure since the last success, or no settled acquisition
+    // at all: then either its first request is under way, or nothing has asked for it.
     reason: ready ? undefined : slot.failures > 0 ? "failing" : renewing ? "requesting" : "never-tried"
   }
 }
