@@ -56,15 +56,15 @@ export const make = (
         found === undefined ? Effect.fail(registration) : Effect.succeed(found))
     }
 
+    const rule = options.resolvedClientReadiness
     return {
       clients: table.names,
       readiness: Effect.clockWith((clock) =>
         Effect.sync(() =>
-          snapshot(table, resolution?.registrations(), options.resolvedClientReadiness, clock.unsafeCurrentTimeMillis())
+          snapshot(table, resolution?.registrations(), rule, clock.unsafeCurrentTimeMillis())
         )
       ),
-      client: (client) =>
-        Effect.map(known(client), (registration) => registration.client),
+      client: (client) => Effect.map(known(client), (registration) => registration.client),
       getToken: (client, parameters) => {
         const registration = table.registration(client)
         if (!slots.isFailure(registration)) return tokenOf(registration, parameters)
