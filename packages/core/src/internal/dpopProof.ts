@@ -12,7 +12,7 @@ import * as Jose from "jose"
 import type * as AccessToken from "../AccessToken.js"
 import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import type * as DPoP from "../DPoP.js"
-import { InvalidTokenResponseError, type TokenEndpointError } from "../TokenError.js"
+import type { TokenEndpointError } from "../TokenError.js"
 import type { NonceStore } from "./dpopNonce.js"
 
 /** @internal */
@@ -350,8 +350,9 @@ const isNonceRefusal = (error: TokenEndpointError): boolean =>
 /**
  * One attempt at the token endpoint, with DPoP when the client uses it: a new proof on every try
  * (built after `encode`, so after a fresh client assertion too), one more try when the endpoint
- * refuses with `use_dpop_nonce` and has just given a nonce (RFC 9449 §8), and a `Bearer` answer
- * refused unless the client allows the downgrade. `send` must feed `nonces` from every response.
+ * refuses with `use_dpop_nonce` and has just given a nonce (RFC 9449 §8). `send` must feed `nonces`
+ * from every response, and refuse a `Bearer` answer unless the client allows the downgrade (the
+ * token response does, with the answer's status and content type at hand).
  *
  * @internal
  */
@@ -371,19 +372,6 @@ export const tokenAttempt = (
   )
   return once.pipe(
     Effect.catchIf((error) => isNonceRefusal(error) && nonces.get(tokenEndpoint) !== undefined, () => once),
-    Effect.flatMap((token) =>
-      token.type === "DPoP" || dpop.allowBearer
-        ? Effect.succeed(token)
-        : Effect.fail(
-          new InvalidTokenResponseError({
-            client: client.name,
-            status: 200,
-            reason: `token_type is ${token.type}, not DPoP: the token endpoint ignored the DPoP proof, so the token ` +
-              `is not bound to the client's key (set dpop.allowBearer to accept such a token)`,
-            body: `token_type: ${token.type}`
-          })
-        )
-    ),
     redactingProofs
   )
 }

@@ -209,7 +209,17 @@ const interpret = (
   if (typeof body === "string") return invalid(body)
   const decoded = decodeTokenResponse(body)
   if (Either.isLeft(decoded)) return invalid(describeIssues(decoded.left))
-  return Either.right(AccessToken.fromResponse(decoded.right, DateTime.unsafeMake(sentAt)))
+  const token = AccessToken.fromResponse(decoded.right, DateTime.unsafeMake(sentAt))
+  // Judged here, with the answer at hand, so that the error tells its status and content type.
+  if (client.dpop !== undefined && token.type !== "DPoP" && !client.dpop.allowBearer) {
+    return invalid(
+      `token_type is ${
+        redactText(token.type, secrets, 40)
+      }, not DPoP: the token endpoint ignored the DPoP proof, so the token is not bound to the client's key ` +
+        `(set dpop.allowBearer to accept such a token)`
+    )
+  }
+  return Either.right(token)
 }
 
 /**
