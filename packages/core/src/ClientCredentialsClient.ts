@@ -14,6 +14,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ClientAuthentication from "./ClientAuthentication.js"
 import * as DPoP from "./DPoP.js"
+import { issuerOfUrl } from "./internal/discovery.js"
 import { reservedParameters } from "./internal/form.js"
 import { checkAuthentication, grantAndAuthentication } from "./internal/loadAuthentication.js"
 import { checkTransport } from "./internal/transport.js"
@@ -172,7 +173,10 @@ export interface Input {
   readonly tokenEndpoint?: string | URL | undefined
   /**
    * The issuer, in place of `tokenEndpoint` (give one of the two): the token endpoint is found in its
-   * metadata, which `TokenService` retrieves once and keeps fresh.
+   * metadata, which `TokenService` retrieves once and keeps fresh. It must be the metadata's `issuer`
+   * character for character: a `URL` is its `href` without the `/` of a root path
+   * (`new URL("https://login.example.com")` is `https://login.example.com`); an issuer published with
+   * a trailing `/` on its root is given as that string.
    */
   readonly issuer?: string | URL | undefined
   /** Required, unless a service-account key file (`grant.serviceAccountKey`) gives it. */
@@ -284,7 +288,7 @@ export const make = (
     ...input,
     name: clientName,
     tokenEndpoint: input.tokenEndpoint instanceof URL ? input.tokenEndpoint.href : input.tokenEndpoint,
-    issuer: input.issuer instanceof URL ? input.issuer.href : input.issuer,
+    issuer: input.issuer instanceof URL ? issuerOfUrl(input.issuer) : input.issuer,
     resource: typeof input.resource === "string" ? [input.resource] : input.resource,
     expirationBuffer: duration(input.expirationBuffer),
     defaultLifetime: duration(input.defaultLifetime)

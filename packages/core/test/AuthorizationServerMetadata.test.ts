@@ -244,6 +244,19 @@ describe("AuthorizationServerMetadata.discover", () => {
       assert.deepStrictEqual(server.urls(), [RFC8414])
     }))
 
+  it.effect("an issuer that differs from the document's by a trailing slash only is refused, and the message says so", () =>
+    Effect.gen(function*() {
+      for (const [configured, published] of [[ISSUER, `${ISSUER}/`], [`${ISSUER}/`, ISSUER]]) {
+        const server = fakeServer({ [RFC8414]: [json(200, documentOf(published))] })
+        const error = errorWithTag(yield* discover(server, configured), "InvalidMetadataError")
+        assert.strictEqual(error.reason, "IssuerMismatch")
+        assert.include(
+          error.message,
+          `the two differ by a trailing slash only: configure the issuer as the string ${JSON.stringify(published)}`
+        )
+      }
+    }))
+
   it.effect("a redirect is never followed: the next location is tried, and the target never asked", () =>
     Effect.gen(function*() {
       const elsewhere = "https://attacker.example/.well-known/openid-configuration"
@@ -403,7 +416,7 @@ describe("AuthorizationServerMetadata against oidc-provider", () => {
 })
 
 describe("a client configured by issuer", () => {
-  const clientBy = (issuer: string, overrides: Partial<ClientCredentialsClient.Input> = {}) => ({
+  const clientBy = (issuer: string | URL, overrides: Partial<ClientCredentialsClient.Input> = {}) => ({
     issuer,
     clientId: "m2m",
     clientSecret: Redacted.make("secret"),
@@ -431,6 +444,34 @@ describe("a client configured by issuer", () => {
     assert.include(made({ issuer: "https://as.example.com?tenant=a" }).message, "issuer: must be an absolute")
     assert.include(made({ issuer: "http://as.example.com" }).message, "issuer: plain http to as.example.com")
   })
+
+  it("given as a URL, is its href, but for a root path: the / the URL parser adds is dropped", () => {
+    const issuerOf = (issuer: URL) => Effect.runSync(ClientCredentialsClient.make(clientBy(issuer), "billing")).issuer
+    assert.strictEqual(issuerOf(new URL("https://login.example.com")), "https://login.example.com")
+    assert.strictEqual(issuerOf(new URL("https://login.example.com/")), "https://login.example.com")
+    assert.strictEqual(issuerOf(new URL("https://login.example.com:8443")), "https://login.example.com:8443")
+    assert.strictEqual(issuerOf(new URL("https://login.example.com/tenants/a")), "https://login.example.com/tenants/a")
+    assert.strictEqual(
+      issuerOf(new URL("https://login.example.com/tenants/a/")),
+      "https://login.example.com/tenants/a/"
+    )
+  })
+
+  it.effect("given as a URL, matches a root issuer published without a trailing slash, not one published with it", () =>
+    Effect.gen(function*() {
+      for (const [published, matches] of [[ISSUER, true], [`${ISSUER}/`, false]] as const) {
+        const server = fakeServer({ [RFC8414]: [json(200, documentOf(published))] })
+        const endpoint = yield* TokenEndpointClient.make().pipe(
+          Effect.provideService(HttpClient.HttpClient, server.http)
+        )
+        const client = yield* ClientCredentialsClient.make(clientBy(new URL(ISSUER)), "billing")
+        const fiber = yield* Effect.fork(Effect.exit(endpoint.discover(client.issuer!)))
+        yield* TestClock.adjust("1 minute")
+        const result = yield* Fiber.join(fiber)
+        if (matches) assert.strictEqual(documentFrom(result).metadata.issuer, ISSUER)
+        else assert.strictEqual(errorWithTag(result, "InvalidMetadataError").reason, "IssuerMismatch")
+      }
+    }))
 
   it.effect("is read from <PREFIX>_ISSUER in place of <PREFIX>_TOKEN_ENDPOINT", () =>
     Effect.gen(function*() {
@@ -494,6 +535,15 @@ describe("a client configured by issuer", () => {
       assert.strictEqual(Jose.decodeJwt(Redacted.value(token.value)).iss, server.issuer)
       const requests = yield* server.tokenRequests
       assert.deepStrictEqual(requests.map((request) => [request.clientId, request.outcome]), [["m2m", "success"]])
+    }))
+
+  it.scoped("an issuer given as a URL gets tokens from oidc-provider, whose root issuer has no trailing slash", () =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make()
+      assert.isFalse(server.issuer.endsWith("/"))
+      const tokens = yield* service({ clients: { billing: clientBy(new URL(server.issuer)) } })
+      const token = yield* tokens.getToken("billing")
+      assert.strictEqual(Jose.decodeJwt(Redacted.value(token.value)).iss, server.issuer)
     }))
 
   it.scoped("a document for another issuer is a typed error, and no token request is sent", () =>

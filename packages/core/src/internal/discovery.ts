@@ -34,6 +34,17 @@ export const wellKnownUrl = (issuer: URL, wellKnown: WellKnown): string => {
 }
 
 /**
+ * The issuer identifier a `URL` object stands for: its `href`, except for a root path. A URL object
+ * does not remember whether a root path was written: `href` always ends one in the `/` the parser
+ * adds, although most services publish their root issuer without it (`https://login.example.com`).
+ * So a root path is read as no path, and `new URL("https://login.example.com")` is the issuer
+ * `https://login.example.com`; an issuer published with a trailing `/` on its root is configured as
+ * that string. Any other path is kept as the parser wrote it.
+ */
+export const issuerOfUrl = (url: URL): string =>
+  url.pathname === "/" && url.search === "" && url.hash === "" ? url.href.slice(0, -1) : url.href
+
+/**
  * Parses an issuer identifier (RFC 8414 §2: an `https` URL with no query or fragment; plain `http`
  * only on loopback or when allowed, since whoever can change the document decides where the
  * client sends its credentials).
@@ -107,11 +118,14 @@ export const decodeDocument = (
   if (Either.isLeft(decoded)) return invalid("Malformed", describeIssues(decoded.left))
   const metadata = decoded.right
   if (metadata.issuer !== issuer) {
+    const published = JSON.stringify(redactText(metadata.issuer, [], 200))
+    // The usual slip (a URL object's root path, or a slash typed or forgotten): say how to fix it.
+    const slashOnly = metadata.issuer.replace(/\/$/, "") === issuer.replace(/\/$/, "")
     return invalid(
       "IssuerMismatch",
-      `the document is for issuer ${
-        JSON.stringify(redactText(metadata.issuer, [], 200))
-      }: it must name the configured issuer exactly, character for character (RFC 8414 §3.3)`
+      `the document is for issuer ${published}: it must name the configured issuer exactly, character for character (RFC 8414 §3.3)${
+        slashOnly ? `; the two differ by a trailing slash only: configure the issuer as the string ${published}` : ""
+      }`
     )
   }
   if (metadata.token_endpoint !== undefined) {
