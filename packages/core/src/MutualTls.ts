@@ -14,7 +14,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { derOf, pemBlock, thumbprintOf } from "./internal/certificate.js"
+import { derOf, importTlsKey, keyMatch, pemBlock, thumbprintOf } from "./internal/certificate.js"
 import { ClientConfigurationError } from "./TokenError.js"
 
 /**
@@ -101,8 +101,8 @@ export declare namespace MutualTls {
 
 /**
  * Reads a client certificate: the first `CERTIFICATE` block of `certificate` is the client's, and
- * `privateKey` must hold a private key block. The error names the client and the field, and never
- * quotes either.
+ * the first private key block of `privateKey` (PKCS#8, PKCS#1 or SEC 1; RSA, EC or Ed25519) must be
+ * its own key, unencrypted. The error names the client and the field, and never quotes either.
  *
  * @example
  * ```ts
@@ -136,14 +136,33 @@ export const clientCertificate = (
     const blocks = [...Redacted.value(input.certificate).matchAll(pemBlock)]
     const first = blocks.find((block) => block[1] === "CERTIFICATE")
     if (first === undefined) return yield* invalid("certificate", "holds no PEM CERTIFICATE block")
-    const keys = [...Redacted.value(input.privateKey).matchAll(pemBlock)]
-    if (!keys.some((block) => /PRIVATE KEY$/.test(block[1]))) {
-      return yield* invalid("privateKey", "holds no PEM PRIVATE KEY block")
+    // The TLS stack takes the first private key block, as this does.
+    const keyBlock = [...Redacted.value(input.privateKey).matchAll(pemBlock)].find((block) =>
+      /PRIVATE KEY$/.test(block[1])
+    )
+    if (keyBlock === undefined) return yield* invalid("privateKey", "holds no PEM PRIVATE KEY block")
+    if (keyBlock[1] === "ENCRYPTED PRIVATE KEY") {
+      return yield* invalid("privateKey", "is encrypted, and no passphrase can be given: give the key decrypted")
     }
     const der = yield* Effect.try({
       try: () => derOf(first[2]),
       catch: () => invalid("certificate", "is not valid base64 inside its PEM block")
     })
+    const keyDer = yield* Effect.try({
+      try: () => derOf(keyBlock[2]),
+      catch: () => invalid("privateKey", "is not valid base64 inside its PEM block")
+    })
+    // A key that is not the certificate's would fail every TLS connection: refused here, once.
+    const key = yield* importTlsKey(keyBlock[1], keyDer)
+    if (key === undefined) {
+      return yield* invalid("privateKey", "is not an RSA, EC (P-256, P-384, P-521) or Ed25519 private key")
+    }
+    if ((yield* keyMatch(first[0], key.key, key.algorithm)) !== "Match") {
+      return yield* invalid(
+        "privateKey",
+        `is not the private key of the certificate (the first CERTIFICATE block of ${field}.certificate): give the key the certificate was issued for`
+      )
+    }
     return new ClientCertificate({
       certificate: input.certificate,
       privateKey: input.privateKey,

@@ -1,7 +1,15 @@
-import { ClientAuthentication, ClientCredentialsClient, MutualTls } from "@access-token/core"
+import {
+  ClientAuthentication,
+  ClientCredentialsClient,
+  MutualTls,
+  TokenCache,
+  TokenEndpointClient,
+  TokenService
+} from "@access-token/core"
 import { TestCertificates } from "@access-token/testing"
+import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Inspectable, Redacted } from "effect"
+import { ConfigProvider, Effect, Inspectable, Layer, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import { credentials } from "../src/internal/clientAuthentication.js"
 import { bindingParts } from "../src/internal/tokenRequest.js"
@@ -54,6 +62,91 @@ describe("MutualTls.clientCertificate", () => {
         assert.notInclude(error.message, keyMaterial(worker.certificate))
       }
     }))
+
+  it.effect("refuses a private key that is not the certificate's own, naming the field and quoting neither", () =>
+    Effect.gen(function*() {
+      for (const keyType of ["EC", "RSA"] as const) {
+        const worker = yield* TestCertificates.selfSigned("worker", { keyType })
+        const other = yield* TestCertificates.selfSigned("other", { keyType })
+        const error = yield* Effect.flip(
+          MutualTls.clientCertificate({ ...inputOf(worker), privateKey: other.privateKey }, "worker")
+        )
+        assert.strictEqual(error._tag, "ClientConfigurationError")
+        assert.strictEqual(
+          error.message,
+          "Client \"worker\" is misconfigured: authentication.privateKey: is not the private key of the certificate " +
+            "(the first CERTIFICATE block of authentication.certificate): give the key the certificate was issued for"
+        )
+        assert.notInclude(error.message, keyMaterial(Redacted.value(other.privateKey)))
+        assert.notInclude(error.message, keyMaterial(worker.certificate))
+      }
+      // A key of another type than the certificate's.
+      const ec = yield* TestCertificates.selfSigned("worker")
+      const rsa = yield* TestCertificates.selfSigned("worker", { keyType: "RSA" })
+      const misfit = yield* Effect.flip(
+        MutualTls.clientCertificate({ ...inputOf(ec), privateKey: rsa.privateKey }, "worker")
+      )
+      assert.strictEqual(misfit.field, "authentication.privateKey")
+    }))
+
+  it.effect("takes the certificate's own key as PKCS#8, PKCS#1 or SEC 1, and refuses another's in every form", () =>
+    Effect.gen(function*() {
+      const forms = [["EC", "sec1"], ["RSA", "pkcs1"]] as const
+      for (const [keyType, legacy] of forms) {
+        const worker = yield* TestCertificates.selfSigned("worker", { keyType })
+        const other = yield* TestCertificates.selfSigned("other", { keyType })
+        const as = (key: TestCertificates.Certificate, type: "pkcs8" | typeof legacy) =>
+          Redacted.make(
+            crypto.createPrivateKey(Redacted.value(key.privateKey)).export({ format: "pem", type }).toString()
+          )
+        for (const type of ["pkcs8", legacy] as const) {
+          const read = yield* MutualTls.clientCertificate({ ...inputOf(worker), privateKey: as(worker, type) }, "w")
+          assert.strictEqual(read.thumbprint, worker.thumbprint)
+          const refused = yield* Effect.flip(
+            MutualTls.clientCertificate({ ...inputOf(worker), privateKey: as(other, type) }, "w")
+          )
+          assert.strictEqual(refused.field, "authentication.privateKey", `${keyType} ${type}`)
+        }
+      }
+    }))
+
+  it.effect("refuses an encrypted key, which no transport could use without its passphrase", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const encrypted = crypto.createPrivateKey(Redacted.value(worker.privateKey)).export({
+        format: "pem",
+        type: "pkcs8",
+        cipher: "aes-256-cbc",
+        passphrase: "passphrase"
+      }).toString()
+      const error = yield* Effect.flip(
+        MutualTls.clientCertificate({ ...inputOf(worker), privateKey: Redacted.make(encrypted) }, "worker")
+      )
+      assert.strictEqual(error.field, "authentication.privateKey")
+      assert.include(error.message, "is encrypted")
+    }))
+
+  it.effect("a client whose key is not its certificate's is refused when its token service is built", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const other = yield* TestCertificates.selfSigned("other")
+      const built = yield* Effect.flip(Layer.build(
+        TokenService.layer({
+          clients: {
+            worker: {
+              tokenEndpoint: "https://auth.example.com/token",
+              clientId: "worker",
+              authentication: { method: "tls_client_auth", ...inputOf(worker), privateKey: other.privateKey }
+            }
+          }
+        }).pipe(
+          Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+          Layer.provide(FetchHttpClient.layer)
+        )
+      ))
+      assert.strictEqual(built._tag, "ClientConfigurationError")
+      assert.strictEqual(built._tag === "ClientConfigurationError" && built.field, "authentication.privateKey")
+    }).pipe(Effect.scoped))
 
   it.effect("keeps the private key out of every rendering of the client", () =>
     Effect.gen(function*() {

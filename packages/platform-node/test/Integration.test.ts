@@ -4,9 +4,10 @@
  */
 import {
   ClientCredentialsClient,
-  type MutualTls,
+  MutualTls,
   TokenCache,
   TokenEndpointClient,
+  TokenError,
   TokenService
 } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
@@ -247,6 +248,34 @@ describe("mutual TLS against oidc-provider", () => {
       const error = yield* Effect.flip(tokens.getToken("pki"))
       assert.strictEqual(error._tag, "TokenRefusedError")
       assert.include(error.message, "invalid_client")
+    }))
+
+  it.scoped("a key that is not the certificate's, if it reaches the transport, is a configuration error, not retried", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      // Made without MutualTls.clientCertificate, which refuses such a pair: the TLS stack refuses it too.
+      const certificate = new MutualTls.ClientCertificate({
+        certificate: Redacted.make(servers.worker.certificate),
+        privateKey: servers.rotated.privateKey,
+        thumbprint: servers.worker.thumbprint
+      })
+      const definition = yield* ClientCredentialsClient.make({
+        tokenEndpoint: servers.tokenServer.tokenEndpoint,
+        clientId: "pki",
+        authentication: new MutualTls.TlsClientAuth({ certificate })
+      }, "pki")
+      const error = yield* Effect.flatMap(
+        TokenEndpointClient.make(),
+        (endpoint) => Effect.flip(endpoint.requestToken(definition))
+      ).pipe(
+        Effect.provide(Layer.merge(servers.transport, servers.plainHttpClient))
+      )
+      assert.strictEqual(error._tag, "ClientConfigurationError")
+      assert.isFalse(TokenError.isRetryable(error))
+      assert.strictEqual(error._tag === "ClientConfigurationError" && error.field, "authentication")
+      assert.include(error.message, "ERR_OSSL_X509_KEY_VALUES_MISMATCH")
+      assert.notInclude(error.message, Redacted.value(servers.rotated.privateKey).slice(40, 80))
+      assert.strictEqual(yield* servers.tokenServer.tokenRequestCount, 0)
     }))
 
   it.scoped("reads the certificate and its key from the environment", () =>

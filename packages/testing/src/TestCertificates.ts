@@ -39,7 +39,7 @@ export interface Authority extends Certificate {
 }
 
 /**
- * How long a certificate made for a test is valid.
+ * How long a certificate made for a test is valid, and its key type.
  *
  * @since 0.2.0
  * @category models
@@ -47,6 +47,8 @@ export interface Authority extends Certificate {
 export interface Options {
   /** How long the certificate is valid from now (it is valid from a minute ago); default 1 day. */
   readonly lifetime?: Duration.DurationInput | undefined
+  /** The certificate's key pair: EC P-256 (default) or RSA 2048; an issuer signs with its own. */
+  readonly keyType?: "EC" | "RSA" | undefined
 }
 
 /**

@@ -5,7 +5,7 @@ import * as Redacted from "effect/Redacted"
 import * as Jose from "jose"
 import type * as ClientAuthentication from "../ClientAuthentication.js"
 import { ClientConfigurationError } from "../TokenError.js"
-import { derOf, pemBlock, thumbprintOf } from "./certificate.js"
+import { derOf, keyMatch, pemBlock, thumbprintOf } from "./certificate.js"
 
 /**
  * Key loading and assertion signing (RFC 7523, OpenID Connect Core §9) on `jose`. Nothing here
@@ -226,17 +226,11 @@ const certificateThumbprint = (
     if (leaf === undefined || der === undefined || der._tag === "None") {
       return yield* fail(client, field, "is not a PEM X.509 certificate")
     }
-    const publicKey = yield* attempt(() => Jose.importX509(leaf[0], imported.algorithm))
-    if (publicKey === undefined) {
+    const match = yield* keyMatch(leaf[0], imported.key, imported.algorithm)
+    if (match === "NoPublicKey") {
       return yield* fail(client, field, `does not hold a public key for ${imported.algorithm}`)
     }
-    const signature = yield* attempt(() =>
-      new Jose.CompactSign(probe).setProtectedHeader({ alg: imported.algorithm }).sign(imported.key)
-    )
-    const verified = signature === undefined
-      ? undefined
-      : yield* attempt(() => Jose.compactVerify(signature, publicKey))
-    if (verified === undefined) return yield* fail(client, field, "does not belong to the private key")
+    if (match === "Mismatch") return yield* fail(client, field, "does not belong to the private key")
     return yield* thumbprintOf(der.value)
   })
 

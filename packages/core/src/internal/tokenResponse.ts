@@ -14,7 +14,9 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AccessToken from "../AccessToken.js"
 import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
+import { certificateOf } from "../MutualTls.js"
 import {
+  ClientConfigurationError,
   InvalidTokenResponseError,
   type TokenEndpointError,
   TokenRefusedError,
@@ -66,11 +68,27 @@ export const transportFailure = (
   return { reason, description }
 }
 
+/**
+ * A transport failure of a token request. A client certificate or key that the TLS library refuses
+ * (an `ERR_OSSL_` code: a key that is not the certificate's, a PEM it cannot read) fails before
+ * anything is sent, and would fail every attempt alike: it is the client's configuration, which
+ * no retry fixes and warm-up's `failFast` stops on, not a transient transport failure.
+ */
 export const transportError = (
   client: ClientCredentialsClient.ClientCredentialsClient,
   endpoint: string,
   error: HttpClientError.HttpClientError
-): TokenTransportError => new TokenTransportError({ client: client.name, endpoint, ...transportFailure(error) })
+): TokenTransportError | ClientConfigurationError => {
+  const failure = transportFailure(error)
+  return certificateOf(client) !== undefined && failure.description.startsWith("ERR_OSSL_")
+    ? new ClientConfigurationError({
+      client: client.name,
+      field: "authentication",
+      reason:
+        `holds a certificate and key that the TLS library refuses (${failure.description}): check that the private key is the certificate's own`
+    })
+    : new TokenTransportError({ client: client.name, endpoint, ...failure })
+}
 
 const decoder = new TextDecoder("utf-8", { fatal: false })
 

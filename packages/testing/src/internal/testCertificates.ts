@@ -9,10 +9,13 @@ import type * as TestCertificates from "../TestCertificates.js"
 import { thumbprintOf } from "./loopback.js"
 
 const webcrypto = crypto.webcrypto as Crypto
-const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const
+const ec = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const
+const rsa = { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: Uint8Array.of(1, 0, 1), hash: "SHA-256" }
 
-const generateKeys = (): Promise<CryptoKeyPair> =>
-  webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"]) as Promise<CryptoKeyPair>
+const algorithmOf = (options: TestCertificates.Options | undefined) => options?.keyType === "RSA" ? rsa : ec
+
+const generateKeys = (options: TestCertificates.Options | undefined): Promise<CryptoKeyPair> =>
+  webcrypto.subtle.generateKey(algorithmOf(options), true, ["sign", "verify"]) as Promise<CryptoKeyPair>
 
 const validity = (options: TestCertificates.Options | undefined) => {
   const now = Date.now()
@@ -41,10 +44,13 @@ const issue = (
   options: TestCertificates.Options | undefined
 ): Effect.Effect<TestCertificates.Certificate> =>
   Effect.promise(async () => {
-    const keys = await generateKeys()
+    const keys = await generateKeys(options)
+    // The issuer signs with its own key, whatever the subject's.
+    const issuerKey = crypto.createPrivateKey(Redacted.value(issuer.privateKey))
+    const algorithm = issuerKey.asymmetricKeyType === "rsa" ? rsa : ec
     const signingKey = await webcrypto.subtle.importKey(
       "pkcs8",
-      crypto.createPrivateKey(Redacted.value(issuer.privateKey)).export({ format: "der", type: "pkcs8" }),
+      issuerKey.export({ format: "der", type: "pkcs8" }),
       algorithm,
       false,
       ["sign"]
@@ -73,12 +79,12 @@ const selfSignedWith = (
   options: TestCertificates.Options | undefined
 ) =>
   Effect.promise(async () => {
-    const keys = await generateKeys()
+    const keys = await generateKeys(options)
     const certificate = await X509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serialNumber(),
       name,
       ...validity(options),
-      signingAlgorithm: algorithm,
+      signingAlgorithm: algorithmOf(options),
       keys,
       extensions: await extensions(keys)
     }, webcrypto)
