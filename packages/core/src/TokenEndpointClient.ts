@@ -255,7 +255,7 @@ export const make = (
         return Effect.flatMap(
           discover(issuer),
           (discovered) =>
-            Either.match(targetOf(issuer, discovered), {
+            Either.match(targetOf(client, issuer, discovered), {
               onLeft: Effect.fail,
               onRight: (target) => requestToken(client, request.right, target)
             })

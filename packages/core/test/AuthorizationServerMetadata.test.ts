@@ -574,6 +574,65 @@ describe("a client configured by issuer", () => {
       assert.strictEqual(yield* server.tokenRequestCount, 1)
     }))
 
+  it.scoped("a refresh answering a document the client cannot use keeps the last good one, and a fix comes within a minute", () =>
+    Effect.gen(function*() {
+      const unusable = {
+        "no token endpoint": { issuer: ISSUER },
+        "plain http off loopback": documentOf(ISSUER, { token_endpoint: "http://as.example.com/token/v2" }),
+        "another issuer": documentOf("https://other.example.com", { token_endpoint: `${ISSUER}/token/v2` }),
+        "a token endpoint that is no URL": documentOf(ISSUER, { token_endpoint: "token/v2" })
+      }
+      for (const [name, broken] of Object.entries(unusable)) {
+        let published: unknown = documentOf(ISSUER, { token_endpoint: `${ISSUER}/token/v1` })
+        const metadataRequests: Array<string> = []
+        const tokenRequests: Array<string> = []
+        const http = HttpClient.make((request) =>
+          Effect.sync(() => {
+            const answer = request.url === RFC8414
+              ? (metadataRequests.push(request.url), published)
+              : (tokenRequests.push(request.url), { access_token: "tok", token_type: "Bearer", expires_in: 3600 })
+            return HttpClientResponse.fromWeb(
+              request,
+              new Response(JSON.stringify(answer), { headers: { "content-type": "application/json" } })
+            )
+          })
+        )
+        const warned: Array<string> = []
+        const tokens = yield* Layer.build(
+          TokenService.layer({ clients: { billing: clientBy(ISSUER) } }).pipe(
+            Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+            Layer.provide(Layer.succeed(HttpClient.HttpClient, http))
+          )
+        ).pipe(Effect.map(Context.get(TokenService.TokenService)))
+        const renew = tokens.getToken("billing", { forceRenewal: true }).pipe(
+          Effect.provide(
+            Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => warned.push(String(message))))
+          )
+        )
+        const settle = Effect.repeatN(Effect.yieldNow(), 50)
+        yield* renew
+        published = broken
+        yield* TestClock.adjust("1 hour")
+        yield* renew
+        yield* settle
+        assert.strictEqual(metadataRequests.length, 2, `${name}: the refresh was made`)
+        yield* renew
+        assert.deepStrictEqual(tokenRequests, Array(3).fill(`${ISSUER}/token/v1`), `${name}: the last good document`)
+        assert.isTrue(warned.some((line) => line.includes("the last good document is kept")), name)
+        published = documentOf(ISSUER, { token_endpoint: `${ISSUER}/token/v3` })
+        yield* TestClock.adjust("59 seconds")
+        yield* renew
+        yield* settle
+        assert.strictEqual(metadataRequests.length, 2, `${name}: tried again after the minimum, not before`)
+        yield* TestClock.adjust("1 second")
+        yield* renew
+        yield* settle
+        assert.strictEqual(metadataRequests.length, 3, `${name}: tried again after the minimum`)
+        yield* renew
+        assert.strictEqual(tokenRequests.at(-1), `${ISSUER}/token/v3`, `${name}: the fixed document`)
+      }
+    }))
+
   const warnings: Array<string> = []
 
   it.live("a failed refresh keeps the last good document, and tokens keep flowing", () =>

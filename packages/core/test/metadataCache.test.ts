@@ -1,6 +1,6 @@
 import { AuthorizationServerMetadata } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Logger, Scope, TestClock } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Logger, Scope, TestClock } from "effect"
 import { lifetimesOf, make, refreshPoint } from "../src/internal/metadataCache.js"
 
 const ISSUER = "https://as.example.com"
@@ -139,6 +139,62 @@ describe("metadataCache", () => {
       yield* Effect.yieldNow()
       assert.strictEqual(server.calls(), 3)
       assert.strictEqual(endpointOf(yield* get), `${ISSUER}/token/v2`)
+    }))
+
+  it.scoped("a refresh answering a document the caller cannot use is a failed refresh: the last good one is kept", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        warnings.push(String(message))
+      })
+      const unusable = new AuthorizationServerMetadata.InvalidMetadataError({
+        issuer: ISSUER,
+        reason: "Malformed",
+        description: "token_endpoint is missing"
+      })
+      let calls = 0
+      // The first document, then one without a token endpoint, then a fixed one.
+      const discover: AuthorizationServerMetadata.Discover = () =>
+        Effect.sync(() => {
+          calls++
+          return calls === 2 ? { ...document(2), metadata: { issuer: ISSUER } } : document(calls)
+        })
+      const use = (discovered: AuthorizationServerMetadata.Discovered) =>
+        discovered.metadata.token_endpoint === undefined ? Either.left(unusable) : Either.right(endpointOf(discovered))
+      const cache = make(discover, lifetimes, yield* Effect.scope)
+      const get = cache.get(ISSUER, use).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      assert.strictEqual(yield* get, `${ISSUER}/token/v1`)
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(yield* get, `${ISSUER}/token/v1`)
+      yield* Effect.yieldNow()
+      assert.strictEqual(calls, 2)
+      assert.strictEqual(yield* get, `${ISSUER}/token/v1`, "the last good document, not the unusable one")
+      assert.deepStrictEqual(warnings, [
+        `Refreshing the authorization server metadata failed: ${unusable.message}; the last good document is kept`
+      ])
+      yield* TestClock.adjust("59 seconds")
+      assert.strictEqual(yield* get, `${ISSUER}/token/v1`)
+      assert.strictEqual(calls, 2, "tried again after the minimum, not before")
+      yield* TestClock.adjust("1 second")
+      yield* get
+      yield* Effect.yieldNow()
+      assert.strictEqual(calls, 3, "tried again after the minimum, not at the next scheduled refresh")
+      assert.strictEqual(yield* get, `${ISSUER}/token/v3`)
+    }))
+
+  it.scoped("a first document the caller cannot use is not kept: the next caller retrieves again", () =>
+    Effect.gen(function*() {
+      const server = scripted([1, 2])
+      const cache = make(server.discover, lifetimes, yield* Effect.scope)
+      const unusable = new AuthorizationServerMetadata.InvalidMetadataError({
+        issuer: ISSUER,
+        reason: "InsecureEndpoint",
+        description: "plain http"
+      })
+      const first = yield* Effect.exit(cache.get(ISSUER, () => Either.left(unusable)))
+      assert.deepStrictEqual(first, Exit.fail(unusable))
+      assert.strictEqual(endpointOf(yield* cache.get(ISSUER)), `${ISSUER}/token/v2`)
+      assert.strictEqual(server.calls(), 2)
     }))
 
   it.effect("retrievals stop with the scope, releasing their callers", () =>

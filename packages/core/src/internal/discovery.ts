@@ -10,7 +10,9 @@ import * as Schema from "effect/Schema"
 // The public module's error, made when a document or an issuer is judged, never while this module
 // loads: the public module reaches this one through its retrieval.
 import { InvalidMetadataError } from "../AuthorizationServerMetadata.js"
+import type { ClientCredentialsClient } from "../ClientCredentialsClient.js"
 import { Metadata } from "./metadataDocument.js"
+import { mtlsTarget } from "./mutualTls.js"
 import { redactText } from "./redact.js"
 import type { Target } from "./tokenRequest.js"
 import { isLoopback } from "./transport.js"
@@ -162,20 +164,37 @@ export const maxAgeOf = (cacheControl: string | undefined): Duration.Duration | 
 }
 
 /**
- * Where a client configured by `issuer` sends its token requests, from the issuer's document; a
- * document that names no token endpoint cannot serve one.
+ * Where a client configured by `issuer` sends its token requests, from the issuer's document, when
+ * this client can use it: the document names a token endpoint, and the one the client sends to (its
+ * `mtls_endpoint_aliases` entry, for a certificate-authenticated client) is an absolute URL that
+ * keeps the credentials off the network in clear under the client's own rule. A document it cannot
+ * use is an error, which the metadata cache treats as a failed retrieval: the last good document is
+ * kept.
  */
 export const targetOf = (
+  client: ClientCredentialsClient,
   issuer: string,
   discovered: { readonly metadata: typeof Metadata.Type; readonly location: string }
-): Either.Either<Target, InvalidMetadataError> =>
-  discovered.metadata.token_endpoint === undefined
-    ? Either.left(
-      new InvalidMetadataError({
-        issuer,
-        reason: "Malformed",
-        location: discovered.location,
-        description: "token_endpoint is missing: the document names no token endpoint"
-      })
+): Either.Either<Target, InvalidMetadataError> => {
+  const invalid = (reason: "Malformed" | "InsecureEndpoint", description: string) =>
+    Either.left(new InvalidMetadataError({ issuer, reason, location: discovered.location, description }))
+  const { metadata } = discovered
+  const tokenEndpoint = metadata.token_endpoint
+  if (tokenEndpoint === undefined) {
+    return invalid("Malformed", "token_endpoint is missing: the document names no token endpoint")
+  }
+  const target: Target = { tokenEndpoint, issuer, metadata }
+  const sentTo = mtlsTarget(client, target).tokenEndpoint
+  const member = sentTo === tokenEndpoint ? "token_endpoint" : "mtls_endpoint_aliases.token_endpoint"
+  const url = URL.canParse(sentTo) ? new URL(sentTo) : undefined
+  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    return invalid("Malformed", `${member} must be an absolute http(s) URL`)
+  }
+  if (url.protocol === "http:" && !isLoopback(url) && !client.allowInsecureTransport) {
+    return invalid(
+      "InsecureEndpoint",
+      `${member} is plain http to ${url.host}, which would send the client's credentials in clear: use https, or set allowInsecureTransport`
     )
-    : Either.right({ tokenEndpoint: discovered.metadata.token_endpoint, issuer, metadata: discovered.metadata })
+  }
+  return Either.right(target)
+}

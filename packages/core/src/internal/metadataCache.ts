@@ -6,6 +6,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import type * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
@@ -48,14 +49,21 @@ export const refreshPoint = (
   return now + Duration.toMillis(maxAge)
 }
 
+/** What a caller makes of a document, or why it cannot use it. */
+export type Use<A> = (discovered: AuthorizationServerMetadata.Discovered) => Either.Either<A, MetadataError>
+
 /** The metadata of each issuer, for the token service. */
 export interface MetadataCache {
   /**
-   * The document of `issuer`: the one held, at once, even when it is due for a refresh (which then
-   * starts in the background); otherwise the one being retrieved, retrieved once for all callers.
-   * A failed first retrieval is not remembered: the next caller tries again.
+   * The document of `issuer`, as `use` makes it: the one held, at once, even when it is due for a
+   * refresh (which then starts in the background); otherwise the one being retrieved, retrieved
+   * once for all callers. A document `use` refuses is never kept: a failed first retrieval is not
+   * remembered (the next caller tries again), and a refresh that `use` refuses is a failed refresh.
    */
-  readonly get: (issuer: string) => Effect.Effect<AuthorizationServerMetadata.Discovered, MetadataError>
+  readonly get: {
+    (issuer: string): Effect.Effect<AuthorizationServerMetadata.Discovered, MetadataError>
+    <A>(issuer: string, use: Use<A>): Effect.Effect<A, MetadataError>
+  }
 }
 
 /**
@@ -86,15 +94,18 @@ export const make = (
       })
     )
 
-  /** Joins the retrieval under way for `issuer`, or starts one in the scope. */
-  const retrieve = (issuer: string, entry: Entry) =>
+  /**
+   * Joins the retrieval under way for `issuer`, or starts one in the scope, which keeps its document
+   * when the caller that started it can use it.
+   */
+  const retrieve = (issuer: string, entry: Entry, use: Use<unknown>) =>
     Effect.uninterruptible(Effect.suspend(() => {
       if (entry.inflight !== undefined) return Effect.succeed(entry.inflight)
       const deferred = Deferred.unsafeMake<AuthorizationServerMetadata.Discovered, MetadataError>(FiberId.none)
       entry.inflight = deferred
       return discover(issuer).pipe(
         Effect.interruptible,
-        Effect.tap((discovered) => keep(entry, discovered)),
+        Effect.tap((discovered) => Either.isRight(use(discovered)) ? keep(entry, discovered) : Effect.void),
         Effect.exit,
         Effect.flatMap((exit) => {
           entry.inflight = undefined
@@ -106,17 +117,21 @@ export const make = (
     })).pipe(Effect.flatMap(Deferred.await))
 
   /**
-   * Retrieves the document again while callers keep the one held. A failure keeps the last good
-   * document and tries again after the shortest lifetime, so a server that is down is not flooded.
+   * Retrieves the document again while callers keep the one held. A failure, or a document the
+   * caller that started the refresh cannot use (no token endpoint, plain http), keeps the last good
+   * document and tries again after the shortest lifetime, so a server that is down is not flooded
+   * and one that is fixed is found soon.
    */
-  const refresh = (issuer: string, entry: Entry): Effect.Effect<void> =>
+  const refresh = (issuer: string, entry: Entry, use: Use<unknown>): Effect.Effect<void> =>
     // Uninterruptible from marking the entry to forking the refresh: a caller interrupted in
     // between would leave `refreshing` set with no refresh to clear it.
     Effect.uninterruptible(Effect.suspend(() => {
       if (entry.refreshing || entry.inflight !== undefined) return Effect.void
       entry.refreshing = true
       return discover(issuer).pipe(
-        Effect.flatMap((discovered) => keep(entry, discovered)),
+        Effect.flatMap((discovered) =>
+          Either.match(use(discovered), { onLeft: Effect.fail, onRight: () => keep(entry, discovered) })
+        ),
         Effect.catchAll((error) =>
           Effect.clockWith((clock) => {
             entry.refreshAt = clock.unsafeCurrentTimeMillis() + Duration.toMillis(lifetimes.min)
@@ -134,17 +149,19 @@ export const make = (
       )
     }))
 
-  const get = (issuer: string): Effect.Effect<AuthorizationServerMetadata.Discovered, MetadataError> =>
+  const get = <A>(issuer: string, use: Use<A>): Effect.Effect<A, MetadataError> =>
     Effect.clockWith((clock) => {
       const entry = entryOf(issuer)
       const current = entry.current
-      if (current === undefined) return retrieve(issuer, entry)
+      if (current === undefined) return Effect.flatMap(retrieve(issuer, entry, use), use)
       return clock.unsafeCurrentTimeMillis() < entry.refreshAt
-        ? Effect.succeed(current)
-        : Effect.as(refresh(issuer, entry), current)
+        ? use(current)
+        : Effect.zipRight(refresh(issuer, entry, use), use(current))
     })
 
-  return { get }
+  return {
+    get: <A>(issuer: string, use?: Use<A>) => get(issuer, use ?? (Either.right as Use<A>))
+  }
 }
 
 const noTarget: Effect.Effect<undefined> = Effect.succeed(undefined)
@@ -159,5 +176,5 @@ export const targets = (cache: MetadataCache) =>
 ): Effect.Effect<Target | undefined, MetadataError> => {
   const issuer = client.issuer
   if (issuer === undefined) return noTarget
-  return Effect.flatMap(cache.get(issuer), (discovered) => targetOf(issuer, discovered))
+  return cache.get(issuer, (discovered) => targetOf(client, issuer, discovered))
 }
