@@ -276,6 +276,13 @@ describe("mutual TLS against oidc-provider", () => {
       assert.include(error.message, "ERR_OSSL_X509_KEY_VALUES_MISMATCH")
       assert.notInclude(error.message, Redacted.value(servers.rotated.privateKey).slice(40, 80))
       assert.strictEqual(yield* servers.tokenServer.tokenRequestCount, 0)
+
+      // Warm-up with failFast stops the build on it, as on any configuration error.
+      const built = yield* Effect.flip(tokenService(
+        { clients: { pki: definition }, warmUp: true, failFast: true },
+        Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory())
+      ))
+      assert.strictEqual((built as { readonly _tag: string })._tag, "ClientConfigurationError")
     }))
 
   it.scoped("reads the certificate and its key from the environment", () =>
