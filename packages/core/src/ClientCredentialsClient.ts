@@ -173,10 +173,8 @@ export interface Input {
   readonly tokenEndpoint?: string | URL | undefined
   /**
    * The issuer, in place of `tokenEndpoint` (give one of the two): the token endpoint is found in its
-   * metadata, which `TokenService` retrieves once and keeps fresh. It must be the metadata's `issuer`
-   * character for character: a `URL` is its `href` without the `/` of a root path
-   * (`new URL("https://login.example.com")` is `https://login.example.com`); an issuer published with
-   * a trailing `/` on its root is given as that string.
+   * metadata, which `TokenService` retrieves once and keeps fresh. A `URL` is its `href` without the
+   * `/` the parser adds to a root path: `new URL("https://login.example.com")` is `https://login.example.com`.
    */
   readonly issuer?: string | URL | undefined
   /** Required, unless a service-account key file (`grant.serviceAccountKey`) gives it. */
