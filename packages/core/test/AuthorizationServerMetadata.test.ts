@@ -455,6 +455,11 @@ describe("a client configured by issuer", () => {
       issuerOf(new URL("https://login.example.com/tenants/a/")),
       "https://login.example.com/tenants/a/"
     )
+    // An empty query is still a query: refused, as a string with one is.
+    const refused = Effect.runSync(
+      Effect.flip(ClientCredentialsClient.make(clientBy(new URL(`${ISSUER}?`)), "billing"))
+    )
+    assert.strictEqual(refused.field, "issuer")
   })
 
   it.effect("given as a URL, matches a root issuer published without a trailing slash, not one published with it", () =>

@@ -44,7 +44,8 @@ export const wellKnownUrl = (issuer: URL, wellKnown: WellKnown): string => {
  * that string. Any other path is kept as the parser wrote it.
  */
 export const issuerOfUrl = (url: URL): string =>
-  url.pathname === "/" && url.search === "" && url.hash === "" ? url.href.slice(0, -1) : url.href
+  // `href` ends in the root's `/` only without a query or fragment, even an empty one (`...com/?`).
+  url.pathname === "/" && url.href.endsWith("/") ? url.href.slice(0, -1) : url.href
 
 /**
  * Parses an issuer identifier (RFC 8414 §2: an `https` URL with no query or fragment; plain `http`
