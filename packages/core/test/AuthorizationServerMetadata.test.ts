@@ -5,7 +5,7 @@ import {
   TokenEndpointClient,
   TokenService
 } from "@access-token/core"
-import { TokenServer } from "@access-token/testing"
+import { TestCertificates, TokenServer } from "@access-token/testing"
 import { FetchHttpClient, HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -15,6 +15,7 @@ import {
   Context,
   Duration,
   Effect,
+  Either,
   Exit,
   Fiber,
   Layer,
@@ -25,7 +26,7 @@ import {
   TestClock
 } from "effect"
 import * as Jose from "jose"
-import { maxAgeOf, parseObject, wellKnownUrl } from "../src/internal/discovery.js"
+import { maxAgeOf, parseObject, targetOf, wellKnownUrl } from "../src/internal/discovery.js"
 import { resolve } from "../src/internal/tokenRequest.js"
 
 const ISSUER = "https://as.example.com"
@@ -577,6 +578,37 @@ describe("a client configured by issuer", () => {
       yield* tokens.getToken("billing")
       assert.strictEqual(yield* server.metadataRequestCount, 4)
       assert.strictEqual(yield* server.tokenRequestCount, 1)
+    }))
+
+  it.effect("a certificate client cannot use a document whose mTLS alias is plain http or no URL; another client can", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const withCertificate = yield* ClientCredentialsClient.make(
+        clientBy(ISSUER, {
+          clientSecret: undefined,
+          authentication: {
+            method: "self_signed_tls_client_auth",
+            certificate: Redacted.make(worker.certificate),
+            privateKey: worker.privateKey
+          }
+        }),
+        "bank"
+      )
+      const withSecret = yield* ClientCredentialsClient.make(clientBy(ISSUER), "billing")
+      const documentWith = (alias: string) => ({
+        metadata: documentOf(ISSUER, { mtls_endpoint_aliases: { token_endpoint: alias } }),
+        location: RFC8414
+      })
+      const insecure = targetOf(withCertificate, ISSUER, documentWith("http://mtls.as.example.com/token"))
+      assert.isTrue(Either.isLeft(insecure) && insecure.left.reason === "InsecureEndpoint")
+      assert.include(
+        Either.isLeft(insecure) ? insecure.left.message : "",
+        "mtls_endpoint_aliases.token_endpoint is plain http to mtls.as.example.com"
+      )
+      const noUrl = targetOf(withCertificate, ISSUER, documentWith("token"))
+      assert.isTrue(Either.isLeft(noUrl) && noUrl.left.reason === "Malformed")
+      const usable = targetOf(withSecret, ISSUER, documentWith("http://mtls.as.example.com/token"))
+      assert.strictEqual(Either.isRight(usable) && usable.right.tokenEndpoint, `${ISSUER}/token`)
     }))
 
   it.scoped("a refresh answering a document the client cannot use keeps the last good one, and a fix comes within a minute", () =>
