@@ -258,13 +258,13 @@ describe("keys that cannot be used", () => {
     [
       "an algorithm that does not fit an RSA key",
       { method: "private_key_jwt", privateKey: Redacted.make(pemOf(rsa)), algorithm: "ES256" },
-      "algorithm",
+      "authentication.algorithm",
       "ES256 does not fit the key (an RSA key, which signs with RS256"
     ],
     [
       "an algorithm that does not fit an EC JWK",
       { method: "private_key_jwt", privateKey: Redacted.make(jwkOf(ec) as JsonWebKey), algorithm: "RS256" },
-      "algorithm",
+      "authentication.algorithm",
       "RS256 does not fit the key (an EC P-256 key"
     ],
     [
@@ -313,6 +313,60 @@ describe("keys that cannot be used", () => {
         for (const line of [...keyMaterial(pemOf(rsa)), ...keyMaterial(pemOf(ec)), jwkOf(ec).d!]) {
           for (const text of rendered) assert.notInclude(text, line)
         }
+      }))
+  }
+})
+
+describe("an algorithm that does not fit the key", () => {
+  const rsa = keyKinds[0].generate()
+  const ec = keyKinds[1].generate()
+  const cases: ReadonlyArray<
+    readonly [
+      name: string,
+      key: () => Effect.Effect<ClientAuthentication.PrivateKey>,
+      algorithm: ClientAuthentication.SigningAlgorithm,
+      reason: string
+    ]
+  > = [
+    [
+      "a PKCS#8 PEM",
+      () => Effect.succeed(Redacted.make(pemOf(rsa))),
+      "ES256",
+      "ES256 does not fit the key (an RSA key, which signs with RS256, RS384, RS512, PS256, PS384, PS512)"
+    ],
+    [
+      "a JWK",
+      () => Effect.succeed(Redacted.make(jwkOf(ec) as JsonWebKey)),
+      "RS256",
+      "RS256 does not fit the key (an EC P-256 key, which signs with ES256)"
+    ],
+    [
+      "a JWK with its own alg",
+      () => Effect.succeed(Redacted.make({ ...jwkOf(ec), alg: "ES256" } as JsonWebKey)),
+      "ES384",
+      "is ES384 but the key is for ES256"
+    ],
+    [
+      "a CryptoKey",
+      () =>
+        Effect.map(
+          Effect.promise(() => Jose.generateKeyPair("PS384")),
+          (pair) => pair.privateKey
+        ),
+      "RS256",
+      "is RS256 but the CryptoKey was imported for PS384"
+    ]
+  ]
+  for (const [name, key, algorithm, reason] of cases) {
+    it.effect(`${name}: the field is the full path, for client authentication and for the grant`, () =>
+      Effect.gen(function*() {
+        const privateKey = yield* key()
+        const authentication = yield* makeError({ method: "private_key_jwt", privateKey, algorithm })
+        assert.strictEqual(authentication.field, "authentication.algorithm")
+        assert.strictEqual(authentication.reason, reason)
+        const grant = yield* Effect.flip(JwtBearerGrant.make({ privateKey, algorithm }, CLIENT, CLIENT_ID))
+        assert.strictEqual(grant.field, "grant.algorithm")
+        assert.strictEqual(grant.reason, reason)
       }))
   }
 })
@@ -726,7 +780,7 @@ describe("a token service", () => {
       assert.strictEqual(error._tag, "ClientConfigurationError")
       if (error._tag !== "ClientConfigurationError") return
       assert.strictEqual(error.client, "billing")
-      assert.strictEqual(error.field, "algorithm")
+      assert.strictEqual(error.field, "authentication.algorithm")
       for (const line of keyMaterial(pem)) assert.notInclude(error.message, line)
     }))
 })

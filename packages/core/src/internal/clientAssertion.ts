@@ -27,6 +27,16 @@ const supportedKeys = "a PKCS#8 PEM or a private JWK of an RSA, EC (P-256, P-384
 const fail = (client: string, field: string, reason: string) =>
   Effect.fail(new ClientConfigurationError({ client, field, reason }))
 
+/** Where a key is configured: the client and the paths of its key and algorithm fields. */
+interface KeyFields {
+  readonly client: string
+  readonly privateKey: string
+  readonly algorithm: string
+}
+
+const misconfigured = (fields: KeyFields, name: "privateKey" | "algorithm", reason: string) =>
+  fail(fields.client, fields[name], reason)
+
 const attempt = <A>(f: () => Promise<A>): Effect.Effect<A | undefined> =>
   Effect.promise(() => f().catch(() => undefined))
 
@@ -91,24 +101,27 @@ interface Imported {
 }
 
 const importPem = (
-  client: string,
-  field: string,
+  fields: KeyFields,
   pem: string,
   algorithm: string | undefined
 ): Effect.Effect<Imported, ClientConfigurationError> => {
   const label = pemLabel(pem)
   if (label === "RSA PRIVATE KEY" || label === "EC PRIVATE KEY") {
-    return fail(
-      client,
-      field,
+    return misconfigured(
+      fields,
+      "privateKey",
       `is a ${label} PEM (PKCS#1 or SEC 1): convert it to PKCS#8 ("openssl pkcs8 -topk8 -nocrypt") and use that`
     )
   }
   if (label === "ENCRYPTED PRIVATE KEY") {
-    return fail(client, field, "is an encrypted PKCS#8 key: give the key decrypted, kept in a secret store")
+    return misconfigured(
+      fields,
+      "privateKey",
+      "is an encrypted PKCS#8 key: give the key decrypted, kept in a secret store"
+    )
   }
   if (label !== "PRIVATE KEY") {
-    return fail(client, field, `is not ${supportedKeys}`)
+    return misconfigured(fields, "privateKey", `is not ${supportedKeys}`)
   }
   // A PKCS#8 key does not say which algorithm it is for, and WebCrypto needs one to import it:
   // each key type's default is tried in turn, which also names the key type when the configured
@@ -122,54 +135,68 @@ const importPem = (
     for (const [, [defaultAlgorithm]] of algorithmsByKeyType) {
       const key = yield* importAs(defaultAlgorithm)
       if (key === undefined) continue
-      if (algorithm !== undefined) return yield* fail(client, "algorithm", misfit(algorithm, defaultAlgorithm))
+      if (algorithm !== undefined) return yield* misconfigured(fields, "algorithm", misfit(algorithm, defaultAlgorithm))
       return { key, algorithm: defaultAlgorithm, keyId: undefined }
     }
-    return yield* fail(client, field, `is not ${supportedKeys} (an RSASSA-PSS-only key is not supported)`)
+    return yield* misconfigured(
+      fields,
+      "privateKey",
+      `is not ${supportedKeys} (an RSASSA-PSS-only key is not supported)`
+    )
   })
 }
 
 const importJwk = (
-  client: string,
-  field: string,
+  fields: KeyFields,
   jwk: Jose.JWK,
   algorithm: string | undefined
 ): Effect.Effect<Imported, ClientConfigurationError> => {
-  if (typeof jwk.kty !== "string") return fail(client, field, `is not ${supportedKeys}`)
-  if (jwk.kty === "oct") return fail(client, field, "is a symmetric key: use client_secret_jwt with the secret instead")
-  if (jwk.d === undefined) return fail(client, field, "is a public key: the private key is needed to sign")
+  if (typeof jwk.kty !== "string") return misconfigured(fields, "privateKey", `is not ${supportedKeys}`)
+  if (jwk.kty === "oct") {
+    return misconfigured(fields, "privateKey", "is a symmetric key: use client_secret_jwt with the secret instead")
+  }
+  if (jwk.d === undefined) {
+    return misconfigured(fields, "privateKey", "is a public key: the private key is needed to sign")
+  }
   const keyAlgorithm = algorithmOfJwk(jwk)
-  if (keyAlgorithm === undefined) return fail(client, field, `is not ${supportedKeys}`)
+  if (keyAlgorithm === undefined) return misconfigured(fields, "privateKey", `is not ${supportedKeys}`)
   if (algorithm !== undefined && jwk.alg !== undefined && jwk.alg !== algorithm) {
-    return fail(client, "algorithm", `is ${algorithm} but the key is for ${jwk.alg}`)
+    return misconfigured(fields, "algorithm", `is ${algorithm} but the key is for ${jwk.alg}`)
   }
   const alg = algorithm ?? jwk.alg ?? keyAlgorithm
-  if (keyTypeOf(alg) !== keyTypeOf(keyAlgorithm)) return fail(client, "algorithm", misfit(alg, keyAlgorithm))
+  if (keyTypeOf(alg) !== keyTypeOf(keyAlgorithm)) return misconfigured(fields, "algorithm", misfit(alg, keyAlgorithm))
   return Effect.flatMap(
     attempt(() => Jose.importJWK(jwk, alg, { extractable: false })),
     (key) =>
       isCryptoKey(key)
         ? Effect.succeed({ key, algorithm: alg, keyId: jwk.kid })
-        : fail(client, field, `is not a valid ${jwk.kty} private key`)
+        : misconfigured(fields, "privateKey", `is not a valid ${jwk.kty} private key`)
   )
 }
 
 const importCryptoKey = (
-  client: string,
-  field: string,
+  fields: KeyFields,
   key: CryptoKey,
   algorithm: string | undefined
 ): Effect.Effect<Imported, ClientConfigurationError> => {
   if (key.type !== "private" || !key.usages.includes("sign")) {
-    return fail(client, field, "is a CryptoKey that cannot sign: a private key with the \"sign\" usage is needed")
+    return misconfigured(
+      fields,
+      "privateKey",
+      "is a CryptoKey that cannot sign: a private key with the \"sign\" usage is needed"
+    )
   }
   const keyAlgorithm = algorithmOfCryptoKey(key)
   if (keyAlgorithm === undefined) {
-    return fail(client, field, `is a ${key.algorithm.name} CryptoKey, which cannot sign a client assertion`)
+    return misconfigured(
+      fields,
+      "privateKey",
+      `is a ${key.algorithm.name} CryptoKey, which cannot sign a client assertion`
+    )
   }
   // WebCrypto binds an RSA key to one padding and hash when it is imported: only that algorithm fits.
   if (algorithm !== undefined && algorithm !== keyAlgorithm) {
-    return fail(client, "algorithm", `is ${algorithm} but the CryptoKey was imported for ${keyAlgorithm}`)
+    return misconfigured(fields, "algorithm", `is ${algorithm} but the CryptoKey was imported for ${keyAlgorithm}`)
   }
   return Effect.succeed({ key, algorithm: keyAlgorithm, keyId: undefined })
 }
@@ -183,14 +210,17 @@ const parseJson = (text: string): unknown => {
 }
 
 const importPrivateKey = (
-  client: string,
-  field: string,
+  fields: KeyFields,
   privateKey: ClientAuthentication.PrivateKey,
   algorithm: string | undefined
 ): Effect.Effect<Imported, ClientConfigurationError> => {
-  if (isCryptoKey(privateKey)) return importCryptoKey(client, field, privateKey, algorithm)
+  if (isCryptoKey(privateKey)) return importCryptoKey(fields, privateKey, algorithm)
   if (!Redacted.isRedacted(privateKey)) {
-    return fail(client, field, "must be a Redacted PEM or JWK (Redacted.make or Config.redacted), or a CryptoKey")
+    return misconfigured(
+      fields,
+      "privateKey",
+      "must be a Redacted PEM or JWK (Redacted.make or Config.redacted), or a CryptoKey"
+    )
   }
   const value: unknown = Redacted.value(privateKey as Redacted.Redacted<unknown>)
   if (typeof value === "string") {
@@ -198,14 +228,14 @@ const importPrivateKey = (
     if (text.startsWith("{")) {
       const jwk = parseJson(text)
       return Predicate.isRecord(jwk)
-        ? importJwk(client, field, jwk as Jose.JWK, algorithm)
-        : fail(client, field, "looks like a JWK but is not valid JSON")
+        ? importJwk(fields, jwk as Jose.JWK, algorithm)
+        : misconfigured(fields, "privateKey", "looks like a JWK but is not valid JSON")
     }
-    return importPem(client, field, text, algorithm)
+    return importPem(fields, text, algorithm)
   }
   return Predicate.isRecord(value)
-    ? importJwk(client, field, value as Jose.JWK, algorithm)
-    : fail(client, field, `is not ${supportedKeys}`)
+    ? importJwk(fields, value as Jose.JWK, algorithm)
+    : misconfigured(fields, "privateKey", `is not ${supportedKeys}`)
 }
 
 const probe = new TextEncoder().encode("access-token key check")
@@ -251,7 +281,8 @@ export const loadSigningKey = (
   input: ClientAuthentication.SigningKeyInput
 ): Effect.Effect<ClientAuthentication.SigningKey, ClientConfigurationError> =>
   Effect.gen(function*() {
-    const imported = yield* importPrivateKey(client, `${field}.privateKey`, input.privateKey, input.algorithm)
+    const fields = { client, privateKey: `${field}.privateKey`, algorithm: `${field}.algorithm` }
+    const imported = yield* importPrivateKey(fields, input.privateKey, input.algorithm)
     const signed = yield* attempt(() =>
       new Jose.CompactSign(probe).setProtectedHeader({ alg: imported.algorithm }).sign(imported.key)
     )
