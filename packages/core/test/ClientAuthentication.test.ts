@@ -371,6 +371,104 @@ describe("an algorithm that does not fit the key", () => {
   }
 })
 
+describe("keys as the environment holds them", () => {
+  /** A PEM on one line with literal `\n`, as `.env` files and secret stores keep it. */
+  const escaped = (pem: string, lineBreak = "\\n") => pem.trim().split("\n").join(lineBreak)
+
+  for (const kind of [keyKinds[0], keyKinds[1], keyKinds[4]]) {
+    it.effect(`a one-line PEM with literal \\n is read as the PEM it stands for (${kind.name})`, () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const pair = kind.generate()
+        for (const privateKey of [escaped(pemOf(pair)), escaped(pemOf(pair), "\\r\\n")]) {
+          assert.notInclude(privateKey, "\n")
+          const auth = yield* ClientAuthentication.make({
+            method: "private_key_jwt",
+            privateKey: Redacted.make(privateKey)
+          }, CLIENT)
+          const { protectedHeader } = yield* verify(
+            assertionOf(yield* credentials(identity(auth), target)),
+            pair.publicKey
+          )
+          assert.strictEqual(protectedHeader.alg, kind.algorithm)
+          const { grant } = yield* JwtBearerGrant.make({ privateKey: Redacted.make(privateKey) }, CLIENT, CLIENT_ID)
+          assert.strictEqual(grant.signingKey.algorithm, kind.algorithm)
+        }
+      }))
+  }
+
+  it.effect("a one-line PEM in PRIVATE_KEY makes a client that signs", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const pair = keyKinds[1].generate()
+      const input = yield* Effect.withConfigProvider(
+        ClientCredentialsClient.config("IDP"),
+        ConfigProvider.fromMap(
+          new Map([
+            ["IDP_TOKEN_ENDPOINT", TOKEN_ENDPOINT],
+            ["IDP_CLIENT_ID", CLIENT_ID],
+            ["IDP_ASSERTION_AUDIENCE", "token_endpoint"],
+            ["IDP_PRIVATE_KEY", escaped(pemOf(pair))]
+          ]),
+          { pathDelim: "_" }
+        )
+      )
+      const client = yield* ClientCredentialsClient.make(input, CLIENT)
+      const auth = client.authentication as ClientAuthentication.ClientAuthentication
+      yield* verify(assertionOf(yield* credentials(identity(auth), target)), pair.publicKey, TOKEN_ENDPOINT)
+    }))
+
+  const rsa = keyKinds[0].generate()
+  const ec = keyKinds[1].generate()
+  const pss = Crypto.generateKeyPairSync("rsa-pss", { modulusLength: 2048 })
+  const secp256k1 = Crypto.generateKeyPairSync("ec", { namedCurve: "secp256k1" })
+  const spki = (pair: Crypto.KeyPairKeyObjectResult) => pair.publicKey.export({ type: "spki", format: "pem" }) as string
+  const notSupported = "is not a PKCS#8 PEM or a private JWK of an RSA, EC (P-256, P-384, P-521) or Ed25519 key"
+  const publicPem = "is a public key: give the private key instead (a PKCS#8 PEM, \"-----BEGIN PRIVATE KEY-----\", " +
+    "or a private JWK); the server keeps the public key"
+  const cases: ReadonlyArray<readonly [name: string, key: Effect.Effect<string>, reason: string]> = [
+    ["a public key (SPKI PEM)", Effect.succeed(spki(ec)), publicPem],
+    ["a public key on one line", Effect.succeed(escaped(spki(rsa))), publicPem],
+    [
+      "an RSA public key (PKCS#1 PEM)",
+      Effect.succeed(rsa.publicKey.export({ type: "pkcs1", format: "pem" }) as string),
+      publicPem
+    ],
+    [
+      "a public JWK",
+      Effect.succeed(JSON.stringify(ec.publicKey.export({ format: "jwk" }))),
+      "is a public key: give the private JWK instead (with its \"d\" member); the server keeps the public key"
+    ],
+    [
+      "a certificate",
+      Effect.map(TestCertificates.selfSigned("worker"), ({ certificate }) => certificate),
+      "is a certificate: give its private key instead (a PKCS#8 PEM, \"-----BEGIN PRIVATE KEY-----\"); " +
+      "the certificate belongs in certificate"
+    ],
+    [
+      "an RSASSA-PSS key",
+      Effect.succeed(pemOf(pss)),
+      "is an RSASSA-PSS key (id-RSASSA-PSS), which WebCrypto cannot import: use an RSA key (rsaEncryption) " +
+      "with algorithm PS256 to sign with RSA-PSS"
+    ],
+    ["a key of another curve", Effect.succeed(pemOf(secp256k1)), notSupported],
+    ["a PEM with a corrupt body", Effect.succeed(pemOf(ec).replace(/[A-Za-z]{8}/, "AAAAAAAA")), notSupported]
+  ]
+  for (const [name, key, reason] of cases) {
+    it.effect(`${name}: says exactly what it is and what to give, never quoting it`, () =>
+      Effect.gen(function*() {
+        const text = yield* key
+        const error = yield* makeError({ method: "private_key_jwt", privateKey: Redacted.make(text) })
+        assert.strictEqual(error.field, "authentication.privateKey")
+        assert.strictEqual(error.reason, reason)
+        const pems = [pemOf(rsa), pemOf(ec), pemOf(pss), pemOf(secp256k1), spki(rsa), spki(ec)]
+        for (const line of [...pems.flatMap(keyMaterial), ...keyMaterial(text.replaceAll("\\n", "\n"))]) {
+          assert.notInclude(error.message, line)
+        }
+      }))
+  }
+})
+
 describe("client_secret_jwt", () => {
   it.effect("signs an HMAC assertion with the client secret, which never travels", () =>
     Effect.gen(function*() {

@@ -4,6 +4,7 @@ import * as Redacted from "effect/Redacted"
 import * as Jose from "jose"
 import type * as ClientAuthentication from "../ClientAuthentication.js"
 import { ClientConfigurationError } from "../TokenError.js"
+import { derOf } from "./certificate.js"
 
 /**
  * A private key read in any of the forms a user may give it (PKCS#8 PEM, private JWK as JSON text
@@ -92,6 +93,52 @@ const misfit = (algorithm: string, keyAlgorithm: string | undefined): string => 
 
 const pemLabel = (text: string): string | undefined => /^-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1]
 
+/**
+ * A PEM kept on one line with literal `\n` (as `.env` files and secret stores hold it), made the PEM
+ * it stands for; any other text unchanged. Only after an armor line: base64 has no backslash, so a
+ * literal backslash-n there can only be an escaped line break.
+ */
+export const unescapePem = (text: string): string =>
+  /^-----BEGIN [A-Z0-9 ]+-----(?:\\r)?\\n/.test(text) ? text.replace(/(?:\\r)?\\n/g, "\n") : text
+
+const rsassaPss = "2a864886f70d01010a" // 1.2.840.113549.1.1.10, id-RSASSA-PSS (RFC 4055)
+
+/** The algorithm OID (hex) of a PKCS#8 PEM's PrivateKeyInfo (RFC 5208 §5), read without importing the key. */
+const pkcs8AlgorithmOf = (pem: string): string | undefined => {
+  const body = /^-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\s]*)-----END PRIVATE KEY-----/.exec(pem)?.[1]
+  let der: Uint8Array
+  try {
+    der = derOf(body ?? "")
+  } catch {
+    return undefined
+  }
+  let at = 0
+  // A DER tag and length, `at` moved past them: the length, or undefined when the tag differs.
+  const header = (tag: number): number | undefined => {
+    if (der[at] !== tag || at + 1 >= der.length) return undefined
+    let length = der[at + 1]!
+    at += 2
+    if (length > 0x7f) {
+      const size = length & 0x7f
+      if (size === 0 || size > 3 || at + size > der.length) return undefined
+      length = 0
+      for (let i = 0; i < size; i++) length = length * 256 + der[at++]!
+    }
+    return length
+  }
+  if (header(0x30) === undefined) return undefined
+  const version = header(0x02)
+  if (version === undefined) return undefined
+  at += version
+  if (header(0x30) === undefined) return undefined
+  const oid = header(0x06)
+  if (oid === undefined || at + oid > der.length) return undefined
+  return Array.from(der.subarray(at, at + oid), (byte) => byte.toString(16).padStart(2, "0")).join("")
+}
+
+const publicKey = "is a public key: give the private key instead (a PKCS#8 PEM, \"-----BEGIN PRIVATE KEY-----\", " +
+  "or a private JWK); the server keeps the public key"
+
 export interface Imported {
   readonly key: CryptoKey
   readonly algorithm: string
@@ -118,6 +165,15 @@ const importPem = (
       "is an encrypted PKCS#8 key: give the key decrypted, kept in a secret store"
     )
   }
+  if (label === "PUBLIC KEY" || label === "RSA PUBLIC KEY") return misconfigured(fields, "privateKey", publicKey)
+  if (label === "CERTIFICATE") {
+    return misconfigured(
+      fields,
+      "privateKey",
+      "is a certificate: give its private key instead (a PKCS#8 PEM, \"-----BEGIN PRIVATE KEY-----\"); " +
+        "the certificate belongs in certificate"
+    )
+  }
   if (label !== "PRIVATE KEY") {
     return misconfigured(fields, "privateKey", `is not ${supportedKeys}`)
   }
@@ -136,10 +192,14 @@ const importPem = (
       if (algorithm !== undefined) return yield* misconfigured(fields, "algorithm", misfit(algorithm, defaultAlgorithm))
       return { key, algorithm: defaultAlgorithm, keyId: undefined }
     }
+    // WebCrypto imports RSA keys by rsaEncryption only; an id-RSASSA-PSS key reads as "not a key".
     return yield* misconfigured(
       fields,
       "privateKey",
-      `is not ${supportedKeys} (an RSASSA-PSS-only key is not supported)`
+      pkcs8AlgorithmOf(pem) === rsassaPss
+        ? "is an RSASSA-PSS key (id-RSASSA-PSS), which WebCrypto cannot import: use an RSA key (rsaEncryption) " +
+          "with algorithm PS256 to sign with RSA-PSS"
+        : `is not ${supportedKeys}`
     )
   })
 }
@@ -154,7 +214,11 @@ const importJwk = (
     return misconfigured(fields, "privateKey", "is a symmetric key: use client_secret_jwt with the secret instead")
   }
   if (jwk.d === undefined) {
-    return misconfigured(fields, "privateKey", "is a public key: the private key is needed to sign")
+    return misconfigured(
+      fields,
+      "privateKey",
+      "is a public key: give the private JWK instead (with its \"d\" member); the server keeps the public key"
+    )
   }
   const keyAlgorithm = algorithmOfJwk(jwk)
   if (keyAlgorithm === undefined) return misconfigured(fields, "privateKey", `is not ${supportedKeys}`)
@@ -222,7 +286,7 @@ export const importPrivateKey = (
   }
   const value: unknown = Redacted.value(privateKey as Redacted.Redacted<unknown>)
   if (typeof value === "string") {
-    const text = value.trim()
+    const text = unescapePem(value.trim())
     if (text.startsWith("{")) {
       const jwk = parseJson(text)
       return Predicate.isRecord(jwk)
