@@ -122,6 +122,8 @@ export interface SigningKeyInput {
    * key's public half.
    */
   readonly certificate?: string | undefined
+  /** Also the certificate's SHA-1 thumbprint in `x5t` (AD FS, older Microsoft Entra ID). */
+  readonly x5t?: boolean | undefined
 }
 
 /**
@@ -135,6 +137,7 @@ export interface SigningKey {
   readonly algorithm: SigningAlgorithm
   readonly keyId: string | undefined
   readonly certificateThumbprintS256: string | undefined
+  readonly certificateThumbprintSha1: string | undefined
 }
 
 /**
@@ -342,11 +345,8 @@ export const assertionSettings = (
  *
  * // A client's layer with its key, imported and checked once; a fresh assertion is signed for every attempt.
  * const program = Effect.gen(function*() {
- *   const { privateKey } = yield* Effect.promise(() =>
- *     crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])
- *   )
+ *   const { privateKey } = yield* Effect.promise(() => crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]))
  *   const authentication = yield* ClientAuthentication.make({ method: "private_key_jwt", privateKey, keyId: "2026-01" }, "api")
- *   assert.strictEqual(authentication.method, "private_key_jwt")
  *   return TokenService.layerDefault({
  *     clients: { api: { tokenEndpoint: "https://login.example.com/oauth2/token", clientId: "m2m", authentication } }
  *   })
@@ -367,9 +367,10 @@ export const make = (
  * Reads a client's authentication from configuration (nest it under the client's prefix):
  * `TOKEN_ENDPOINT_AUTH_METHOD` (one of {@link methods}; `private_key_jwt` when only a private key is
  * set), `PRIVATE_KEY` (redacted: a PKCS#8 PEM or a private JWK as JSON), `PRIVATE_KEY_ID` (the
- * `kid`), `SIGNING_ALGORITHM`, `CERTIFICATE` (PEM, for `x5t#S256`), `ASSERTION_AUDIENCE` (`issuer`
- * or `token_endpoint`), `ASSERTION_LIFETIME` (a duration). `None` when no method is configured, so
- * that a client with a secret keeps its credential style.
+ * `kid`), `SIGNING_ALGORITHM`, `CERTIFICATE` (PEM, for `x5t#S256`), `CERTIFICATE_X5T` (`true` adds
+ * `x5t`), `ASSERTION_AUDIENCE` (`issuer`, `token_endpoint` or the audience itself),
+ * `ASSERTION_LIFETIME` (a duration). `None` when no method is configured, so that a client with a
+ * secret keeps its credential style.
  *
  * @example
  * ```ts
@@ -393,6 +394,7 @@ export const config: Config.Config<Option.Option<Input>> = Config.all({
   keyId: Config.option(Config.string("PRIVATE_KEY_ID")),
   algorithm: Config.option(Config.literal(...signingAlgorithms, ...secretAlgorithms)("SIGNING_ALGORITHM")),
   certificate: Config.option(Config.string("CERTIFICATE")),
+  x5t: Config.option(Config.boolean("CERTIFICATE_X5T")),
   audience: Config.option(Config.literal("issuer", "token_endpoint")("ASSERTION_AUDIENCE")),
   lifetime: Config.option(Config.duration("ASSERTION_LIFETIME"))
 }).pipe(Config.mapOrFail((fields) => internal.fromConfig(fields)))

@@ -212,6 +212,76 @@ describe("private_key_jwt", () => {
     }))
 })
 
+describe("x5t, the certificate's SHA-1 thumbprint (AD FS, older Microsoft Entra ID)", () => {
+  /** What AD FS and Entra ID compare: the SHA-1 of the certificate's DER, base64url. */
+  const sha1Thumbprint = (certificate: string) =>
+    Buffer.from(new Crypto.X509Certificate(certificate).fingerprint.replaceAll(":", ""), "hex").toString("base64url")
+
+  it.effect("goes in the header beside x5t#S256 when asked, for client authentication and for the grant", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const { certificate, privateKey, thumbprint } = yield* TestCertificates.selfSigned("worker")
+      const publicKey = new Crypto.X509Certificate(certificate).publicKey
+      const expected = { alg: "ES256", "x5t#S256": thumbprint, x5t: sha1Thumbprint(certificate) }
+      assert.match(expected.x5t, /^[A-Za-z0-9_-]{27}$/)
+      const auth = yield* ClientAuthentication.make(
+        { method: "private_key_jwt", privateKey, certificate, x5t: true },
+        CLIENT
+      )
+      const { protectedHeader } = yield* verify(assertionOf(yield* credentials(identity(auth), target)), publicKey)
+      assert.deepStrictEqual(protectedHeader, expected)
+      const { grant } = yield* JwtBearerGrant.make({ privateKey, certificate, x5t: true }, CLIENT, CLIENT_ID)
+      const { pairs } = yield* grantOf({ name: CLIENT, clientId: CLIENT_ID, grant }, undefined, target)
+      const grantHeader = (yield* verify(formOf({ pairs }).get("assertion")!, publicKey)).protectedHeader
+      assert.deepStrictEqual(grantHeader, expected)
+    }))
+
+  it.effect("is absent by default", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const { certificate, privateKey } = yield* TestCertificates.selfSigned("worker")
+      const auth = yield* ClientAuthentication.make({ method: "private_key_jwt", privateKey, certificate }, CLIENT)
+      const header = Jose.decodeProtectedHeader(assertionOf(yield* credentials(identity(auth), target)))
+      assert.deepStrictEqual(Object.keys(header).sort(), ["alg", "x5t#S256"])
+    }))
+
+  it.effect("needs the certificate", () =>
+    Effect.gen(function*() {
+      const error = yield* makeError({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(keyKinds[1].generate())),
+        x5t: true
+      })
+      assert.strictEqual(error.field, "authentication.x5t")
+      assert.strictEqual(error.reason, "needs certificate: x5t is the certificate's SHA-1 thumbprint")
+    }))
+
+  it.effect("from the environment: CERTIFICATE_X5T=true, with a certificate kept on one line", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const { certificate, privateKey } = yield* TestCertificates.selfSigned("worker")
+      const oneLine = (pem: string) => pem.trim().split("\n").join("\\n")
+      const input = yield* Effect.withConfigProvider(
+        ClientCredentialsClient.config("IDP"),
+        ConfigProvider.fromMap(
+          new Map([
+            ["IDP_TOKEN_ENDPOINT", TOKEN_ENDPOINT],
+            ["IDP_CLIENT_ID", CLIENT_ID],
+            ["IDP_ASSERTION_AUDIENCE", "token_endpoint"],
+            ["IDP_PRIVATE_KEY", oneLine(Redacted.value(privateKey))],
+            ["IDP_CERTIFICATE", oneLine(certificate)],
+            ["IDP_CERTIFICATE_X5T", "true"]
+          ]),
+          { pathDelim: "_" }
+        )
+      )
+      const client = yield* ClientCredentialsClient.make(input, CLIENT)
+      const auth = client.authentication as ClientAuthentication.ClientAuthentication
+      const header = Jose.decodeProtectedHeader(assertionOf(yield* credentials(identity(auth), target)))
+      assert.strictEqual(header.x5t, sha1Thumbprint(certificate))
+    }))
+})
+
 describe("keys that cannot be used", () => {
   const rsa = keyKinds[0].generate()
   const ec = keyKinds[1].generate()

@@ -5,7 +5,7 @@ import * as Jose from "jose"
 import type * as ClientAuthentication from "../ClientAuthentication.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { derOf, pemBlock, thumbprintOf } from "./certificate.js"
-import { attempt, fail, type Imported, importPrivateKey } from "./privateKey.js"
+import { attempt, fail, type Imported, importPrivateKey, unescapePem } from "./privateKey.js"
 
 /**
  * Key loading and assertion signing (RFC 7523, OpenID Connect Core §9) on `jose`. Nothing here
@@ -16,17 +16,19 @@ import { attempt, fail, type Imported, importPrivateKey } from "./privateKey.js"
 const probe = new TextEncoder().encode("access-token key check")
 
 /**
- * The certificate's SHA-256 thumbprint (`x5t#S256`, RFC 7515 §4.1.8), after checking that the
- * certificate holds the public half of `key`: a signature by the key must verify with it.
+ * The certificate's thumbprints: SHA-256 (`x5t#S256`, RFC 7515 §4.1.8) and, when asked, SHA-1
+ * (`x5t`, §4.1.7), after checking that the certificate holds the public half of `key`: a signature
+ * by the key must verify with it.
  */
-const certificateThumbprint = (
+const certificateThumbprints = (
   client: string,
   field: string,
   certificate: string,
-  imported: Imported
-): Effect.Effect<string, ClientConfigurationError> =>
+  imported: Imported,
+  sha1: boolean
+): Effect.Effect<{ readonly s256: string; readonly sha1: string | undefined }, ClientConfigurationError> =>
   Effect.gen(function*() {
-    const leaf = [...certificate.matchAll(pemBlock)].find((block) => block[1] === "CERTIFICATE")
+    const leaf = [...unescapePem(certificate.trim()).matchAll(pemBlock)].find((block) => block[1] === "CERTIFICATE")
     const der = leaf === undefined ? undefined : yield* Effect.option(Effect.try(() => derOf(leaf[2])))
     if (leaf === undefined || der === undefined || der._tag === "None") {
       return yield* fail(client, field, "is not a PEM X.509 certificate")
@@ -42,7 +44,15 @@ const certificateThumbprint = (
       ? undefined
       : yield* attempt(() => Jose.compactVerify(signature, publicKey))
     if (verified === undefined) return yield* fail(client, field, "does not belong to the private key")
-    return yield* thumbprintOf(der.value)
+    return {
+      s256: yield* thumbprintOf(der.value),
+      // SHA-1 only names the certificate here, as AD FS and older Microsoft Entra ID setups look it up.
+      sha1: sha1
+        ? yield* Effect.promise(() => globalThis.crypto.subtle.digest("SHA-1", der.value)).pipe(
+          Effect.map((digest) => Jose.base64url.encode(new Uint8Array(digest)))
+        )
+        : undefined
+    }
   })
 
 /**
@@ -68,14 +78,18 @@ export const loadSigningKey = (
         `cannot sign with ${imported.algorithm} (an RSA key must have at least 2048 bits)`
       )
     }
-    const certificateThumbprintS256 = input.certificate === undefined
+    if (input.x5t === true && input.certificate === undefined) {
+      return yield* fail(client, `${field}.x5t`, "needs certificate: x5t is the certificate's SHA-1 thumbprint")
+    }
+    const thumbprints = input.certificate === undefined
       ? undefined
-      : yield* certificateThumbprint(client, `${field}.certificate`, input.certificate, imported)
+      : yield* certificateThumbprints(client, `${field}.certificate`, input.certificate, imported, input.x5t === true)
     return {
       key: imported.key,
       algorithm: imported.algorithm as ClientAuthentication.SigningAlgorithm,
       keyId: input.keyId ?? imported.keyId,
-      certificateThumbprintS256
+      certificateThumbprintS256: thumbprints?.s256,
+      certificateThumbprintSha1: thumbprints?.sha1
     }
   })
 
@@ -100,7 +114,8 @@ export interface Validity {
 const headerOf = (key: ClientAuthentication.SigningKey): Jose.JWSHeaderParameters & { alg: string } => ({
   alg: key.algorithm,
   ...(key.keyId === undefined ? {} : { kid: key.keyId }),
-  ...(key.certificateThumbprintS256 === undefined ? {} : { "x5t#S256": key.certificateThumbprintS256 })
+  ...(key.certificateThumbprintS256 === undefined ? {} : { "x5t#S256": key.certificateThumbprintS256 }),
+  ...(key.certificateThumbprintSha1 === undefined ? {} : { x5t: key.certificateThumbprintSha1 })
 })
 
 const hmacKeys = new WeakMap<Redacted.Redacted<string>, Map<string, Promise<CryptoKey>>>()

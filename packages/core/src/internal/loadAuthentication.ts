@@ -107,6 +107,7 @@ export interface ConfigFields {
   readonly keyId: Option.Option<string>
   readonly algorithm: Option.Option<ClientAuthentication.SigningAlgorithm | ClientAuthentication.SecretAlgorithm>
   readonly certificate: Option.Option<string>
+  readonly x5t: Option.Option<boolean>
   readonly audience: Option.Option<"issuer" | "token_endpoint">
   readonly lifetime: Option.Option<Duration.Duration>
 }
@@ -147,6 +148,7 @@ export const fromConfig = (
         algorithm,
         keyId: Option.getOrUndefined(fields.keyId),
         certificate: Option.getOrUndefined(fields.certificate),
+        x5t: Option.getOrUndefined(fields.x5t),
         ...assertion
       }))
     case "tls_client_auth":
