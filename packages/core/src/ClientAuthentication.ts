@@ -87,13 +87,13 @@ export type SecretAlgorithm = typeof secretAlgorithms[number]
 
 /**
  * The `aud` of an assertion: the authorization server's issuer identifier (the default, as OpenID
- * Connect Core errata and draft-ietf-oauth-rfc7523bis require), or its token endpoint URL for
- * servers still on the old rule.
+ * Connect Core errata and draft-ietf-oauth-rfc7523bis require), its token endpoint URL for servers
+ * still on the old rule, or any other string, sent as it is (the issuer of a server without discovery).
  *
  * @since 0.2.0
  * @category models
  */
-export type Audience = "issuer" | "tokenEndpoint"
+export type Audience = "issuer" | "tokenEndpoint" | (string & {})
 
 /**
  * A private key: a PKCS#8 PEM or a private JWK (as JSON text or as an object), kept `Redacted`,
@@ -395,6 +395,6 @@ export const config: Config.Config<Option.Option<Input>> = Config.all({
   algorithm: Config.option(Config.literal(...signingAlgorithms, ...secretAlgorithms)("SIGNING_ALGORITHM")),
   certificate: Config.option(Config.string("CERTIFICATE")),
   x5t: Config.option(Config.boolean("CERTIFICATE_X5T")),
-  audience: Config.option(Config.literal("issuer", "token_endpoint")("ASSERTION_AUDIENCE")),
+  audience: Config.option(Config.string("ASSERTION_AUDIENCE")),
   lifetime: Config.option(Config.duration("ASSERTION_LIFETIME"))
 }).pipe(Config.mapOrFail((fields) => internal.fromConfig(fields)))

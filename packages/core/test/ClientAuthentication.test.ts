@@ -173,6 +173,55 @@ describe("private_key_jwt", () => {
       assert.strictEqual(payload.aud, TOKEN_ENDPOINT)
     }))
 
+  it.effect("addresses an audience given as it is, without needing the issuer", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const pair = keyKinds[1].generate()
+      const audience = "https://login.example.org"
+      const auth = yield* ClientAuthentication.make(
+        { method: "private_key_jwt", privateKey: Redacted.make(pemOf(pair)), audience },
+        CLIENT
+      )
+      const signed = assertionOf(yield* credentials(identity(auth), { tokenEndpoint: TOKEN_ENDPOINT }))
+      assert.strictEqual((yield* verify(signed, pair.publicKey, audience)).payload.aud, audience)
+      // Any string a server names, not only a URL (DocuSign's JWT grant wants a host name).
+      const { grant } = yield* JwtBearerGrant.make(
+        { privateKey: Redacted.make(pemOf(pair)), audience: "account-d.docusign.com" },
+        CLIENT,
+        CLIENT_ID
+      )
+      const { pairs } = yield* grantOf({ name: CLIENT, clientId: CLIENT_ID, grant }, undefined, {
+        tokenEndpoint: TOKEN_ENDPOINT
+      })
+      assert.strictEqual(Jose.decodeJwt(formOf({ pairs }).get("assertion")!).aud, "account-d.docusign.com")
+      // The client needs no issuer for it.
+      const client = yield* ClientCredentialsClient.make({
+        tokenEndpoint: TOKEN_ENDPOINT,
+        clientId: CLIENT_ID,
+        authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(pair)), audience }
+      }, CLIENT)
+      assert.strictEqual((client.authentication as ClientAuthentication.PrivateKeyJwt).assertion.audience, audience)
+    }))
+
+  it.effect("refuses an audience that reads like a misspelt keyword, or is empty", () =>
+    Effect.gen(function*() {
+      const privateKey = Redacted.make(pemOf(keyKinds[1].generate()))
+      for (const audience of ["token_endpoint", "token-endpoint", "TokenEndpoint", "Issuer", " issuer", ""]) {
+        const error = yield* makeError({ method: "private_key_jwt", privateKey, audience })
+        assert.strictEqual(error.field, "authentication.audience")
+        assert.strictEqual(
+          error.reason,
+          audience === ""
+            ? "must not be empty: give issuer, tokenEndpoint or the audience itself"
+            : "reads like a misspelt issuer or tokenEndpoint: write the keyword exactly, or give the audience itself"
+        )
+      }
+      const grant = yield* Effect.flip(
+        JwtBearerGrant.make({ privateKey, audience: "token endpoint" }, CLIENT, CLIENT_ID)
+      )
+      assert.strictEqual(grant.field, "grant.audience")
+    }))
+
   it.effect("without a known issuer, fails naming the audience rather than guessing one", () =>
     Effect.gen(function*() {
       const auth = yield* ClientAuthentication.make({
@@ -634,6 +683,27 @@ describe("config", () => {
       assert.strictEqual(value.audience, "tokenEndpoint")
       const auth = yield* ClientAuthentication.make(value, CLIENT)
       assert.strictEqual(auth.method, "private_key_jwt")
+    }))
+
+  it.effect("ASSERTION_AUDIENCE: issuer, token_endpoint, or the audience itself", () =>
+    Effect.gen(function*() {
+      const pem = pemOf(keyKinds[1].generate())
+      const audienceOf = (value: string) =>
+        Effect.map(read({ PRIVATE_KEY: pem, ASSERTION_AUDIENCE: value }), (input) => {
+          const value = Option.getOrThrow(input)
+          return value.method === "private_key_jwt" ? value.audience : undefined
+        })
+      assert.strictEqual(yield* audienceOf("issuer"), "issuer")
+      assert.strictEqual(yield* audienceOf("token_endpoint"), "tokenEndpoint")
+      assert.strictEqual(yield* audienceOf("https://login.example.org"), "https://login.example.org")
+      for (const misspelt of ["token-endpoint", "TOKEN_ENDPOINT", "Issuer"]) {
+        const error = yield* Effect.flip(audienceOf(misspelt))
+        assert.include(String(error), "ASSERTION_AUDIENCE")
+        assert.include(
+          String(error),
+          "reads like a misspelt issuer or token_endpoint: write the keyword exactly, or give the audience itself"
+        )
+      }
     }))
 
   it.effect("no method and no key leaves the credential style in charge; bad combinations are refused", () =>

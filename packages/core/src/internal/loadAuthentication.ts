@@ -20,6 +20,12 @@ import { loadSigningKey } from "./clientAssertion.js"
 const durationOf = (value: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
   value === undefined ? Option.some(fallback) : Duration.decodeUnknown(value)
 
+/** Whether an audience reads like a keyword misspelt (`token-endpoint`, `Issuer`): surely not meant as the audience. */
+const keywordLike = (audience: string): boolean => {
+  const bare = audience.toLowerCase().replace(/[^a-z]/g, "")
+  return bare === "issuer" || bare === "tokenendpoint"
+}
+
 /** See `ClientAuthentication.assertionSettings`. */
 export const assertionSettings = (
   client: string,
@@ -30,7 +36,14 @@ export const assertionSettings = (
   const fail = (name: string, reason: string) =>
     Effect.fail(new ClientConfigurationError({ client, field: `${field}.${name}`, reason }))
   const audience = options.audience ?? defaults?.audience ?? "issuer"
-  if (audience !== "issuer" && audience !== "tokenEndpoint") return fail("audience", "must be issuer or tokenEndpoint")
+  if (typeof audience !== "string") return fail("audience", "must be issuer, tokenEndpoint or the audience itself")
+  if (audience === "") return fail("audience", "must not be empty: give issuer, tokenEndpoint or the audience itself")
+  if (audience !== "issuer" && audience !== "tokenEndpoint" && keywordLike(audience)) {
+    return fail(
+      "audience",
+      "reads like a misspelt issuer or tokenEndpoint: write the keyword exactly, or give the audience itself"
+    )
+  }
   const lifetime = durationOf(options.lifetime, ClientAuthentication.defaultAssertionLifetime)
   const clockSkew = durationOf(options.clockSkew, ClientAuthentication.defaultClockSkew)
   if (Option.isNone(lifetime) || Duration.toMillis(lifetime.value) < 1000) {
@@ -108,7 +121,7 @@ export interface ConfigFields {
   readonly algorithm: Option.Option<ClientAuthentication.SigningAlgorithm | ClientAuthentication.SecretAlgorithm>
   readonly certificate: Option.Option<string>
   readonly x5t: Option.Option<boolean>
-  readonly audience: Option.Option<"issuer" | "token_endpoint">
+  readonly audience: Option.Option<string>
   readonly lifetime: Option.Option<Duration.Duration>
 }
 
@@ -120,14 +133,20 @@ export const fromConfig = (
   fields: ConfigFields
 ): Either.Either<Option.Option<ClientAuthentication.Input>, ConfigError.ConfigError> => {
   const method = Option.orElse(fields.method, () => Option.as(fields.privateKey, "private_key_jwt" as const))
+  const invalid = (path: string, reason: string) => Either.left(ConfigError.InvalidData([path], reason))
+  // The environment spells the keywords issuer and token_endpoint; any other value is the audience itself.
+  const audience = Option.getOrUndefined(fields.audience)
+  if (audience !== undefined && audience !== "issuer" && audience !== "token_endpoint" && keywordLike(audience)) {
+    return invalid(
+      "ASSERTION_AUDIENCE",
+      "reads like a misspelt issuer or token_endpoint: write the keyword exactly, or give the audience itself"
+    )
+  }
   const assertion: ClientAuthentication.AssertionOptions = {
-    audience: Option.getOrUndefined(
-      Option.map(fields.audience, (audience) => audience === "token_endpoint" ? "tokenEndpoint" : "issuer")
-    ),
+    audience: audience === "token_endpoint" ? "tokenEndpoint" : audience,
     lifetime: Option.getOrUndefined(fields.lifetime)
   }
   const algorithm = Option.getOrUndefined(fields.algorithm)
-  const invalid = (path: string, reason: string) => Either.left(ConfigError.InvalidData([path], reason))
   if (Option.isNone(method)) return Either.right(Option.none())
   switch (method.value) {
     case "client_secret_basic":
@@ -164,7 +183,8 @@ export const fromConfig = (
 }
 
 const unknownIssuer = "is the issuer, which this client does not know: configure the client by its issuer (its " +
-  "metadata gives the token endpoint), or set audience to tokenEndpoint for a server that expects its token endpoint"
+  "metadata gives the token endpoint), or set audience to tokenEndpoint for a server that expects its token " +
+  "endpoint, or to the audience itself (the issuer's identifier, say)"
 
 /**
  * A method and the fields it needs: a secret method needs the secret, a key method has no use for
