@@ -802,6 +802,74 @@ describe("the JWT bearer grant", () => {
     }))
 })
 
+describe("a service-account key file Google would not accept", () => {
+  const keyFile = (members: Record<string, unknown>) =>
+    JSON.stringify({
+      type: "service_account",
+      private_key_id: "k1",
+      private_key: pemOf(keyKinds[0].generate()),
+      client_email: "sa@project.iam.gserviceaccount.com",
+      token_uri: "https://oauth2.googleapis.com/token",
+      ...members
+    })
+  const ec = keyKinds[1].generate()
+  const ed25519 = keyKinds[4].generate()
+  const cases: ReadonlyArray<readonly [name: string, file: string, reason: string]> = [
+    [
+      "a user's credentials",
+      keyFile({ type: "authorized_user" }),
+      "has type authorized_user (a user's credentials, from gcloud auth application-default login), " +
+      "not service_account: give a service-account key file"
+    ],
+    [
+      "a workload identity federation configuration",
+      keyFile({ type: "external_account" }),
+      "has type external_account (workload identity federation, which exchanges tokens rather than signing), " +
+      "not service_account: give a service-account key file"
+    ],
+    [
+      "another type",
+      keyFile({ type: "something_else" }),
+      "has type something_else, not service_account: give a service-account key file"
+    ],
+    [
+      "a type that is not a plain name",
+      keyFile({ type: "<service account>" }),
+      "has a type other than service_account: give a service-account key file"
+    ],
+    [
+      "an EC key",
+      keyFile({ private_key: pemOf(ec) }),
+      "holds an EC P-256 key, but Google signs service-account assertions with RS256 only: " +
+      "give the key file as Google issued it"
+    ],
+    [
+      "an Ed25519 key",
+      keyFile({ private_key: pemOf(ed25519) }),
+      "holds an Ed25519 key, but Google signs service-account assertions with RS256 only: " +
+      "give the key file as Google issued it"
+    ]
+  ]
+  for (const [name, file, reason] of cases) {
+    it.effect(`${name}: refused when the client is built, naming the key file`, () =>
+      Effect.gen(function*() {
+        const grant = yield* Effect.flip(
+          JwtBearerGrant.make({ serviceAccountKey: Redacted.make(file) }, CLIENT, undefined)
+        )
+        assert.strictEqual(grant._tag, "ClientConfigurationError")
+        assert.strictEqual(grant.field, "grant.serviceAccountKey")
+        assert.strictEqual(grant.reason, reason)
+        const client = yield* Effect.flip(
+          ClientCredentialsClient.make({ grant: { serviceAccountKey: Redacted.make(file) } }, "google")
+        )
+        assert.strictEqual(client.message, `Client "google" is misconfigured: grant.serviceAccountKey: ${reason}`)
+        for (const line of [...keyMaterial(pemOf(ec)), ...keyMaterial(pemOf(ed25519))]) {
+          assert.notInclude(client.message, line)
+        }
+      }))
+  }
+})
+
 describe("a client definition", () => {
   const ec = keyKinds[1].generate()
   const base = { tokenEndpoint: TOKEN_ENDPOINT, clientId: CLIENT_ID }
@@ -948,9 +1016,10 @@ describe("a client from the environment", () => {
 
   it.effect("SERVICE_ACCOUNT_KEY: the JWT bearer grant, with the file's client id and token endpoint", () =>
     Effect.gen(function*() {
+      // Google's keys are RSA; a file without "type" is read as a service account, as Google's libraries do.
       const keyFile = JSON.stringify({
         private_key_id: "k2",
-        private_key: pem,
+        private_key: pemOf(keyKinds[0].generate()),
         client_email: "sa@project.iam.gserviceaccount.com",
         token_uri: "https://oauth2.googleapis.com/token"
       })
