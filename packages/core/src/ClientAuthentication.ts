@@ -117,9 +117,8 @@ export interface SigningKeyInput {
   /** The `kid` the server knows the key by; a JWK's own `kid` by default, else none. */
   readonly keyId?: string | undefined
   /**
-   * The key's X.509 certificate (PEM; the first of a chain), whose SHA-256 thumbprint goes in the
-   * `x5t#S256` header, as Microsoft Entra ID identifies certificate credentials. It must hold the
-   * key's public half.
+   * The key's X.509 certificate (PEM, the first of a chain, holding the key's public half): its SHA-256
+   * thumbprint goes in the `x5t#S256` header, as Microsoft Entra ID identifies certificate credentials.
    */
   readonly certificate?: string | undefined
   /** Also the certificate's SHA-1 thumbprint in `x5t` (AD FS, older Microsoft Entra ID). */
@@ -147,7 +146,7 @@ export interface SigningKey {
  * @category models
  */
 export interface AssertionOptions {
-  /** Default `"issuer"`. */
+  /** Default `"issuer"`; `"tokenEndpoint"`, or the audience itself (any other string, sent as it is). */
   readonly audience?: Audience | undefined
   /** How long an assertion is valid; default {@link defaultAssertionLifetime}. */
   readonly lifetime?: Duration.DurationInput | undefined
