@@ -1,4 +1,10 @@
-import { ClientAuthentication, ClientCredentialsClient, JwtBearerGrant, TokenService } from "@access-token/core"
+import {
+  ClientAuthentication,
+  ClientCredentialsClient,
+  JwtBearerGrant,
+  MutualTls,
+  TokenService
+} from "@access-token/core"
 import { TestCertificates } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
@@ -535,6 +541,27 @@ describe("keys as the environment holds them", () => {
       const client = yield* ClientCredentialsClient.make(input, CLIENT)
       const auth = client.authentication as ClientAuthentication.ClientAuthentication
       yield* verify(assertionOf(yield* credentials(identity(auth), target)), pair.publicKey, TOKEN_ENDPOINT)
+    }))
+
+  it.effect("tls_client_auth: a certificate and key kept on one line are given to the transport as PEMs", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const input = yield* Effect.withConfigProvider(
+        ClientAuthentication.config,
+        ConfigProvider.fromMap(
+          new Map([
+            ["TOKEN_ENDPOINT_AUTH_METHOD", "tls_client_auth"],
+            ["CERTIFICATE", escaped(worker.certificate)],
+            ["PRIVATE_KEY", escaped(Redacted.value(worker.privateKey))]
+          ])
+        )
+      )
+      const auth = yield* ClientAuthentication.make(Option.getOrThrow(input), CLIENT)
+      assert.instanceOf(auth, MutualTls.TlsClientAuth)
+      const { certificate } = auth as MutualTls.TlsClientAuth
+      assert.strictEqual(certificate.thumbprint, worker.thumbprint)
+      assert.strictEqual(Redacted.value(certificate.certificate), worker.certificate.trim())
+      assert.strictEqual(Redacted.value(certificate.privateKey), Redacted.value(worker.privateKey).trim())
     }))
 
   const rsa = keyKinds[0].generate()

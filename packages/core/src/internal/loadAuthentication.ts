@@ -10,6 +10,7 @@ import * as JwtBearerGrant from "../JwtBearerGrant.js"
 import * as MutualTls from "../MutualTls.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { loadSigningKey } from "./clientAssertion.js"
+import { unescapePem } from "./privateKey.js"
 
 /**
  * A client's authentication as written (in code or in the environment) made ready to use: settings
@@ -174,10 +175,11 @@ export const fromConfig = (
     case "self_signed_tls_client_auth":
       if (Option.isNone(fields.certificate)) return invalid("CERTIFICATE", `${method.value} needs a certificate`)
       if (Option.isNone(fields.privateKey)) return invalid("PRIVATE_KEY", `${method.value} needs its private key`)
+      // The transport is given these PEMs as they are: one kept on one line is unescaped here.
       return Either.right(Option.some<ClientAuthentication.Input>({
         method: method.value,
-        certificate: Redacted.make(fields.certificate.value),
-        privateKey: fields.privateKey.value
+        certificate: Redacted.make(unescapePem(fields.certificate.value.trim())),
+        privateKey: Redacted.make(unescapePem(Redacted.value(fields.privateKey.value).trim()))
       }))
   }
 }
