@@ -87,13 +87,13 @@ export type SecretAlgorithm = typeof secretAlgorithms[number]
 
 /**
  * The `aud` of an assertion: the authorization server's issuer identifier (the default, as OpenID
- * Connect Core errata and draft-ietf-oauth-rfc7523bis require), or its token endpoint URL for
- * servers still on the old rule.
+ * Connect Core errata and draft-ietf-oauth-rfc7523bis require), its token endpoint URL for servers
+ * still on the old rule, or any other string, sent as it is (the issuer of a server without discovery).
  *
  * @since 0.2.0
  * @category models
  */
-export type Audience = "issuer" | "tokenEndpoint"
+export type Audience = "issuer" | "tokenEndpoint" | (string & {})
 
 /**
  * A private key: a PKCS#8 PEM or a private JWK (as JSON text or as an object), kept `Redacted`,
@@ -117,11 +117,12 @@ export interface SigningKeyInput {
   /** The `kid` the server knows the key by; a JWK's own `kid` by default, else none. */
   readonly keyId?: string | undefined
   /**
-   * The key's X.509 certificate (PEM; the first of a chain), whose SHA-256 thumbprint goes in the
-   * `x5t#S256` header, as Microsoft Entra ID identifies certificate credentials. It must hold the
-   * key's public half.
+   * The key's X.509 certificate (PEM, the first of a chain, holding the key's public half): its SHA-256
+   * thumbprint goes in the `x5t#S256` header, as Microsoft Entra ID identifies certificate credentials.
    */
   readonly certificate?: string | undefined
+  /** Also the certificate's SHA-1 thumbprint in `x5t` (AD FS, older Microsoft Entra ID). */
+  readonly x5t?: boolean | undefined
 }
 
 /**
@@ -135,6 +136,7 @@ export interface SigningKey {
   readonly algorithm: SigningAlgorithm
   readonly keyId: string | undefined
   readonly certificateThumbprintS256: string | undefined
+  readonly certificateThumbprintSha1: string | undefined
 }
 
 /**
@@ -144,7 +146,7 @@ export interface SigningKey {
  * @category models
  */
 export interface AssertionOptions {
-  /** Default `"issuer"`. */
+  /** Default `"issuer"`; `"tokenEndpoint"`, or the audience itself (any other string, sent as it is). */
   readonly audience?: Audience | undefined
   /** How long an assertion is valid; default {@link defaultAssertionLifetime}. */
   readonly lifetime?: Duration.DurationInput | undefined
@@ -342,11 +344,8 @@ export const assertionSettings = (
  *
  * // A client's layer with its key, imported and checked once; a fresh assertion is signed for every attempt.
  * const program = Effect.gen(function*() {
- *   const { privateKey } = yield* Effect.promise(() =>
- *     crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])
- *   )
+ *   const { privateKey } = yield* Effect.promise(() => crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]))
  *   const authentication = yield* ClientAuthentication.make({ method: "private_key_jwt", privateKey, keyId: "2026-01" }, "api")
- *   assert.strictEqual(authentication.method, "private_key_jwt")
  *   return TokenService.layerDefault({
  *     clients: { api: { tokenEndpoint: "https://login.example.com/oauth2/token", clientId: "m2m", authentication } }
  *   })
@@ -367,9 +366,10 @@ export const make = (
  * Reads a client's authentication from configuration (nest it under the client's prefix):
  * `TOKEN_ENDPOINT_AUTH_METHOD` (one of {@link methods}; `private_key_jwt` when only a private key is
  * set), `PRIVATE_KEY` (redacted: a PKCS#8 PEM or a private JWK as JSON), `PRIVATE_KEY_ID` (the
- * `kid`), `SIGNING_ALGORITHM`, `CERTIFICATE` (PEM, for `x5t#S256`), `ASSERTION_AUDIENCE` (`issuer`
- * or `token_endpoint`), `ASSERTION_LIFETIME` (a duration). `None` when no method is configured, so
- * that a client with a secret keeps its credential style.
+ * `kid`), `SIGNING_ALGORITHM`, `CERTIFICATE` (PEM, for `x5t#S256`), `CERTIFICATE_X5T` (`true` adds
+ * `x5t`), `ASSERTION_AUDIENCE` (`issuer`, `token_endpoint` or the audience itself),
+ * `ASSERTION_LIFETIME` (a duration). `None` when no method is configured, so that a client with a
+ * secret keeps its credential style.
  *
  * @example
  * ```ts
@@ -393,6 +393,7 @@ export const config: Config.Config<Option.Option<Input>> = Config.all({
   keyId: Config.option(Config.string("PRIVATE_KEY_ID")),
   algorithm: Config.option(Config.literal(...signingAlgorithms, ...secretAlgorithms)("SIGNING_ALGORITHM")),
   certificate: Config.option(Config.string("CERTIFICATE")),
-  audience: Config.option(Config.literal("issuer", "token_endpoint")("ASSERTION_AUDIENCE")),
+  x5t: Config.option(Config.boolean("CERTIFICATE_X5T")),
+  audience: Config.option(Config.string("ASSERTION_AUDIENCE")),
   lifetime: Config.option(Config.duration("ASSERTION_LIFETIME"))
 }).pipe(Config.mapOrFail((fields) => internal.fromConfig(fields)))

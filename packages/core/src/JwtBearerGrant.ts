@@ -12,6 +12,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ClientAuthentication from "./ClientAuthentication.js"
 import { loadSigningKey } from "./internal/clientAssertion.js"
+import { keyTypeOf } from "./internal/privateKey.js"
 import { ClientConfigurationError } from "./TokenError.js"
 
 /**
@@ -113,6 +114,13 @@ export interface ServiceAccountKey {
   readonly tokenUri: string
 }
 
+/** What the other Google credential files are, to say so when one is given instead of a key file. */
+const otherKeyFiles: Record<string, string> = {
+  authorized_user: " (a user's credentials, from gcloud auth application-default login)",
+  external_account: " (workload identity federation, which exchanges tokens rather than signing)",
+  impersonated_service_account: " (service account impersonation, which a user's credentials sign for)"
+}
+
 const nonEmpty = (record: Record<string, unknown>, name: string): string | undefined => {
   const value = record[name]
   return typeof value === "string" && value.length > 0 ? value : undefined
@@ -149,6 +157,15 @@ export const parseServiceAccountKey = (
     return fail("is not JSON: give the content of the service-account key file")
   }
   if (!Predicate.isRecord(json)) return fail("is not a JSON object")
+  // Absent in hand-made files, which Google's own libraries read as service accounts too.
+  if (json.type !== undefined && json.type !== "service_account") {
+    const type = typeof json.type === "string" && /^[a-z_]{1,40}$/.test(json.type) ? json.type : undefined
+    return fail(
+      type === undefined
+        ? "has a type other than service_account: give a service-account key file"
+        : `has type ${type}${otherKeyFiles[type] ?? ""}, not service_account: give a service-account key file`
+    )
+  }
   const missing = ["client_email", "private_key", "token_uri"].filter((name) => nonEmpty(json, name) === undefined)
   if (missing.length > 0) return fail(`has no ${missing.join(", ")}: is it a service-account key file?`)
   return Effect.succeed({
@@ -211,6 +228,17 @@ export const make = (
         privateKey: key.privateKey,
         keyId: key.privateKeyId
       })
+      if (signingKey.algorithm !== "RS256") {
+        return yield* Effect.fail(
+          new ClientConfigurationError({
+            client,
+            field: "grant.serviceAccountKey",
+            reason:
+              `holds ${keyTypeOf(signingKey.algorithm) ?? "a key"}, but Google signs service-account assertions ` +
+              "with RS256 only: give the key file as Google issued it"
+          })
+        )
+      }
       const assertion = yield* ClientAuthentication.assertionSettings(client, "grant", {
         ...input,
         audience: "tokenEndpoint"

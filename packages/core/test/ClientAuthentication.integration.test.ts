@@ -3,13 +3,13 @@
  * strict about the assertion audience, and a Google-like token endpoint that verifies a service
  * account's assertion. Live clock: the servers check `iat` and `exp` against real time.
  */
-import type { ClientAuthentication, ClientCredentialsClient } from "@access-token/core"
-import { TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import type { ClientAuthentication } from "@access-token/core"
+import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { LoopbackServer, TokenServer } from "@access-token/testing"
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, Schedule } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Redacted, Schedule } from "effect"
 import * as Jose from "jose"
 import * as Crypto from "node:crypto"
 
@@ -140,6 +140,61 @@ describe("private_key_jwt and client_secret_jwt against oidc-provider, strict ab
       const error = yield* Effect.flip(tokens.getToken("ec"))
       assert.strictEqual(error._tag, "TokenRefusedError")
       assert.strictEqual(error._tag === "TokenRefusedError" ? error.error : undefined, "invalid_client")
+    }))
+
+  it.scopedLive("without discovery, the issuer given as the audience itself, from code and from the environment", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      // The client knows the token endpoint only; the strict server wants the issuer as aud.
+      const fromEnv = yield* Effect.withConfigProvider(
+        ClientCredentialsClient.config("IDP"),
+        ConfigProvider.fromMap(
+          new Map([
+            ["IDP_TOKEN_ENDPOINT", tokenServer.tokenEndpoint],
+            ["IDP_CLIENT_ID", "rsa"],
+            ["IDP_PRIVATE_KEY", pemOf(rsa)],
+            ["IDP_ASSERTION_AUDIENCE", tokenServer.issuer]
+          ]),
+          { pathDelim: "_" }
+        )
+      )
+      const tokens = yield* tokenService({
+        ec: {
+          tokenEndpoint: tokenServer.tokenEndpoint,
+          clientId: "ec",
+          authentication: {
+            method: "private_key_jwt",
+            privateKey: Redacted.make(pemOf(ec)),
+            audience: tokenServer.issuer
+          }
+        },
+        rsa: fromEnv
+      })
+      assert.strictEqual(claims(yield* tokens.getToken("ec")).client_id, "ec")
+      assert.strictEqual(claims(yield* tokens.getToken("rsa")).client_id, "rsa")
+      const requests = yield* tokenServer.tokenRequests
+      assert.deepStrictEqual(requests.map((r) => [r.clientId, r.clientAuthMethod, r.outcome]), [
+        ["ec", "private_key_jwt", "success"],
+        ["rsa", "private_key_jwt", "success"]
+      ])
+    }))
+
+  it.scopedLive("an audience the server does not answer to is refused: the check can fail", () =>
+    Effect.gen(function*() {
+      const tokenServer = yield* server
+      const tokens = yield* tokenService({
+        ec: {
+          tokenEndpoint: tokenServer.tokenEndpoint,
+          clientId: "ec",
+          authentication: {
+            method: "private_key_jwt",
+            privateKey: Redacted.make(pemOf(ec)),
+            audience: `${tokenServer.issuer}/elsewhere`
+          }
+        }
+      })
+      const error = yield* Effect.flip(tokens.getToken("ec"))
+      assert.strictEqual(error._tag === "TokenRefusedError" ? error.error : error._tag, "invalid_client")
     }))
 
   it.scopedLive("a wrong key: invalid_client, typed, and never retried", () =>

@@ -1,4 +1,10 @@
-import { ClientAuthentication, ClientCredentialsClient, JwtBearerGrant, TokenService } from "@access-token/core"
+import {
+  ClientAuthentication,
+  ClientCredentialsClient,
+  JwtBearerGrant,
+  MutualTls,
+  TokenService
+} from "@access-token/core"
 import { TestCertificates } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
@@ -173,6 +179,55 @@ describe("private_key_jwt", () => {
       assert.strictEqual(payload.aud, TOKEN_ENDPOINT)
     }))
 
+  it.effect("addresses an audience given as it is, without needing the issuer", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const pair = keyKinds[1].generate()
+      const audience = "https://login.example.org"
+      const auth = yield* ClientAuthentication.make(
+        { method: "private_key_jwt", privateKey: Redacted.make(pemOf(pair)), audience },
+        CLIENT
+      )
+      const signed = assertionOf(yield* credentials(identity(auth), { tokenEndpoint: TOKEN_ENDPOINT }))
+      assert.strictEqual((yield* verify(signed, pair.publicKey, audience)).payload.aud, audience)
+      // Any string a server names, not only a URL (DocuSign's JWT grant wants a host name).
+      const { grant } = yield* JwtBearerGrant.make(
+        { privateKey: Redacted.make(pemOf(pair)), audience: "account-d.docusign.com" },
+        CLIENT,
+        CLIENT_ID
+      )
+      const { pairs } = yield* grantOf({ name: CLIENT, clientId: CLIENT_ID, grant }, undefined, {
+        tokenEndpoint: TOKEN_ENDPOINT
+      })
+      assert.strictEqual(Jose.decodeJwt(formOf({ pairs }).get("assertion")!).aud, "account-d.docusign.com")
+      // The client needs no issuer for it.
+      const client = yield* ClientCredentialsClient.make({
+        tokenEndpoint: TOKEN_ENDPOINT,
+        clientId: CLIENT_ID,
+        authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(pair)), audience }
+      }, CLIENT)
+      assert.strictEqual((client.authentication as ClientAuthentication.PrivateKeyJwt).assertion.audience, audience)
+    }))
+
+  it.effect("refuses an audience that reads like a misspelt keyword, or is empty", () =>
+    Effect.gen(function*() {
+      const privateKey = Redacted.make(pemOf(keyKinds[1].generate()))
+      for (const audience of ["token_endpoint", "token-endpoint", "TokenEndpoint", "Issuer", " issuer", ""]) {
+        const error = yield* makeError({ method: "private_key_jwt", privateKey, audience })
+        assert.strictEqual(error.field, "authentication.audience")
+        assert.strictEqual(
+          error.reason,
+          audience === ""
+            ? "must not be empty: give issuer, tokenEndpoint or the audience itself"
+            : "reads like a misspelt issuer or tokenEndpoint: write the keyword exactly, or give the audience itself"
+        )
+      }
+      const grant = yield* Effect.flip(
+        JwtBearerGrant.make({ privateKey, audience: "token endpoint" }, CLIENT, CLIENT_ID)
+      )
+      assert.strictEqual(grant.field, "grant.audience")
+    }))
+
   it.effect("without a known issuer, fails naming the audience rather than guessing one", () =>
     Effect.gen(function*() {
       const auth = yield* ClientAuthentication.make({
@@ -209,6 +264,76 @@ describe("private_key_jwt", () => {
       })
       assert.strictEqual(error.field, "authentication.certificate")
       assert.include(error.message, "does not belong to the private key")
+    }))
+})
+
+describe("x5t, the certificate's SHA-1 thumbprint (AD FS, older Microsoft Entra ID)", () => {
+  /** What AD FS and Entra ID compare: the SHA-1 of the certificate's DER, base64url. */
+  const sha1Thumbprint = (certificate: string) =>
+    Buffer.from(new Crypto.X509Certificate(certificate).fingerprint.replaceAll(":", ""), "hex").toString("base64url")
+
+  it.effect("goes in the header beside x5t#S256 when asked, for client authentication and for the grant", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const { certificate, privateKey, thumbprint } = yield* TestCertificates.selfSigned("worker")
+      const publicKey = new Crypto.X509Certificate(certificate).publicKey
+      const expected = { alg: "ES256", "x5t#S256": thumbprint, x5t: sha1Thumbprint(certificate) }
+      assert.match(expected.x5t, /^[A-Za-z0-9_-]{27}$/)
+      const auth = yield* ClientAuthentication.make(
+        { method: "private_key_jwt", privateKey, certificate, x5t: true },
+        CLIENT
+      )
+      const { protectedHeader } = yield* verify(assertionOf(yield* credentials(identity(auth), target)), publicKey)
+      assert.deepStrictEqual(protectedHeader, expected)
+      const { grant } = yield* JwtBearerGrant.make({ privateKey, certificate, x5t: true }, CLIENT, CLIENT_ID)
+      const { pairs } = yield* grantOf({ name: CLIENT, clientId: CLIENT_ID, grant }, undefined, target)
+      const grantHeader = (yield* verify(formOf({ pairs }).get("assertion")!, publicKey)).protectedHeader
+      assert.deepStrictEqual(grantHeader, expected)
+    }))
+
+  it.effect("is absent by default", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const { certificate, privateKey } = yield* TestCertificates.selfSigned("worker")
+      const auth = yield* ClientAuthentication.make({ method: "private_key_jwt", privateKey, certificate }, CLIENT)
+      const header = Jose.decodeProtectedHeader(assertionOf(yield* credentials(identity(auth), target)))
+      assert.deepStrictEqual(Object.keys(header).sort(), ["alg", "x5t#S256"])
+    }))
+
+  it.effect("needs the certificate", () =>
+    Effect.gen(function*() {
+      const error = yield* makeError({
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(keyKinds[1].generate())),
+        x5t: true
+      })
+      assert.strictEqual(error.field, "authentication.x5t")
+      assert.strictEqual(error.reason, "needs certificate: x5t is the certificate's SHA-1 thumbprint")
+    }))
+
+  it.effect("from the environment: CERTIFICATE_X5T=true, with a certificate kept on one line", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const { certificate, privateKey } = yield* TestCertificates.selfSigned("worker")
+      const oneLine = (pem: string) => pem.trim().split("\n").join("\\n")
+      const input = yield* Effect.withConfigProvider(
+        ClientCredentialsClient.config("IDP"),
+        ConfigProvider.fromMap(
+          new Map([
+            ["IDP_TOKEN_ENDPOINT", TOKEN_ENDPOINT],
+            ["IDP_CLIENT_ID", CLIENT_ID],
+            ["IDP_ASSERTION_AUDIENCE", "token_endpoint"],
+            ["IDP_PRIVATE_KEY", oneLine(Redacted.value(privateKey))],
+            ["IDP_CERTIFICATE", oneLine(certificate)],
+            ["IDP_CERTIFICATE_X5T", "true"]
+          ]),
+          { pathDelim: "_" }
+        )
+      )
+      const client = yield* ClientCredentialsClient.make(input, CLIENT)
+      const auth = client.authentication as ClientAuthentication.ClientAuthentication
+      const header = Jose.decodeProtectedHeader(assertionOf(yield* credentials(identity(auth), target)))
+      assert.strictEqual(header.x5t, sha1Thumbprint(certificate))
     }))
 })
 
@@ -258,13 +383,13 @@ describe("keys that cannot be used", () => {
     [
       "an algorithm that does not fit an RSA key",
       { method: "private_key_jwt", privateKey: Redacted.make(pemOf(rsa)), algorithm: "ES256" },
-      "algorithm",
+      "authentication.algorithm",
       "ES256 does not fit the key (an RSA key, which signs with RS256"
     ],
     [
       "an algorithm that does not fit an EC JWK",
       { method: "private_key_jwt", privateKey: Redacted.make(jwkOf(ec) as JsonWebKey), algorithm: "RS256" },
-      "algorithm",
+      "authentication.algorithm",
       "RS256 does not fit the key (an EC P-256 key"
     ],
     [
@@ -312,6 +437,179 @@ describe("keys that cannot be used", () => {
         const rendered = [error.message, Util.inspect(error), JSON.stringify(error), Inspectable.toStringUnknown(error)]
         for (const line of [...keyMaterial(pemOf(rsa)), ...keyMaterial(pemOf(ec)), jwkOf(ec).d!]) {
           for (const text of rendered) assert.notInclude(text, line)
+        }
+      }))
+  }
+})
+
+describe("an algorithm that does not fit the key", () => {
+  const rsa = keyKinds[0].generate()
+  const ec = keyKinds[1].generate()
+  const cases: ReadonlyArray<
+    readonly [
+      name: string,
+      key: () => Effect.Effect<ClientAuthentication.PrivateKey>,
+      algorithm: ClientAuthentication.SigningAlgorithm,
+      reason: string
+    ]
+  > = [
+    [
+      "a PKCS#8 PEM",
+      () => Effect.succeed(Redacted.make(pemOf(rsa))),
+      "ES256",
+      "ES256 does not fit the key (an RSA key, which signs with RS256, RS384, RS512, PS256, PS384, PS512)"
+    ],
+    [
+      "a JWK",
+      () => Effect.succeed(Redacted.make(jwkOf(ec) as JsonWebKey)),
+      "RS256",
+      "RS256 does not fit the key (an EC P-256 key, which signs with ES256)"
+    ],
+    [
+      "a JWK with its own alg",
+      () => Effect.succeed(Redacted.make({ ...jwkOf(ec), alg: "ES256" } as JsonWebKey)),
+      "ES384",
+      "is ES384 but the key is for ES256"
+    ],
+    [
+      "a CryptoKey",
+      () =>
+        Effect.map(
+          Effect.promise(() => Jose.generateKeyPair("PS384")),
+          (pair) => pair.privateKey
+        ),
+      "RS256",
+      "is RS256 but the CryptoKey was imported for PS384"
+    ]
+  ]
+  for (const [name, key, algorithm, reason] of cases) {
+    it.effect(`${name}: the field is the full path, for client authentication and for the grant`, () =>
+      Effect.gen(function*() {
+        const privateKey = yield* key()
+        const authentication = yield* makeError({ method: "private_key_jwt", privateKey, algorithm })
+        assert.strictEqual(authentication.field, "authentication.algorithm")
+        assert.strictEqual(authentication.reason, reason)
+        const grant = yield* Effect.flip(JwtBearerGrant.make({ privateKey, algorithm }, CLIENT, CLIENT_ID))
+        assert.strictEqual(grant.field, "grant.algorithm")
+        assert.strictEqual(grant.reason, reason)
+      }))
+  }
+})
+
+describe("keys as the environment holds them", () => {
+  /** A PEM on one line with literal `\n`, as `.env` files and secret stores keep it. */
+  const escaped = (pem: string, lineBreak = "\\n") => pem.trim().split("\n").join(lineBreak)
+
+  for (const kind of [keyKinds[0], keyKinds[1], keyKinds[4]]) {
+    it.effect(`a one-line PEM with literal \\n is read as the PEM it stands for (${kind.name})`, () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const pair = kind.generate()
+        for (const privateKey of [escaped(pemOf(pair)), escaped(pemOf(pair), "\\r\\n")]) {
+          assert.notInclude(privateKey, "\n")
+          const auth = yield* ClientAuthentication.make({
+            method: "private_key_jwt",
+            privateKey: Redacted.make(privateKey)
+          }, CLIENT)
+          const { protectedHeader } = yield* verify(
+            assertionOf(yield* credentials(identity(auth), target)),
+            pair.publicKey
+          )
+          assert.strictEqual(protectedHeader.alg, kind.algorithm)
+          const { grant } = yield* JwtBearerGrant.make({ privateKey: Redacted.make(privateKey) }, CLIENT, CLIENT_ID)
+          assert.strictEqual(grant.signingKey.algorithm, kind.algorithm)
+        }
+      }))
+  }
+
+  it.effect("a one-line PEM in PRIVATE_KEY makes a client that signs", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const pair = keyKinds[1].generate()
+      const input = yield* Effect.withConfigProvider(
+        ClientCredentialsClient.config("IDP"),
+        ConfigProvider.fromMap(
+          new Map([
+            ["IDP_TOKEN_ENDPOINT", TOKEN_ENDPOINT],
+            ["IDP_CLIENT_ID", CLIENT_ID],
+            ["IDP_ASSERTION_AUDIENCE", "token_endpoint"],
+            ["IDP_PRIVATE_KEY", escaped(pemOf(pair))]
+          ]),
+          { pathDelim: "_" }
+        )
+      )
+      const client = yield* ClientCredentialsClient.make(input, CLIENT)
+      const auth = client.authentication as ClientAuthentication.ClientAuthentication
+      yield* verify(assertionOf(yield* credentials(identity(auth), target)), pair.publicKey, TOKEN_ENDPOINT)
+    }))
+
+  it.effect("tls_client_auth: a certificate and key kept on one line are given to the transport as PEMs", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const input = yield* Effect.withConfigProvider(
+        ClientAuthentication.config,
+        ConfigProvider.fromMap(
+          new Map([
+            ["TOKEN_ENDPOINT_AUTH_METHOD", "tls_client_auth"],
+            ["CERTIFICATE", escaped(worker.certificate)],
+            ["PRIVATE_KEY", escaped(Redacted.value(worker.privateKey))]
+          ])
+        )
+      )
+      const auth = yield* ClientAuthentication.make(Option.getOrThrow(input), CLIENT)
+      assert.instanceOf(auth, MutualTls.TlsClientAuth)
+      const { certificate } = auth as MutualTls.TlsClientAuth
+      assert.strictEqual(certificate.thumbprint, worker.thumbprint)
+      assert.strictEqual(Redacted.value(certificate.certificate), worker.certificate.trim())
+      assert.strictEqual(Redacted.value(certificate.privateKey), Redacted.value(worker.privateKey).trim())
+    }))
+
+  const rsa = keyKinds[0].generate()
+  const ec = keyKinds[1].generate()
+  const pss = Crypto.generateKeyPairSync("rsa-pss", { modulusLength: 2048 })
+  const secp256k1 = Crypto.generateKeyPairSync("ec", { namedCurve: "secp256k1" })
+  const spki = (pair: Crypto.KeyPairKeyObjectResult) => pair.publicKey.export({ type: "spki", format: "pem" }) as string
+  const notSupported = "is not a PKCS#8 PEM or a private JWK of an RSA, EC (P-256, P-384, P-521) or Ed25519 key"
+  const publicPem = "is a public key: give the private key instead (a PKCS#8 PEM, \"-----BEGIN PRIVATE KEY-----\", " +
+    "or a private JWK); the server keeps the public key"
+  const cases: ReadonlyArray<readonly [name: string, key: Effect.Effect<string>, reason: string]> = [
+    ["a public key (SPKI PEM)", Effect.succeed(spki(ec)), publicPem],
+    ["a public key on one line", Effect.succeed(escaped(spki(rsa))), publicPem],
+    [
+      "an RSA public key (PKCS#1 PEM)",
+      Effect.succeed(rsa.publicKey.export({ type: "pkcs1", format: "pem" }) as string),
+      publicPem
+    ],
+    [
+      "a public JWK",
+      Effect.succeed(JSON.stringify(ec.publicKey.export({ format: "jwk" }))),
+      "is a public key: give the private JWK instead (with its \"d\" member); the server keeps the public key"
+    ],
+    [
+      "a certificate",
+      Effect.map(TestCertificates.selfSigned("worker"), ({ certificate }) => certificate),
+      "is a certificate: give its private key instead (a PKCS#8 PEM, \"-----BEGIN PRIVATE KEY-----\"); " +
+      "the certificate belongs in certificate"
+    ],
+    [
+      "an RSASSA-PSS key",
+      Effect.succeed(pemOf(pss)),
+      "is an RSASSA-PSS key (id-RSASSA-PSS), which WebCrypto cannot import: use an RSA key (rsaEncryption) " +
+      "with algorithm PS256 to sign with RSA-PSS"
+    ],
+    ["a key of another curve", Effect.succeed(pemOf(secp256k1)), notSupported],
+    ["a PEM with a corrupt body", Effect.succeed(pemOf(ec).replace(/[A-Za-z]{8}/, "AAAAAAAA")), notSupported]
+  ]
+  for (const [name, key, reason] of cases) {
+    it.effect(`${name}: says exactly what it is and what to give, never quoting it`, () =>
+      Effect.gen(function*() {
+        const text = yield* key
+        const error = yield* makeError({ method: "private_key_jwt", privateKey: Redacted.make(text) })
+        assert.strictEqual(error.field, "authentication.privateKey")
+        assert.strictEqual(error.reason, reason)
+        const pems = [pemOf(rsa), pemOf(ec), pemOf(pss), pemOf(secp256k1), spki(rsa), spki(ec)]
+        for (const line of [...pems.flatMap(keyMaterial), ...keyMaterial(text.replaceAll("\\n", "\n"))]) {
+          assert.notInclude(error.message, line)
         }
       }))
   }
@@ -414,6 +712,27 @@ describe("config", () => {
       assert.strictEqual(auth.method, "private_key_jwt")
     }))
 
+  it.effect("ASSERTION_AUDIENCE: issuer, token_endpoint, or the audience itself", () =>
+    Effect.gen(function*() {
+      const pem = pemOf(keyKinds[1].generate())
+      const audienceOf = (value: string) =>
+        Effect.map(read({ PRIVATE_KEY: pem, ASSERTION_AUDIENCE: value }), (input) => {
+          const value = Option.getOrThrow(input)
+          return value.method === "private_key_jwt" ? value.audience : undefined
+        })
+      assert.strictEqual(yield* audienceOf("issuer"), "issuer")
+      assert.strictEqual(yield* audienceOf("token_endpoint"), "tokenEndpoint")
+      assert.strictEqual(yield* audienceOf("https://login.example.org"), "https://login.example.org")
+      for (const misspelt of ["token-endpoint", "TOKEN_ENDPOINT", "Issuer"]) {
+        const error = yield* Effect.flip(audienceOf(misspelt))
+        assert.include(String(error), "ASSERTION_AUDIENCE")
+        assert.include(
+          String(error),
+          "reads like a misspelt issuer or token_endpoint: write the keyword exactly, or give the audience itself"
+        )
+      }
+    }))
+
   it.effect("no method and no key leaves the credential style in charge; bad combinations are refused", () =>
     Effect.gen(function*() {
       assert.isTrue(Option.isNone(yield* read({})))
@@ -508,6 +827,74 @@ describe("the JWT bearer grant", () => {
       )
       assert.strictEqual(tooLong.field, "grant.lifetime")
     }))
+})
+
+describe("a service-account key file Google would not accept", () => {
+  const keyFile = (members: Record<string, unknown>) =>
+    JSON.stringify({
+      type: "service_account",
+      private_key_id: "k1",
+      private_key: pemOf(keyKinds[0].generate()),
+      client_email: "sa@project.iam.gserviceaccount.com",
+      token_uri: "https://oauth2.googleapis.com/token",
+      ...members
+    })
+  const ec = keyKinds[1].generate()
+  const ed25519 = keyKinds[4].generate()
+  const cases: ReadonlyArray<readonly [name: string, file: string, reason: string]> = [
+    [
+      "a user's credentials",
+      keyFile({ type: "authorized_user" }),
+      "has type authorized_user (a user's credentials, from gcloud auth application-default login), " +
+      "not service_account: give a service-account key file"
+    ],
+    [
+      "a workload identity federation configuration",
+      keyFile({ type: "external_account" }),
+      "has type external_account (workload identity federation, which exchanges tokens rather than signing), " +
+      "not service_account: give a service-account key file"
+    ],
+    [
+      "another type",
+      keyFile({ type: "something_else" }),
+      "has type something_else, not service_account: give a service-account key file"
+    ],
+    [
+      "a type that is not a plain name",
+      keyFile({ type: "<service account>" }),
+      "has a type other than service_account: give a service-account key file"
+    ],
+    [
+      "an EC key",
+      keyFile({ private_key: pemOf(ec) }),
+      "holds an EC P-256 key, but Google signs service-account assertions with RS256 only: " +
+      "give the key file as Google issued it"
+    ],
+    [
+      "an Ed25519 key",
+      keyFile({ private_key: pemOf(ed25519) }),
+      "holds an Ed25519 key, but Google signs service-account assertions with RS256 only: " +
+      "give the key file as Google issued it"
+    ]
+  ]
+  for (const [name, file, reason] of cases) {
+    it.effect(`${name}: refused when the client is built, naming the key file`, () =>
+      Effect.gen(function*() {
+        const grant = yield* Effect.flip(
+          JwtBearerGrant.make({ serviceAccountKey: Redacted.make(file) }, CLIENT, undefined)
+        )
+        assert.strictEqual(grant._tag, "ClientConfigurationError")
+        assert.strictEqual(grant.field, "grant.serviceAccountKey")
+        assert.strictEqual(grant.reason, reason)
+        const client = yield* Effect.flip(
+          ClientCredentialsClient.make({ grant: { serviceAccountKey: Redacted.make(file) } }, "google")
+        )
+        assert.strictEqual(client.message, `Client "google" is misconfigured: grant.serviceAccountKey: ${reason}`)
+        for (const line of [...keyMaterial(pemOf(ec)), ...keyMaterial(pemOf(ed25519))]) {
+          assert.notInclude(client.message, line)
+        }
+      }))
+  }
 })
 
 describe("a client definition", () => {
@@ -656,9 +1043,10 @@ describe("a client from the environment", () => {
 
   it.effect("SERVICE_ACCOUNT_KEY: the JWT bearer grant, with the file's client id and token endpoint", () =>
     Effect.gen(function*() {
+      // Google's keys are RSA; a file without "type" is read as a service account, as Google's libraries do.
       const keyFile = JSON.stringify({
         private_key_id: "k2",
-        private_key: pem,
+        private_key: pemOf(keyKinds[0].generate()),
         client_email: "sa@project.iam.gserviceaccount.com",
         token_uri: "https://oauth2.googleapis.com/token"
       })
@@ -726,7 +1114,7 @@ describe("a token service", () => {
       assert.strictEqual(error._tag, "ClientConfigurationError")
       if (error._tag !== "ClientConfigurationError") return
       assert.strictEqual(error.client, "billing")
-      assert.strictEqual(error.field, "algorithm")
+      assert.strictEqual(error.field, "authentication.algorithm")
       for (const line of keyMaterial(pem)) assert.notInclude(error.message, line)
     }))
 })

@@ -143,7 +143,8 @@ const setup = (authentication: Authentication, observed: Observed) =>
       ? {
         tokenEndpoint: server.url,
         clientId: CLIENT_ID,
-        grant: { privateKey: Redacted.make(PRIVATE_KEY_PEM), audience: "tokenEndpoint" }
+        // The key on one line with literal \n, as the environment holds it, and an audience given as it is.
+        grant: { privateKey: Redacted.make(PRIVATE_KEY_PEM.trim().replaceAll("\n", "\\n")), audience: server.url }
       }
       : authentication === "private_key_jwt"
       ? {

@@ -1,11 +1,11 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Jose from "jose"
 import type * as ClientAuthentication from "../ClientAuthentication.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { derOf, keyMatch, pemBlock, thumbprintOf } from "./certificate.js"
+import { attempt, fail, type Imported, importPrivateKey, unescapePem } from "./privateKey.js"
 
 /**
  * Key loading and assertion signing (RFC 7523, OpenID Connect Core §9) on `jose`. Nothing here
@@ -13,215 +13,22 @@ import { derOf, keyMatch, pemBlock, thumbprintOf } from "./certificate.js"
  * none is taken from an exception.
  */
 
-/** The algorithms a private key signs with, by key type; the first is the default. */
-const algorithmsByKeyType: ReadonlyArray<readonly [keyType: string, algorithms: ReadonlyArray<string>]> = [
-  ["an RSA key", ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]],
-  ["an EC P-256 key", ["ES256"]],
-  ["an EC P-384 key", ["ES384"]],
-  ["an EC P-521 key", ["ES512"]],
-  ["an Ed25519 key", ["EdDSA"]]
-]
-
-const supportedKeys = "a PKCS#8 PEM or a private JWK of an RSA, EC (P-256, P-384, P-521) or Ed25519 key"
-
-const fail = (client: string, field: string, reason: string) =>
-  Effect.fail(new ClientConfigurationError({ client, field, reason }))
-
-const attempt = <A>(f: () => Promise<A>): Effect.Effect<A | undefined> =>
-  Effect.promise(() => f().catch(() => undefined))
-
-/** Node's, Deno's and Bun's `CryptoKey` alike, without relying on a global class. */
-const isCryptoKey = (u: unknown): u is CryptoKey =>
-  Predicate.hasProperty(u, "algorithm") && Predicate.hasProperty(u, "usages") && Predicate.hasProperty(u, "type") &&
-  Predicate.hasProperty(u, "extractable")
-
-/** The JOSE algorithm of a WebCrypto key, from its algorithm parameters. */
-const algorithmOfCryptoKey = (key: CryptoKey): string | undefined => {
-  const algorithm = key.algorithm as { name: string; hash?: { name: string }; namedCurve?: string }
-  const bits = algorithm.hash?.name.replace("SHA-", "")
-  switch (algorithm.name) {
-    case "RSASSA-PKCS1-v1_5":
-      return bits === undefined ? undefined : `RS${bits}`
-    case "RSA-PSS":
-      return bits === undefined ? undefined : `PS${bits}`
-    case "ECDSA":
-      return algorithm.namedCurve === "P-256"
-        ? "ES256"
-        : algorithm.namedCurve === "P-384"
-        ? "ES384"
-        : algorithm.namedCurve === "P-521"
-        ? "ES512"
-        : undefined
-    case "Ed25519":
-      return "EdDSA"
-    default:
-      return undefined
-  }
-}
-
-/** The default algorithm of a JWK, from its key type and curve. */
-const algorithmOfJwk = (jwk: Jose.JWK): string | undefined =>
-  jwk.kty === "RSA"
-    ? "RS256"
-    : jwk.kty === "EC"
-    ? ({ "P-256": "ES256", "P-384": "ES384", "P-521": "ES512" } as Record<string, string>)[jwk.crv ?? ""]
-    : jwk.kty === "OKP" && jwk.crv === "Ed25519"
-    ? "EdDSA"
-    : undefined
-
-const keyTypeOf = (algorithm: string): string | undefined =>
-  algorithmsByKeyType.find(([, algorithms]) => algorithms.includes(algorithm))?.[0]
-
-/** "algorithm ES256 does not fit the key (an RSA key, which signs with RS256, ..., PS512)". */
-const misfit = (algorithm: string, keyAlgorithm: string | undefined): string => {
-  const keyType = keyAlgorithm === undefined ?
-    undefined :
-    algorithmsByKeyType.find(([type]) => type === keyTypeOf(keyAlgorithm))
-  return keyType === undefined
-    ? `${algorithm} does not fit the key`
-    : `${algorithm} does not fit the key (${keyType[0]}, which signs with ${keyType[1].join(", ")})`
-}
-
-const pemLabel = (text: string): string | undefined => /^-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1]
-
-interface Imported {
-  readonly key: CryptoKey
-  readonly algorithm: string
-  readonly keyId: string | undefined
-}
-
-const importPem = (
-  client: string,
-  field: string,
-  pem: string,
-  algorithm: string | undefined
-): Effect.Effect<Imported, ClientConfigurationError> => {
-  const label = pemLabel(pem)
-  if (label === "RSA PRIVATE KEY" || label === "EC PRIVATE KEY") {
-    return fail(
-      client,
-      field,
-      `is a ${label} PEM (PKCS#1 or SEC 1): convert it to PKCS#8 ("openssl pkcs8 -topk8 -nocrypt") and use that`
-    )
-  }
-  if (label === "ENCRYPTED PRIVATE KEY") {
-    return fail(client, field, "is an encrypted PKCS#8 key: give the key decrypted, kept in a secret store")
-  }
-  if (label !== "PRIVATE KEY") {
-    return fail(client, field, `is not ${supportedKeys}`)
-  }
-  // A PKCS#8 key does not say which algorithm it is for, and WebCrypto needs one to import it:
-  // each key type's default is tried in turn, which also names the key type when the configured
-  // algorithm does not fit.
-  const importAs = (alg: string) => attempt(() => Jose.importPKCS8(pem, alg))
-  return Effect.gen(function*() {
-    if (algorithm !== undefined) {
-      const key = yield* importAs(algorithm)
-      if (key !== undefined) return { key, algorithm, keyId: undefined }
-    }
-    for (const [, [defaultAlgorithm]] of algorithmsByKeyType) {
-      const key = yield* importAs(defaultAlgorithm)
-      if (key === undefined) continue
-      if (algorithm !== undefined) return yield* fail(client, "algorithm", misfit(algorithm, defaultAlgorithm))
-      return { key, algorithm: defaultAlgorithm, keyId: undefined }
-    }
-    return yield* fail(client, field, `is not ${supportedKeys} (an RSASSA-PSS-only key is not supported)`)
-  })
-}
-
-const importJwk = (
-  client: string,
-  field: string,
-  jwk: Jose.JWK,
-  algorithm: string | undefined
-): Effect.Effect<Imported, ClientConfigurationError> => {
-  if (typeof jwk.kty !== "string") return fail(client, field, `is not ${supportedKeys}`)
-  if (jwk.kty === "oct") return fail(client, field, "is a symmetric key: use client_secret_jwt with the secret instead")
-  if (jwk.d === undefined) return fail(client, field, "is a public key: the private key is needed to sign")
-  const keyAlgorithm = algorithmOfJwk(jwk)
-  if (keyAlgorithm === undefined) return fail(client, field, `is not ${supportedKeys}`)
-  if (algorithm !== undefined && jwk.alg !== undefined && jwk.alg !== algorithm) {
-    return fail(client, "algorithm", `is ${algorithm} but the key is for ${jwk.alg}`)
-  }
-  const alg = algorithm ?? jwk.alg ?? keyAlgorithm
-  if (keyTypeOf(alg) !== keyTypeOf(keyAlgorithm)) return fail(client, "algorithm", misfit(alg, keyAlgorithm))
-  return Effect.flatMap(
-    attempt(() => Jose.importJWK(jwk, alg, { extractable: false })),
-    (key) =>
-      isCryptoKey(key)
-        ? Effect.succeed({ key, algorithm: alg, keyId: jwk.kid })
-        : fail(client, field, `is not a valid ${jwk.kty} private key`)
-  )
-}
-
-const importCryptoKey = (
-  client: string,
-  field: string,
-  key: CryptoKey,
-  algorithm: string | undefined
-): Effect.Effect<Imported, ClientConfigurationError> => {
-  if (key.type !== "private" || !key.usages.includes("sign")) {
-    return fail(client, field, "is a CryptoKey that cannot sign: a private key with the \"sign\" usage is needed")
-  }
-  const keyAlgorithm = algorithmOfCryptoKey(key)
-  if (keyAlgorithm === undefined) {
-    return fail(client, field, `is a ${key.algorithm.name} CryptoKey, which cannot sign a client assertion`)
-  }
-  // WebCrypto binds an RSA key to one padding and hash when it is imported: only that algorithm fits.
-  if (algorithm !== undefined && algorithm !== keyAlgorithm) {
-    return fail(client, "algorithm", `is ${algorithm} but the CryptoKey was imported for ${keyAlgorithm}`)
-  }
-  return Effect.succeed({ key, algorithm: keyAlgorithm, keyId: undefined })
-}
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-const importPrivateKey = (
-  client: string,
-  field: string,
-  privateKey: ClientAuthentication.PrivateKey,
-  algorithm: string | undefined
-): Effect.Effect<Imported, ClientConfigurationError> => {
-  if (isCryptoKey(privateKey)) return importCryptoKey(client, field, privateKey, algorithm)
-  if (!Redacted.isRedacted(privateKey)) {
-    return fail(client, field, "must be a Redacted PEM or JWK (Redacted.make or Config.redacted), or a CryptoKey")
-  }
-  const value: unknown = Redacted.value(privateKey as Redacted.Redacted<unknown>)
-  if (typeof value === "string") {
-    const text = value.trim()
-    if (text.startsWith("{")) {
-      const jwk = parseJson(text)
-      return Predicate.isRecord(jwk)
-        ? importJwk(client, field, jwk as Jose.JWK, algorithm)
-        : fail(client, field, "looks like a JWK but is not valid JSON")
-    }
-    return importPem(client, field, text, algorithm)
-  }
-  return Predicate.isRecord(value)
-    ? importJwk(client, field, value as Jose.JWK, algorithm)
-    : fail(client, field, `is not ${supportedKeys}`)
-}
-
 const probe = new TextEncoder().encode("access-token key check")
 
 /**
- * The certificate's SHA-256 thumbprint (`x5t#S256`, RFC 7515 §4.1.8), after checking that the
- * certificate holds the public half of `key`: a signature by the key must verify with it.
+ * The certificate's thumbprints: SHA-256 (`x5t#S256`, RFC 7515 §4.1.8) and, when asked, SHA-1
+ * (`x5t`, §4.1.7), after checking that the certificate holds the public half of `key`: a signature
+ * by the key must verify with it.
  */
-const certificateThumbprint = (
+const certificateThumbprints = (
   client: string,
   field: string,
   certificate: string,
-  imported: Imported
-): Effect.Effect<string, ClientConfigurationError> =>
+  imported: Imported,
+  sha1: boolean
+): Effect.Effect<{ readonly s256: string; readonly sha1: string | undefined }, ClientConfigurationError> =>
   Effect.gen(function*() {
-    const leaf = [...certificate.matchAll(pemBlock)].find((block) => block[1] === "CERTIFICATE")
+    const leaf = [...unescapePem(certificate.trim()).matchAll(pemBlock)].find((block) => block[1] === "CERTIFICATE")
     const der = leaf === undefined ? undefined : yield* Effect.option(Effect.try(() => derOf(leaf[2])))
     if (leaf === undefined || der === undefined || der._tag === "None") {
       return yield* fail(client, field, "is not a PEM X.509 certificate")
@@ -231,7 +38,15 @@ const certificateThumbprint = (
       return yield* fail(client, field, `does not hold a public key for ${imported.algorithm}`)
     }
     if (match === "Mismatch") return yield* fail(client, field, "does not belong to the private key")
-    return yield* thumbprintOf(der.value)
+    return {
+      s256: yield* thumbprintOf(der.value),
+      // SHA-1 only names the certificate here, as AD FS and older Microsoft Entra ID setups look it up.
+      sha1: sha1
+        ? yield* Effect.promise(() => globalThis.crypto.subtle.digest("SHA-1", der.value)).pipe(
+          Effect.map((digest) => Jose.base64url.encode(new Uint8Array(digest)))
+        )
+        : undefined
+    }
   })
 
 /**
@@ -245,7 +60,8 @@ export const loadSigningKey = (
   input: ClientAuthentication.SigningKeyInput
 ): Effect.Effect<ClientAuthentication.SigningKey, ClientConfigurationError> =>
   Effect.gen(function*() {
-    const imported = yield* importPrivateKey(client, `${field}.privateKey`, input.privateKey, input.algorithm)
+    const fields = { client, privateKey: `${field}.privateKey`, algorithm: `${field}.algorithm` }
+    const imported = yield* importPrivateKey(fields, input.privateKey, input.algorithm)
     const signed = yield* attempt(() =>
       new Jose.CompactSign(probe).setProtectedHeader({ alg: imported.algorithm }).sign(imported.key)
     )
@@ -256,14 +72,18 @@ export const loadSigningKey = (
         `cannot sign with ${imported.algorithm} (an RSA key must have at least 2048 bits)`
       )
     }
-    const certificateThumbprintS256 = input.certificate === undefined
+    if (input.x5t === true && input.certificate === undefined) {
+      return yield* fail(client, `${field}.x5t`, "needs certificate: x5t is the certificate's SHA-1 thumbprint")
+    }
+    const thumbprints = input.certificate === undefined
       ? undefined
-      : yield* certificateThumbprint(client, `${field}.certificate`, input.certificate, imported)
+      : yield* certificateThumbprints(client, `${field}.certificate`, input.certificate, imported, input.x5t === true)
     return {
       key: imported.key,
       algorithm: imported.algorithm as ClientAuthentication.SigningAlgorithm,
       keyId: input.keyId ?? imported.keyId,
-      certificateThumbprintS256
+      certificateThumbprintS256: thumbprints?.s256,
+      certificateThumbprintSha1: thumbprints?.sha1
     }
   })
 
@@ -288,7 +108,8 @@ export interface Validity {
 const headerOf = (key: ClientAuthentication.SigningKey): Jose.JWSHeaderParameters & { alg: string } => ({
   alg: key.algorithm,
   ...(key.keyId === undefined ? {} : { kid: key.keyId }),
-  ...(key.certificateThumbprintS256 === undefined ? {} : { "x5t#S256": key.certificateThumbprintS256 })
+  ...(key.certificateThumbprintS256 === undefined ? {} : { "x5t#S256": key.certificateThumbprintS256 }),
+  ...(key.certificateThumbprintSha1 === undefined ? {} : { x5t: key.certificateThumbprintSha1 })
 })
 
 const hmacKeys = new WeakMap<Redacted.Redacted<string>, Map<string, Promise<CryptoKey>>>()

@@ -44,6 +44,8 @@ export const audienceOf = (
 ): Effect.Effect<string, ClientConfigurationError> =>
   audience === "tokenEndpoint"
     ? Effect.succeed(target.tokenEndpoint)
+    : audience !== "issuer"
+    ? Effect.succeed(audience)
     : target.issuer !== undefined
     ? Effect.succeed(target.issuer)
     : Effect.fail(
@@ -51,7 +53,7 @@ export const audienceOf = (
         client,
         field: `${field}.audience`,
         reason:
-          "is the issuer, which is not known: configure the client by its issuer, or set audience to tokenEndpoint for a server that expects the token endpoint"
+          "is the issuer, which is not known: configure the client by its issuer, or set audience to tokenEndpoint for a server that expects the token endpoint, or to the audience itself"
       })
     )
 

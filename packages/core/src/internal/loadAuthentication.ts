@@ -10,6 +10,7 @@ import * as JwtBearerGrant from "../JwtBearerGrant.js"
 import * as MutualTls from "../MutualTls.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { loadSigningKey } from "./clientAssertion.js"
+import { unescapePem } from "./privateKey.js"
 
 /**
  * A client's authentication as written (in code or in the environment) made ready to use: settings
@@ -19,6 +20,12 @@ import { loadSigningKey } from "./clientAssertion.js"
 
 const durationOf = (value: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
   value === undefined ? Option.some(fallback) : Duration.decodeUnknown(value)
+
+/** Whether an audience reads like a keyword misspelt (`token-endpoint`, `Issuer`): surely not meant as the audience. */
+const keywordLike = (audience: string): boolean => {
+  const bare = audience.toLowerCase().replace(/[^a-z]/g, "")
+  return bare === "issuer" || bare === "tokenendpoint"
+}
 
 /** See `ClientAuthentication.assertionSettings`. */
 export const assertionSettings = (
@@ -30,7 +37,14 @@ export const assertionSettings = (
   const fail = (name: string, reason: string) =>
     Effect.fail(new ClientConfigurationError({ client, field: `${field}.${name}`, reason }))
   const audience = options.audience ?? defaults?.audience ?? "issuer"
-  if (audience !== "issuer" && audience !== "tokenEndpoint") return fail("audience", "must be issuer or tokenEndpoint")
+  if (typeof audience !== "string") return fail("audience", "must be issuer, tokenEndpoint or the audience itself")
+  if (audience === "") return fail("audience", "must not be empty: give issuer, tokenEndpoint or the audience itself")
+  if (audience !== "issuer" && audience !== "tokenEndpoint" && keywordLike(audience)) {
+    return fail(
+      "audience",
+      "reads like a misspelt issuer or tokenEndpoint: write the keyword exactly, or give the audience itself"
+    )
+  }
   const lifetime = durationOf(options.lifetime, ClientAuthentication.defaultAssertionLifetime)
   const clockSkew = durationOf(options.clockSkew, ClientAuthentication.defaultClockSkew)
   if (Option.isNone(lifetime) || Duration.toMillis(lifetime.value) < 1000) {
@@ -107,7 +121,8 @@ export interface ConfigFields {
   readonly keyId: Option.Option<string>
   readonly algorithm: Option.Option<ClientAuthentication.SigningAlgorithm | ClientAuthentication.SecretAlgorithm>
   readonly certificate: Option.Option<string>
-  readonly audience: Option.Option<"issuer" | "token_endpoint">
+  readonly x5t: Option.Option<boolean>
+  readonly audience: Option.Option<string>
   readonly lifetime: Option.Option<Duration.Duration>
 }
 
@@ -119,14 +134,20 @@ export const fromConfig = (
   fields: ConfigFields
 ): Either.Either<Option.Option<ClientAuthentication.Input>, ConfigError.ConfigError> => {
   const method = Option.orElse(fields.method, () => Option.as(fields.privateKey, "private_key_jwt" as const))
+  const invalid = (path: string, reason: string) => Either.left(ConfigError.InvalidData([path], reason))
+  // The environment spells the keywords issuer and token_endpoint; any other value is the audience itself.
+  const audience = Option.getOrUndefined(fields.audience)
+  if (audience !== undefined && audience !== "issuer" && audience !== "token_endpoint" && keywordLike(audience)) {
+    return invalid(
+      "ASSERTION_AUDIENCE",
+      "reads like a misspelt issuer or token_endpoint: write the keyword exactly, or give the audience itself"
+    )
+  }
   const assertion: ClientAuthentication.AssertionOptions = {
-    audience: Option.getOrUndefined(
-      Option.map(fields.audience, (audience) => audience === "token_endpoint" ? "tokenEndpoint" : "issuer")
-    ),
+    audience: audience === "token_endpoint" ? "tokenEndpoint" : audience,
     lifetime: Option.getOrUndefined(fields.lifetime)
   }
   const algorithm = Option.getOrUndefined(fields.algorithm)
-  const invalid = (path: string, reason: string) => Either.left(ConfigError.InvalidData([path], reason))
   if (Option.isNone(method)) return Either.right(Option.none())
   switch (method.value) {
     case "client_secret_basic":
@@ -147,22 +168,25 @@ export const fromConfig = (
         algorithm,
         keyId: Option.getOrUndefined(fields.keyId),
         certificate: Option.getOrUndefined(fields.certificate),
+        x5t: Option.getOrUndefined(fields.x5t),
         ...assertion
       }))
     case "tls_client_auth":
     case "self_signed_tls_client_auth":
       if (Option.isNone(fields.certificate)) return invalid("CERTIFICATE", `${method.value} needs a certificate`)
       if (Option.isNone(fields.privateKey)) return invalid("PRIVATE_KEY", `${method.value} needs its private key`)
+      // The transport is given these PEMs as they are: one kept on one line is unescaped here.
       return Either.right(Option.some<ClientAuthentication.Input>({
         method: method.value,
-        certificate: Redacted.make(fields.certificate.value),
-        privateKey: fields.privateKey.value
+        certificate: Redacted.make(unescapePem(fields.certificate.value.trim())),
+        privateKey: Redacted.make(unescapePem(Redacted.value(fields.privateKey.value).trim()))
       }))
   }
 }
 
 const unknownIssuer = "is the issuer, which this client does not know: configure the client by its issuer (its " +
-  "metadata gives the token endpoint), or set audience to tokenEndpoint for a server that expects its token endpoint"
+  "metadata gives the token endpoint), or set audience to tokenEndpoint for a server that expects its token " +
+  "endpoint, or to the audience itself (the issuer's identifier, say)"
 
 /**
  * A method and the fields it needs: a secret method needs the secret, a key method has no use for
