@@ -2,10 +2,11 @@
  * Clients found while the service runs: a name the service was not built with (a tenant, a client
  * kept in a database or a secret manager) is resolved into its definition by a function of yours.
  * Concurrent calls for one name share one resolution; definitions are kept for a time to live, at
- * most a capacity of them; a failed resolution is a `ClientResolutionError` and is not kept. A
- * resolved client refused with `invalid_client` is resolved again once: if its definition changed
- * (a secret rotated at its source), the old one and its tokens are dropped and the token is
- * requested with the new one. `TokenService.drop` forgets a client at once.
+ * most a capacity of them; a failed resolution (or one that takes longer than `resolverTimeout`) is
+ * a `ClientResolutionError` and is not kept. A resolved client refused with `invalid_client` is
+ * resolved again once: if its definition changed (a secret rotated at its source), the old one and
+ * its tokens are dropped and the token is requested with the new one. `TokenService.drop` forgets a
+ * client at once, even while it is being resolved.
  *
  * @example
  * ```ts
@@ -39,6 +40,12 @@ export interface Options {
    * the next call resolves again.
    */
   readonly resolveClient?: ((name: string) => Effect.Effect<TokenService.ClientInput, unknown>) | undefined
+  /**
+   * How long a resolution may take (default {@link defaultResolverTimeout}): a resolver that does
+   * not answer in time fails with a `ClientResolutionError` (`TimedOut`) for every caller waiting
+   * for it, and is not kept: the next call resolves again.
+   */
+  readonly resolverTimeout?: Duration.DurationInput | undefined
   /** How many resolved client definitions are kept (default {@link defaultCapacity}). */
   readonly resolvedClientCapacity?: number | undefined
   /**
@@ -74,6 +81,15 @@ export const defaultCapacity = 10_000
  * @category constants
  */
 export const defaultTimeToLive: Duration.Duration = Duration.minutes(5)
+
+/**
+ * The default time a resolution may take before it fails with a `ClientResolutionError`: a
+ * resolver reads a database or a secret manager, which answers within this or is in trouble.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultResolverTimeout: Duration.Duration = Duration.seconds(10)
 
 /**
  * The default number of resolved clients whose metrics are labelled with their own name.

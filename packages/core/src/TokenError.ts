@@ -216,8 +216,9 @@ export class UnknownClientError extends Schema.TaggedError<UnknownClientError>("
 
 /**
  * The client resolver of the token service (`resolveClient`) failed to produce a definition for a
- * client name it was asked for. The resolver's own error is kept in `cause`, never in the message,
- * since it may quote what the resolver read.
+ * client name it was asked for: it failed (`reason` `"Failed"`), did not answer within
+ * `resolverTimeout` (`"TimedOut"`), or threw or died (`"Died"`). The resolver's own error is kept in
+ * `cause`, never in the message, since it may quote what the resolver read.
  *
  * @since 0.2.0
  * @category errors
@@ -227,6 +228,9 @@ export class ClientResolutionError
     "ClientResolutionError",
     {
       client: Schema.String,
+      reason: Schema.optionalWith(Schema.Literal("Failed", "TimedOut", "Died"), { default: () => "Failed" as const }),
+      /** The `resolverTimeout` that lapsed, for `"TimedOut"`. */
+      timeout: Schema.optional(Schema.DurationFromSelf),
       cause: Schema.optional(Schema.Defect)
     }
   )
@@ -240,11 +244,17 @@ export class ClientResolutionError
    * @since 0.2.0
    */
   override get message(): string {
+    const prefix = `The definition of client "${this.client}" could not be resolved`
+    if (this.reason === "TimedOut") {
+      const within = this.timeout === undefined ? "" : ` within ${Duration.format(this.timeout)}`
+      return `${prefix}: resolveClient did not answer${within} (resolverTimeout)`
+    }
+    if (this.reason === "Died") return `${prefix}: resolveClient failed unexpectedly (a defect: see the cause)`
     const kind = typeof this.cause === "object" && this.cause !== null && "_tag" in this.cause &&
         typeof this.cause._tag === "string"
       ? ` (${this.cause._tag})`
       : ""
-    return `The definition of client "${this.client}" could not be resolved${kind}`
+    return `${prefix}${kind}`
   }
 }
 

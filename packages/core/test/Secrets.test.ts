@@ -292,6 +292,60 @@ describe("secrets and tokens", () => {
     })
   }
 
+  it.live("stay out of logs, spans and errors of a resolved tenant: hanging, dying, resolved again, refused", () => {
+    const observed = new Observed()
+    observed.extra.push(...keySentinels)
+    return observing(
+      observed,
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make({ token: () => FaultServer.Reply.token({ value: TOKEN }) })
+        let resolutions = 0
+        const layer = TokenService.layer({
+          clients: {},
+          resolverTimeout: "200 millis",
+          resolvedClientTimeToLive: "50 millis",
+          resolveClient: (name) => {
+            resolutions++
+            if (resolutions === 1) return Effect.never
+            if (resolutions === 2) return Effect.die(new Error(`the store of ${name} is unavailable`))
+            return Effect.succeed({
+              tokenEndpoint: server.url,
+              clientId: CLIENT_ID,
+              authentication: {
+                method: "private_key_jwt" as const,
+                privateKey: Redacted.make(PRIVATE_KEY_PEM),
+                audience: "tokenEndpoint" as const
+              }
+            })
+          }
+        }).pipe(
+          Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+        const tokens = Context.get(yield* Layer.build(layer), TokenService.TokenService)
+        observed.add("the TokenService service", tokens)
+        for (let call = 0; call < 4; call++) {
+          const exit = yield* Effect.exit(tokens.getToken("acme"))
+          observed.add(`call ${call}`, exit)
+          if (Exit.isFailure(exit)) {
+            observed.pieces.push({ where: `call ${call}: cause`, text: Cause.pretty(exit.cause) })
+          }
+          // Resolved again after its time to live: unchanged, it keeps its token.
+          yield* Effect.sleep("100 millis")
+        }
+        assert.strictEqual(server.count, 1)
+        server.fail(FaultServer.Reply.json(400, { error: "invalid_client", error_description: "unknown client" }))
+        const refused = yield* Effect.exit(tokens.getToken("acme", { forceRenewal: true }))
+        assert.isTrue(Exit.isFailure(refused))
+        observed.add("the refusal", refused)
+        observed.add("the definition", yield* tokens.client("acme"))
+      })
+    ).pipe(Effect.tap(() => {
+      observed.collectSpans()
+      observed.assertClean()
+    }))
+  })
+
   it.live("the sentinels are found where they are: the check can fail", () => {
     const observed = new Observed()
     return observing(

@@ -6,6 +6,7 @@ import type * as ClientAuthentication from "../ClientAuthentication.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { derOf, keyMatch, pemBlock, thumbprintOf } from "./certificate.js"
 import { attempt, fail, type Imported, importPrivateKey, unescapePem } from "./privateKey.js"
+import { noteKey } from "./definition.js"
 
 /**
  * Key loading and assertion signing (RFC 7523, OpenID Connect Core §9) on `jose`. Nothing here
@@ -62,6 +63,8 @@ export const loadSigningKey = (
   Effect.gen(function*() {
     const fields = { client, privateKey: `${field}.privateKey`, algorithm: `${field}.algorithm` }
     const imported = yield* importPrivateKey(fields, input.privateKey, input.algorithm)
+    // So that a client loaded again from the same key (resolved again) is not taken for a changed one.
+    yield* noteKey(imported.key, input.privateKey)
     const signed = yield* attempt(() =>
       new Jose.CompactSign(probe).setProtectedHeader({ alg: imported.algorithm }).sign(imported.key)
     )

@@ -1,20 +1,18 @@
 /**
  * Clients found at run time: one resolution per name for all concurrent callers, kept for a time
- * to live in a bounded `effect/Cache`; a failure is kept for no time at all, so the next call
- * resolves again. A definition refused with `invalid_client` is resolved again once, for all the
- * callers it was refused for.
+ * to live, at most a capacity of them; a failure is not kept, so the next call resolves again. A
+ * definition refused with `invalid_client` is resolved again once, for all the callers it was
+ * refused for.
  */
-import * as Cache from "effect/Cache"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { AccessToken } from "../AccessToken.js"
 import * as ClientResolver from "../ClientResolver.js"
+import * as DPoP from "../DPoP.js"
 import {
   type ClientConfigurationError,
   ClientResolutionError,
@@ -22,8 +20,7 @@ import {
   type TokenRefusedError
 } from "../TokenError.js"
 import type * as TokenService from "../TokenService.js"
-import { sameDefinition } from "./definition.js"
-import { carry } from "./readiness.js"
+import { noteGeneratedDPoPKey, sameDefinition } from "./definition.js"
 import type { Registration } from "./slots.js"
 
 /** The resolved clients of one token service. */
@@ -37,13 +34,43 @@ export interface ClientResolution {
     AccessToken,
     TokenError
   >
-  /** Forgets the definitions of `name`: the one held, and the last one resolved. */
+  /** Forgets the definitions of `name`: the one held, the one before it, and any being resolved. */
   readonly drop: (name: string) => Effect.Effect<void>
 }
+
+type ResolutionError = ClientResolutionError | ClientConfigurationError
+
+/**
+ * A name being resolved. Each resolution owns its entry, which is the name's generation: `drop`
+ * removes it, and a resolution whose entry is no longer in the table when it completes is never
+ * written back; its callers get `undefined` and resolve again.
+ */
+interface Resolving {
+  readonly _tag: "Resolving"
+  readonly done: Deferred.Deferred<Registration | undefined, ResolutionError>
+  /** The definition resolved before, which the new one replaces only if it changed. */
+  readonly previous: Registration | undefined
+}
+
+interface Resolved {
+  readonly _tag: "Resolved"
+  readonly registration: Registration
+  /** When it is resolved again; `-Infinity` once due (it stays, to be compared with the next one). */
+  expiresAt: number
+  /** Read since the last eviction pass went by: it goes to the back of the table once instead. */
+  used: boolean
+}
+
+type Entry = Resolving | Resolved
 
 /** A refusal of the client's credentials: for a resolved client, its definition may have been rotated. */
 const isInvalidClient = (error: TokenError): error is TokenRefusedError =>
   error._tag === "TokenRefusedError" && error.error === "invalid_client"
+
+/** Whether a definition as written asks for a DPoP key generated for the client. */
+const generatesDPoPKey = (input: TokenService.ClientInput): boolean =>
+  input.dpop === true ||
+  (typeof input.dpop === "object" && !(input.dpop instanceof DPoP.Settings) && input.dpop.key === undefined)
 
 export const make = (options: {
   readonly settings: ClientResolver.Options & {
@@ -64,10 +91,11 @@ export const make = (options: {
   /** Where resolutions and rotations run, so that no caller's interruption cancels them for the others. */
   readonly scope: Scope.Scope
 }): Effect.Effect<ClientResolution> =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const { forget, register, scope, settings, tokenOf } = options
     const capacity = Math.max(1, settings.resolvedClientCapacity ?? ClientResolver.defaultCapacity)
-    const timeToLive = Duration.decode(settings.resolvedClientTimeToLive ?? ClientResolver.defaultTimeToLive)
+    const timeToLive = Duration.toMillis(settings.resolvedClientTimeToLive ?? ClientResolver.defaultTimeToLive)
+    const resolverTimeout = Duration.decode(settings.resolverTimeout ?? ClientResolver.defaultResolverTimeout)
     // Effect keeps the state of every metric label it has seen for the life of the process: the
     // names that get labels of their own are bounded, or clients coming and going would grow the
     // heap (and a metrics backend's series) without end. A name keeps its label once it has one.
@@ -79,48 +107,120 @@ export const make = (options: {
       labelled.add(name)
       return name
     }
-    // The last definition resolved for each name, even once the cache let it go: a definition
-    // resolved again after its time to live that changed (a secret rotated at its source) drops the
-    // tokens of the old one, which the `TokenCache` holds under the same key.
-    const latest = new Map<string, Registration>()
-    const replaced = (name: string, registration: Registration): Effect.Effect<Registration> =>
-      Effect.suspend(() => {
-        const previous = latest.get(name)
-        latest.delete(name)
-        latest.set(name, registration)
-        if (latest.size > capacity) latest.delete(latest.keys().next().value!)
-        return previous === undefined || sameDefinition(previous.client, registration.client)
-          ? Effect.succeed(carry(previous, registration))
-          : Effect.as(forget(previous), registration)
-      })
-    const resolutions = yield* Cache.makeWith({
-      capacity,
-      lookup: (name: string) =>
-        Effect.suspend(() => settings.resolveClient(name)).pipe(
-          Effect.mapError((cause) => new ClientResolutionError({ client: name, cause })),
-          Effect.flatMap((input) => register(name, input, labelOf(name))),
-          Effect.flatMap((registration) => replaced(name, registration))
+
+    // In insertion order, oldest first. A definition due to be resolved again stays until it is, so
+    // that one that changed (a secret rotated at its source) drops the tokens of the old one, which
+    // the `TokenCache` holds under the same key.
+    const entries = new Map<string, Entry>()
+
+    /** Keeps the table within `capacity`: the oldest go first, unless read since the last pass. */
+    const evict = () => {
+      for (const [name, entry] of entries) {
+        if (entries.size <= capacity) return
+        if (entry._tag === "Resolving") continue
+        entries.delete(name)
+        if (entry.used) {
+          entry.used = false
+          entries.set(name, entry)
+        }
+      }
+    }
+
+    const resolution = (name: string): Effect.Effect<Registration, ResolutionError> =>
+      Effect.suspend(() => settings.resolveClient(name)).pipe(
+        Effect.mapError((cause) => new ClientResolutionError({ client: name, cause })),
+        // A resolver that hangs must not hold its tenant, and every caller of it, for ever; one that
+        // ignores interruption is left to finish on its own.
+        Effect.disconnect,
+        Effect.timeoutFail({
+          duration: resolverTimeout,
+          onTimeout: () => new ClientResolutionError({ client: name, reason: "TimedOut", timeout: resolverTimeout })
+        }),
+        Effect.catchAllDefect((cause) =>
+          Effect.fail(new ClientResolutionError({ client: name, reason: "Died", cause }))
         ),
-      timeToLive: (exit) => Exit.isSuccess(exit) ? timeToLive : Duration.zero
-    })
+        Effect.flatMap((input) =>
+          Effect.tap(register(name, input, labelOf(name)), (registration) => {
+            if (generatesDPoPKey(input)) noteGeneratedDPoPKey(registration.client)
+          })
+        )
+      )
+
+    /** Stores what a resolution got, unless its entry was dropped meanwhile; wakes its callers. */
+    const settle = (name: string, entry: Resolving, exit: Exit.Exit<Registration, ResolutionError>) =>
+      Effect.clockWith((clock) => {
+        const { done, previous } = entry
+        if (entries.get(name) !== entry) {
+          return Effect.zipRight(
+            Exit.isSuccess(exit) && exit.value !== previous ? forget(exit.value) : Effect.void,
+            Deferred.succeed(done, undefined)
+          )
+        }
+        if (Exit.isFailure(exit)) {
+          if (previous === undefined) entries.delete(name)
+          else entries.set(name, { _tag: "Resolved", registration: previous, expiresAt: -Infinity, used: false })
+          return Deferred.done(done, exit)
+        }
+        // An unchanged definition keeps the registration it had: its tokens, in process and in the
+        // `TokenCache`, and the DPoP key generated for it, to which those tokens are bound.
+        const changed = previous === undefined || !sameDefinition(previous.client, exit.value.client)
+        const registration = changed ? exit.value : previous
+        entries.delete(name)
+        entries.set(name, {
+          _tag: "Resolved",
+          registration,
+          expiresAt: clock.unsafeCurrentTimeMillis() + timeToLive,
+          used: false
+        })
+        return Effect.zipRight(
+          changed && previous !== undefined ? forget(previous) : Effect.void,
+          Deferred.succeed(done, registration)
+        )
+      })
+
+    /** Joins the resolution of `name` under way, or starts one in the service's scope. */
+    const start = (name: string, now: number): Effect.Effect<Registration | Resolving["done"]> =>
+      Effect.uninterruptible(Effect.suspend((): Effect.Effect<Registration | Resolving["done"]> => {
+        const found = entries.get(name)
+        if (found !== undefined && found._tag === "Resolving") return Effect.succeed(found.done)
+        if (found !== undefined && now < found.expiresAt) return Effect.succeed(found.registration)
+        const entry: Resolving = {
+          _tag: "Resolving",
+          done: Deferred.unsafeMake(FiberId.none),
+          previous: found?.registration
+        }
+        entries.delete(name)
+        entries.set(name, entry)
+        if (entries.size > capacity) evict()
+        return resolution(name).pipe(
+          Effect.interruptible,
+          Effect.exit,
+          Effect.flatMap((exit) => settle(name, entry, exit)),
+          Effect.forkIn(scope),
+          Effect.as(entry.done)
+        )
+      }))
 
     /** The resolved definition of `name`; a failed resolution is not kept. */
-    const resolved = (name: string): Effect.Effect<Registration, ClientResolutionError | ClientConfigurationError> =>
-      Effect.flatMap(resolutions.getOptionComplete(name), (found) =>
-        Option.isSome(found)
-          ? Effect.succeed(found.value)
-          // The cache runs a resolution in the fiber of its first caller and interrupts every other
-          // caller waiting for it if that one is interrupted: run it in the service's scope instead.
-          : resolutions.get(name).pipe(
-            Effect.tapError(() => resolutions.invalidate(name)),
-            Effect.forkIn(scope),
-            Effect.flatMap(Fiber.join)
-          ))
+    const resolved = (name: string): Effect.Effect<Registration, ResolutionError> =>
+      Effect.clockWith((clock) =>
+        Effect.flatMap(start(name, clock.unsafeCurrentTimeMillis()), (found) =>
+          Deferred.DeferredTypeId in found
+            ? Effect.flatMap(Deferred.await(found), (registration) =>
+              // Dropped while it was being resolved: what it read may be what the drop was for.
+              registration === undefined ? resolved(name) : Effect.succeed(registration))
+            : Effect.succeed(found))
+      )
 
-    const held = (name: string): Effect.Effect<Registration | undefined> =>
-      Effect.map(resolutions.getOptionComplete(name), Option.getOrUndefined)
+    /** The definition held for `name` now, if its time to live has not lapsed. */
+    const current = (name: string, now: number): Registration | undefined => {
+      const entry = entries.get(name)
+      if (entry === undefined || entry._tag === "Resolving" || now >= entry.expiresAt) return undefined
+      entry.used = true
+      return entry.registration
+    }
 
-    // One rotation per refused definition, whatever the number of callers it was refused for.
+    // One rotation per refusal, whatever the number of callers it was refused for.
     const rotations = new WeakMap<Registration, Deferred.Deferred<Registration, TokenError>>()
 
     /**
@@ -138,10 +238,13 @@ export const make = (options: {
         rotations.set(refused, deferred)
         const rotation = Effect.gen(function*() {
           // Another caller may have replaced the refused definition already: resolve only if not.
-          if ((yield* held(name)) === refused) yield* resolutions.invalidate(name)
+          const entry = entries.get(name)
+          if (entry !== undefined && entry._tag === "Resolved" && entry.registration === refused) {
+            entry.expiresAt = -Infinity
+          }
           const next = yield* resolved(name)
+          if (next === refused) return yield* Effect.fail(error)
           yield* forget(refused)
-          if (next === refused || sameDefinition(next.client, refused.client)) return yield* Effect.fail(error)
           yield* Effect.logInfo("The client was refused with invalid_client and its definition changed: retrying")
             .pipe(Effect.annotateLogs({ client: name }))
           return next
@@ -149,34 +252,52 @@ export const make = (options: {
         return rotation.pipe(
           Effect.interruptible,
           Effect.exit,
-          Effect.flatMap((exit) => Deferred.done(deferred, exit)),
+          // An unchanged definition stays in use: a later refusal of it resolves again.
+          Effect.flatMap((exit) =>
+            Effect.zipRight(Effect.sync(() => rotations.delete(refused)), Deferred.done(deferred, exit))
+          ),
           Effect.forkIn(scope),
           Effect.as(deferred)
         )
       })).pipe(Effect.flatMap(Deferred.await))
 
+    const tokenOrRotation = (
+      name: string,
+      registration: Registration,
+      parameters: TokenService.GetTokenParameters | undefined
+    ): Effect.Effect<AccessToken, TokenError> =>
+      Effect.catchIf(
+        tokenOf(registration, parameters),
+        isInvalidClient,
+        (error) => Effect.flatMap(rotate(name, registration, error), (next) => tokenOf(next, parameters))
+      )
+
     return {
-      held,
-      registrations: () => latest.values(),
+      held: (name) => Effect.clockWith((clock) => Effect.succeed(current(name, clock.unsafeCurrentTimeMillis()))),
+      *registrations() {
+        for (const entry of entries.values()) {
+          const registration = entry._tag === "Resolved" ? entry.registration : entry.previous
+          if (registration !== undefined) yield registration
+        }
+      },
+      // The hot path: a definition held resolves nothing and allocates no error.
       token: (name, parameters) =>
-        Effect.flatMap(resolved(name), (registration) =>
-          Effect.catchIf(
-            tokenOf(registration, parameters),
-            isInvalidClient,
-            (error) => Effect.flatMap(rotate(name, registration, error), (next) => tokenOf(next, parameters))
-          )),
+        Effect.clockWith((clock) => {
+          const registration = current(name, clock.unsafeCurrentTimeMillis())
+          return registration !== undefined
+            ? tokenOrRotation(name, registration, parameters)
+            : Effect.flatMap(resolved(name), (registration) => tokenOrRotation(name, registration, parameters))
+        }),
       drop: (name) =>
-        Effect.flatMap(held(name), (found) => {
-          const last = latest.get(name)
-          latest.delete(name)
-          return Effect.zipRight(
-            resolutions.invalidate(name),
-            Effect.forEach(
-              new Set([found, last]),
-              (registration) => registration === undefined ? Effect.void : forget(registration),
-              { discard: true }
-            )
-          )
+        Effect.suspend(() => {
+          const entry = entries.get(name)
+          entries.delete(name)
+          const registration = entry === undefined
+            ? undefined
+            : entry._tag === "Resolved"
+            ? entry.registration
+            : entry.previous
+          return registration === undefined ? Effect.void : forget(registration)
         })
     }
   })

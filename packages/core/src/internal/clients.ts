@@ -47,8 +47,14 @@ export const make = (
       ? undefined
       : yield* clientResolution.make({ settings: { ...options, resolveClient }, register, forget, tokenOf, scope })
 
+    // The registered clients by name, found without building the `UnknownClientError` that a miss
+    // of `table.registration` is: a resolved client's hot path must not pay for an error's stack.
+    const registered = new Map(table.registrations.map((registration) => [registration.name, registration]))
+
     /** The registration of `client`: registered, or held from an earlier resolution. */
     const known = (client: string | undefined): Effect.Effect<Registration, UnknownClientError> => {
+      const found = client === undefined ? undefined : registered.get(client)
+      if (found !== undefined) return Effect.succeed(found)
       const registration = table.registration(client)
       if (!slots.isFailure(registration)) return Effect.succeed(registration)
       if (client === undefined || resolution === undefined) return Effect.fail(registration)
@@ -66,16 +72,18 @@ export const make = (
       ),
       client: (client) => Effect.map(known(client), (registration) => registration.client),
       getToken: (client, parameters) => {
+        if (client !== undefined) {
+          const found = registered.get(client)
+          if (found !== undefined) return tokenOf(found, parameters)
+          if (resolution !== undefined) return resolution.token(client, parameters)
+        }
         const registration = table.registration(client)
-        if (!slots.isFailure(registration)) return tokenOf(registration, parameters)
-        return resolution === undefined || client === undefined
-          ? Effect.fail(registration)
-          : resolution.token(client, parameters)
+        return slots.isFailure(registration) ? Effect.fail(registration) : tokenOf(registration, parameters)
       },
       drop: (client) => {
-        const registration = table.registration(client)
+        const found = registered.get(client)
         // A registered client keeps its definition: only its tokens go.
-        if (!slots.isFailure(registration)) return forgetTokens(registration)
+        if (found !== undefined) return forgetTokens(found)
         return resolution === undefined ? Effect.void : resolution.drop(client)
       },
       invalidate: (client, parameters) =>
