@@ -122,6 +122,26 @@ describe("TokenService with a client resolver", () => {
     }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
   })
 
+  it.scoped("keeps at most resolvedClientCapacity definitions, a definition read since the last eviction kept", () => {
+    const endpoint = countingEndpoint()
+    return Effect.gen(function*() {
+      const resolved: Array<string> = []
+      const service = yield* TokenService.make({
+        clients: {},
+        resolvedClientCapacity: 2,
+        resolveClient: (name) => Effect.sync(() => (resolved.push(name), tenant(name)))
+      })
+      yield* service.getToken("a")
+      yield* service.getToken("b")
+      // Read again: when "c" makes room, "b" goes, not "a".
+      yield* service.getToken("a")
+      yield* service.getToken("c")
+      yield* service.getToken("a")
+      yield* service.getToken("b")
+      assert.deepStrictEqual(resolved, ["a", "b", "c", "b"])
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
+
   it.scoped("a failed resolution is a ClientResolutionError naming the client, and is not kept", () => {
     const endpoint = countingEndpoint()
     return Effect.gen(function*() {
@@ -195,6 +215,26 @@ describe("TokenService with a client resolver", () => {
       secret = "second-secret"
       yield* TestClock.adjust("2 minutes")
       const second = yield* service.getToken("acme")
+      assert.strictEqual(Redacted.value(first.value), "token-1")
+      assert.strictEqual(Redacted.value(second.value), "token-2")
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
+
+  it.scoped("a call for another scope resolves again after the time to live, as the client's own does", () => {
+    const endpoint = countingEndpoint()
+    return Effect.gen(function*() {
+      let secret = "first-secret"
+      const service = yield* TokenService.make({
+        clients: {},
+        resolvedClientTimeToLive: "1 minute",
+        resolveClient: (name) => Effect.sync(() => tenant(name, secret))
+      })
+      const read = { scope: "api.read" }
+      const first = yield* service.getToken("acme", read)
+      assert.strictEqual(Redacted.value((yield* service.getToken("acme", { scope: "api.read" })).value), "token-1")
+      secret = "second-secret"
+      yield* TestClock.adjust("2 minutes")
+      const second = yield* service.getToken("acme", read)
       assert.strictEqual(Redacted.value(first.value), "token-1")
       assert.strictEqual(Redacted.value(second.value), "token-2")
     }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))

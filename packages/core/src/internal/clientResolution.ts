@@ -59,6 +59,24 @@ interface Resolved {
   expiresAt: number
   /** Read since the last eviction pass went by: it goes to the back of the table once instead. */
   used: boolean
+  /** `getToken(name)`, built once: a hit on a resolved client allocates no more than a registered one's. */
+  readonly token: Effect.Effect<AccessToken, TokenError>
+  /** `getToken(name, { scope })` by scope, built on first use; most clients never ask. */
+  scoped: Map<string, Effect.Effect<AccessToken, TokenError>> | undefined
+}
+
+/** How many scopes asked for alone a resolved client keeps a built call for. */
+const scopedLimit = 64
+
+/** The scope of parameters that ask for a scope and nothing else (no renewal, no resource). */
+const scopeAlone = (parameters: TokenService.GetTokenParameters): string | undefined => {
+  let found = false
+  for (const key in parameters) {
+    if (parameters[key as keyof typeof parameters] === undefined) continue
+    if (key !== "scope") return undefined
+    found = true
+  }
+  return found ? parameters.scope : undefined
 }
 
 type Entry = Resolving | Resolved
@@ -158,7 +176,7 @@ export const make = (options: {
         }
         if (Exit.isFailure(exit)) {
           if (previous === undefined) entries.delete(name)
-          else entries.set(name, { _tag: "Resolved", registration: previous, expiresAt: -Infinity, used: false })
+          else entries.set(name, resolvedEntry(name, previous, -Infinity))
           return Deferred.done(done, exit)
         }
         // An unchanged definition keeps the registration it had: its tokens, in process and in the
@@ -166,12 +184,7 @@ export const make = (options: {
         const changed = previous === undefined || !sameDefinition(previous.client, exit.value.client)
         const registration = changed ? exit.value : previous
         entries.delete(name)
-        entries.set(name, {
-          _tag: "Resolved",
-          registration,
-          expiresAt: clock.unsafeCurrentTimeMillis() + timeToLive,
-          used: false
-        })
+        entries.set(name, resolvedEntry(name, registration, clock.unsafeCurrentTimeMillis() + timeToLive))
         return Effect.zipRight(
           changed && previous !== undefined ? forget(previous) : Effect.void,
           Deferred.succeed(done, registration)
@@ -272,6 +285,52 @@ export const make = (options: {
         (error) => Effect.flatMap(rotate(name, registration, error), (next) => tokenOf(next, parameters))
       )
 
+    /** A token for `name` once its definition is resolved (or resolved again). */
+    const viaResolution = (
+      name: string,
+      parameters: TokenService.GetTokenParameters | undefined
+    ): Effect.Effect<AccessToken, TokenError> =>
+      Effect.flatMap(resolved(name), (registration) => tokenOrRotation(name, registration, parameters))
+
+    /** A token for `parameters` from `entry`'s definition while it is held, else from a new resolution. */
+    const whileHeld = (
+      name: string,
+      entry: Resolved,
+      parameters: TokenService.GetTokenParameters | undefined
+    ): Effect.Effect<AccessToken, TokenError> => {
+      const hit = tokenOrRotation(name, entry.registration, parameters)
+      return Effect.clockWith((clock) => {
+        if (clock.unsafeCurrentTimeMillis() >= entry.expiresAt) return viaResolution(name, parameters)
+        entry.used = true
+        return hit
+      })
+    }
+
+    const resolvedEntry = (name: string, registration: Registration, expiresAt: number): Resolved => {
+      const entry: { -readonly [K in keyof Resolved]: Resolved[K] } = {
+        _tag: "Resolved",
+        registration,
+        expiresAt,
+        used: false,
+        // Set just below: the call and its entry point at each other.
+        token: undefined as unknown as Resolved["token"],
+        scoped: undefined
+      }
+      entry.token = whileHeld(name, entry, undefined)
+      return entry
+    }
+
+    const scopedToken = (name: string, entry: Resolved, scope: string): Effect.Effect<AccessToken, TokenError> => {
+      let found = entry.scoped?.get(scope)
+      if (found === undefined) {
+        const scoped = entry.scoped ??= new Map()
+        if (scoped.size >= scopedLimit) scoped.clear()
+        found = whileHeld(name, entry, { scope })
+        scoped.set(scope, found)
+      }
+      return found
+    }
+
     return {
       held: (name) => Effect.clockWith((clock) => Effect.succeed(current(name, clock.unsafeCurrentTimeMillis()))),
       *registrations() {
@@ -281,13 +340,20 @@ export const make = (options: {
         }
       },
       // The hot path: a definition held resolves nothing and allocates no error.
-      token: (name, parameters) =>
-        Effect.clockWith((clock) => {
+      token: (name, parameters) => {
+        const entry = entries.get(name)
+        if (entry !== undefined && entry._tag === "Resolved") {
+          if (parameters === undefined) return entry.token
+          const scope = scopeAlone(parameters)
+          if (scope !== undefined) return scopedToken(name, entry, scope)
+        }
+        return Effect.clockWith((clock) => {
           const registration = current(name, clock.unsafeCurrentTimeMillis())
           return registration !== undefined
             ? tokenOrRotation(name, registration, parameters)
-            : Effect.flatMap(resolved(name), (registration) => tokenOrRotation(name, registration, parameters))
-        }),
+            : viaResolution(name, parameters)
+        })
+      },
       drop: (name) =>
         Effect.suspend(() => {
           const entry = entries.get(name)
