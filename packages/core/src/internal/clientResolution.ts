@@ -126,6 +126,16 @@ export const make = (options: {
       return name
     }
 
+    // Forgets a definition once: its tokens' keys in the `TokenCache` are those of the definition
+    // that replaced it (the key holds no secret), which may have stored its own tokens by then.
+    const retired = new WeakSet<Registration>()
+    const retire = (registration: Registration): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (retired.has(registration)) return Effect.void
+        retired.add(registration)
+        return forget(registration)
+      })
+
     // In insertion order, oldest first. A definition due to be resolved again stays until it is, so
     // that one that changed (a secret rotated at its source) drops the tokens of the old one, which
     // the `TokenCache` holds under the same key.
@@ -168,12 +178,8 @@ export const make = (options: {
     const settle = (name: string, entry: Resolving, exit: Exit.Exit<Registration, ResolutionError>) =>
       Effect.clockWith((clock) => {
         const { done, previous } = entry
-        if (entries.get(name) !== entry) {
-          return Effect.zipRight(
-            Exit.isSuccess(exit) && exit.value !== previous ? forget(exit.value) : Effect.void,
-            Deferred.succeed(done, undefined)
-          )
-        }
+        // Dropped meanwhile: what it got was never handed out, and is let go.
+        if (entries.get(name) !== entry) return Deferred.succeed(done, undefined)
         if (Exit.isFailure(exit)) {
           if (previous === undefined) entries.delete(name)
           else entries.set(name, resolvedEntry(name, previous, -Infinity))
@@ -186,7 +192,7 @@ export const make = (options: {
         entries.delete(name)
         entries.set(name, resolvedEntry(name, registration, clock.unsafeCurrentTimeMillis() + timeToLive))
         return Effect.zipRight(
-          changed && previous !== undefined ? forget(previous) : Effect.void,
+          changed && previous !== undefined ? retire(previous) : Effect.void,
           Deferred.succeed(done, registration)
         )
       })
@@ -257,7 +263,7 @@ export const make = (options: {
           }
           const next = yield* resolved(name)
           if (next === refused) return yield* Effect.fail(error)
-          yield* forget(refused)
+          yield* retire(refused)
           yield* Effect.logInfo("The client was refused with invalid_client and its definition changed: retrying")
             .pipe(Effect.annotateLogs({ client: name }))
           return next
@@ -363,7 +369,7 @@ export const make = (options: {
             : entry._tag === "Resolved"
             ? entry.registration
             : entry.previous
-          return registration === undefined ? Effect.void : forget(registration)
+          return registration === undefined ? Effect.void : retire(registration)
         })
     }
   })
