@@ -59,8 +59,11 @@ interface Resolved {
   expiresAt: number
   /** Read since the last eviction pass went by: it goes to the back of the table once instead. */
   used: boolean
-  /** `getToken(name)`, built once: a hit on a resolved client allocates no more than a registered one's. */
-  readonly token: Effect.Effect<AccessToken, TokenError>
+  /**
+   * `getToken(name)`, built on the second call (a tenant asked once never pays for it): a hit on a
+   * resolved client then allocates no more than a registered one's.
+   */
+  token: Effect.Effect<AccessToken, TokenError> | undefined
   /** `getToken(name, { scope })` by scope, built on first use; most clients never ask. */
   scoped: Map<string, Effect.Effect<AccessToken, TokenError>> | undefined
 }
@@ -182,7 +185,7 @@ export const make = (options: {
         if (entries.get(name) !== entry) return Deferred.succeed(done, undefined)
         if (Exit.isFailure(exit)) {
           if (previous === undefined) entries.delete(name)
-          else entries.set(name, resolvedEntry(name, previous, -Infinity))
+          else entries.set(name, resolvedEntry(previous, -Infinity))
           return Deferred.done(done, exit)
         }
         // An unchanged definition keeps the registration it had: its tokens, in process and in the
@@ -190,7 +193,7 @@ export const make = (options: {
         const changed = previous === undefined || !sameDefinition(previous.client, exit.value.client)
         const registration = changed ? exit.value : previous
         entries.delete(name)
-        entries.set(name, resolvedEntry(name, registration, clock.unsafeCurrentTimeMillis() + timeToLive))
+        entries.set(name, resolvedEntry(registration, clock.unsafeCurrentTimeMillis() + timeToLive))
         return Effect.zipRight(
           changed && previous !== undefined ? retire(previous) : Effect.void,
           Deferred.succeed(done, registration)
@@ -312,19 +315,14 @@ export const make = (options: {
       })
     }
 
-    const resolvedEntry = (name: string, registration: Registration, expiresAt: number): Resolved => {
-      const entry: { -readonly [K in keyof Resolved]: Resolved[K] } = {
-        _tag: "Resolved",
-        registration,
-        expiresAt,
-        used: false,
-        // Set just below: the call and its entry point at each other.
-        token: undefined as unknown as Resolved["token"],
-        scoped: undefined
-      }
-      entry.token = whileHeld(name, entry, undefined)
-      return entry
-    }
+    const resolvedEntry = (registration: Registration, expiresAt: number): Resolved => ({
+      _tag: "Resolved",
+      registration,
+      expiresAt,
+      used: false,
+      token: undefined,
+      scoped: undefined
+    })
 
     const scopedToken = (name: string, entry: Resolved, scope: string): Effect.Effect<AccessToken, TokenError> => {
       let found = entry.scoped?.get(scope)
@@ -349,7 +347,7 @@ export const make = (options: {
       token: (name, parameters) => {
         const entry = entries.get(name)
         if (entry !== undefined && entry._tag === "Resolved") {
-          if (parameters === undefined) return entry.token
+          if (parameters === undefined) return entry.token ??= whileHeld(name, entry, undefined)
           const scope = scopeAlone(parameters)
           if (scope !== undefined) return scopedToken(name, entry, scope)
         }
