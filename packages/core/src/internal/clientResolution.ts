@@ -112,7 +112,9 @@ export const make = (options: {
   /** Where resolutions and rotations run, so that no caller's interruption cancels them for the others. */
   readonly scope: Scope.Scope
 }): Effect.Effect<ClientResolution> =>
-  Effect.sync(() => {
+  // The clock the service is built with times its definitions, as a `TestClock` in tests: read
+  // without an effect of its own, it costs a hit nothing but the reading.
+  Effect.map(Effect.clock, (clock) => {
     const { forget, register, scope, settings, tokenOf } = options
     const capacity = Math.max(1, settings.resolvedClientCapacity ?? ClientResolver.defaultCapacity)
     const timeToLive = Duration.toMillis(settings.resolvedClientTimeToLive ?? ClientResolver.defaultTimeToLive)
@@ -179,7 +181,7 @@ export const make = (options: {
 
     /** Stores what a resolution got, unless its entry was dropped meanwhile; wakes its callers. */
     const settle = (name: string, entry: Resolving, exit: Exit.Exit<Registration, ResolutionError>) =>
-      Effect.clockWith((clock) => {
+      Effect.suspend(() => {
         const { done, previous } = entry
         // Dropped meanwhile: what it got was never handed out, and is let go.
         if (entries.get(name) !== entry) return Deferred.succeed(done, undefined)
@@ -225,7 +227,7 @@ export const make = (options: {
 
     /** The resolved definition of `name`; a failed resolution is not kept. */
     const resolved = (name: string): Effect.Effect<Registration, ResolutionError> =>
-      Effect.clockWith((clock) =>
+      Effect.suspend(() =>
         Effect.flatMap(start(name, clock.unsafeCurrentTimeMillis()), (found) =>
           Deferred.DeferredTypeId in found
             ? Effect.flatMap(Deferred.await(found), (registration) =>
@@ -308,10 +310,15 @@ export const make = (options: {
       parameters: TokenService.GetTokenParameters | undefined
     ): Effect.Effect<AccessToken, TokenError> => {
       const hit = tokenOrRotation(name, entry.registration, parameters)
-      return Effect.clockWith((clock) => {
-        if (clock.unsafeCurrentTimeMillis() >= entry.expiresAt) return viaResolution(name, parameters)
+      // A fresh token in the client's own slot is handed out without a request, which no refusal
+      // can follow: without the frame that catches one, a hit costs what a registered client's does.
+      const fresh = parameters === undefined ? tokenOf(entry.registration, undefined) : hit
+      const own = entry.registration.defaultSlot
+      return Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        if (now >= entry.expiresAt) return viaResolution(name, parameters)
         entry.used = true
-        return hit
+        return own.current !== undefined && now < own.current.staleAt ? fresh : hit
       })
     }
 
@@ -336,7 +343,7 @@ export const make = (options: {
     }
 
     return {
-      held: (name) => Effect.clockWith((clock) => Effect.succeed(current(name, clock.unsafeCurrentTimeMillis()))),
+      held: (name) => Effect.sync(() => current(name, clock.unsafeCurrentTimeMillis())),
       *registrations() {
         for (const entry of entries.values()) {
           const registration = entry._tag === "Resolved" ? entry.registration : entry.previous
@@ -351,7 +358,7 @@ export const make = (options: {
           const scope = scopeAlone(parameters)
           if (scope !== undefined) return scopedToken(name, entry, scope)
         }
-        return Effect.clockWith((clock) => {
+        return Effect.suspend(() => {
           const registration = current(name, clock.unsafeCurrentTimeMillis())
           return registration !== undefined
             ? tokenOrRotation(name, registration, parameters)
