@@ -461,6 +461,16 @@ const keyTenants: ReadonlyArray<
       clientId: "tenant",
       authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(pair)), audience: "tokenEndpoint" }
     }))],
+  ["private_key_jwt, key as a PEM on one line with \\n escapes", (pair) =>
+    Effect.sync(() => ({
+      tokenEndpoint: endpointUrl,
+      clientId: "tenant",
+      authentication: {
+        method: "private_key_jwt",
+        privateKey: Redacted.make(pemOf(pair).replace(/\n/g, "\\n")),
+        audience: "tokenEndpoint"
+      }
+    }))],
   ["private_key_jwt, key as JWK text", (pair) =>
     Effect.sync(() => ({
       tokenEndpoint: endpointUrl,

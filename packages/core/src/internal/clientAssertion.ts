@@ -5,8 +5,8 @@ import * as Jose from "jose"
 import type * as ClientAuthentication from "../ClientAuthentication.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { derOf, keyMatch, pemBlock, thumbprintOf } from "./certificate.js"
-import { attempt, fail, type Imported, importPrivateKey, unescapePem } from "./privateKey.js"
 import { noteKey } from "./definition.js"
+import { attempt, fail, type Imported, importPrivateKey, unescapePem } from "./privateKey.js"
 
 /**
  * Key loading and assertion signing (RFC 7523, OpenID Connect Core §9) on `jose`. Nothing here

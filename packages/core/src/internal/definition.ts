@@ -11,6 +11,7 @@ import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import type * as DPoP from "../DPoP.js"
 import { derOf, pemBlock } from "./certificate.js"
 import { isKey } from "./dpopProof.js"
+import { unescapePem } from "./privateKey.js"
 
 /**
  * The RFC 7638 thumbprint of each private key loaded from material that shows it (a PEM, a JWK, an
@@ -38,8 +39,7 @@ const thumbprintOfMaterial = async (material: unknown, loaded: CryptoKey): Promi
   const value: unknown = Redacted.value(material as Redacted.Redacted<unknown>)
   if (Predicate.isRecord(value)) return thumbprintOfJwk(value as Jose.JWK)
   if (typeof value !== "string") return undefined
-  // A PEM stored on one line with `\n` escapes, as environment files and secret stores keep it.
-  const text = value.trim().replace(/\\n/g, "\n")
+  const text = unescapePem(value.trim())
   if (text.startsWith("{")) return thumbprintOfJwk(JSON.parse(text) as Jose.JWK)
   const block = [...text.matchAll(pemBlock)].find((found) => found[1] === "PRIVATE KEY")
   if (block === undefined) return undefined
