@@ -585,6 +585,25 @@ describe("TokenService with resolved DPoP clients", () => {
   })
 })
 
+describe("TokenService with resolved DPoP clients given their key", () => {
+  it.scoped("a DPoP key imported anew at each resolution is the same key: one token", () => {
+    const endpoint = countingEndpoint()
+    const pem = pemOf(ecKey())
+    return Effect.gen(function*() {
+      const service = yield* TokenService.make({
+        clients: {},
+        resolvedClientTimeToLive: "1 second",
+        resolveClient: (name) => Effect.sync(() => ({ ...tenant(name), dpop: { key: Redacted.make(pem) } }))
+      })
+      for (let i = 0; i < 3; i++) {
+        yield* service.getToken("acme")
+        yield* TestClock.adjust("2 seconds")
+      }
+      assert.strictEqual(endpoint.state.requests, 1)
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
+})
+
 describe("TokenService with a resolver that hangs or dies", () => {
   it.scoped("a resolver that hangs fails after resolverTimeout with a ClientResolutionError, not kept", () => {
     const endpoint = countingEndpoint()
