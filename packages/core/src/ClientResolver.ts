@@ -5,8 +5,10 @@
  * most a capacity of them; a failed resolution (or one that takes longer than `resolverTimeout`) is
  * a `ClientResolutionError` and is not kept. A resolved client refused with `invalid_client` is
  * resolved again once: if its definition changed (a secret rotated at its source), the old one and
- * its tokens are dropped and the token is requested with the new one. `TokenService.drop` forgets a
- * client at once, even while it is being resolved.
+ * its tokens are dropped and the token is requested with the new one. A definition resolved again
+ * unchanged (secrets compared by value, private and DPoP keys by thumbprint) keeps its tokens and
+ * the DPoP key generated for it. `TokenService.drop` forgets a client at once, even while it is
+ * being resolved.
  *
  * @example
  * ```ts
