@@ -67,22 +67,6 @@ const stateOf = (slot: Slot, now: number): TokenReadiness.TokenState => {
   }
 }
 
-/**
- * Carries the record of a definition's own token to `to`, the definition that replaces it unchanged
- * (resolved again after its time to live, or after a refusal), so that a tenant's failures stay on
- * view across its resolutions; returns `to`.
- */
-export const carry = (from: Registration | undefined, to: Registration): Registration => {
-  const target = to.defaultSlot
-  if (from === undefined || from === to || target.lastSuccessAt !== undefined || target.lastFailure !== undefined) {
-    return to
-  }
-  target.lastSuccessAt = from.defaultSlot.lastSuccessAt
-  target.lastFailure = from.defaultSlot.lastFailure
-  target.failures = from.defaultSlot.failures
-  return to
-}
-
 /** Counts the resolved clients `resolved`, their tokens looked up in `others`. */
 const summary = (
   resolved: Iterable<Registration>,
