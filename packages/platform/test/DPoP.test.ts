@@ -9,7 +9,7 @@ import { ProtectedApi, SpanRecorder, TokenServer } from "@access-token/testing"
 import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Effect, Layer, Metric, Redacted, Stream } from "effect"
+import { Cause, Context, Data, DateTime, Effect, Layer, Metric, Redacted, Stream } from "effect"
 import * as Jose from "jose"
 
 /** The token server and API with DPoP and nonces required at both, and a DPoP token service on them. */
@@ -259,4 +259,56 @@ describe("DPoP through the middleware, on a scripted API", () => {
       assert.include(attributes, "http.request.header.authorization=<redacted>")
       for (const attribute of attributes) assert.notMatch(attribute, /[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}/)
     }))
+})
+
+describe("DPoP through the middleware: what the wrapped client fails with", () => {
+  const dpopTokens = Effect.gen(function*() {
+    const context = yield* Layer.build(
+      TokenService.layer({
+        clients: { api: { tokenEndpoint: "https://as.example.com/token", clientId: "c", dpop: true } }
+      }).pipe(
+        Layer.provide([
+          TokenEndpointClient.layerTest(() =>
+            Effect.map(
+              DateTime.now,
+              (receivedAt) => AccessToken.make({ value: "tok-1", type: "DPoP", receivedAt, expiresIn: "1 hour" })
+            )
+          ),
+          TokenCache.layerMemory()
+        ])
+      )
+    )
+    return Context.get(context, TokenService.TokenService)
+  })
+
+  class NotOk extends Data.TaggedError("NotOk")<{ readonly status: number }> {}
+
+  const answering = (status: number) =>
+    HttpClient.make((request) => Effect.succeed(HttpClientResponse.fromWeb(request, new Response(null, { status }))))
+
+  it.scoped("a custom error of HttpClient.filterOrFail stays typed", () =>
+    Effect.gen(function*() {
+      const tokens = yield* dpopTokens
+      const inner = answering(500).pipe(
+        HttpClient.filterOrFail(
+          (response) => response.status < 500,
+          (response) => new NotOk({ status: response.status })
+        )
+      )
+      const error = yield* Effect.flip(
+        AccessTokenHttpClient.make(inner, tokens, { client: "api" }).get("https://a.example/x")
+      )
+      assert.instanceOf(error, NotOk)
+      assert.strictEqual((error as NotOk).status, 500)
+    }))
+
+  it.live("a TimeoutException of Effect.timeout inside the client stays typed", () =>
+    Effect.gen(function*() {
+      const tokens = yield* dpopTokens
+      const inner = HttpClient.make(() => Effect.never).pipe(HttpClient.transformResponse(Effect.timeout("10 millis")))
+      const error = yield* Effect.flip(
+        AccessTokenHttpClient.make(inner, tokens, { client: "api" }).get("https://a.example/x")
+      )
+      assert.isTrue(Cause.isTimeoutException(error))
+    }).pipe(Effect.scoped))
 })

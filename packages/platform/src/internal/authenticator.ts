@@ -7,11 +7,12 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 // The public module's options, errors and metrics, read when a client is built, never while this
 // module loads: the two import each other.
@@ -38,20 +39,18 @@ export const normalizeOrigin = (origin: string | URL): string => {
   return url.origin
 }
 
-const isUnauthorized = <E>(
-  result: HttpClientResponse.HttpClientResponse | E
-): boolean => {
-  if (HttpClientError.isHttpClientError(result)) {
-    return result._tag === "ResponseError" && result.response.status === 401
-  }
-  return (result as HttpClientResponse.HttpClientResponse).status === 401
-}
-
-/** The response a request got, whether the client passed it on or failed with it (`filterStatusOk`). */
+/**
+ * The response a request got, whether the client passed it on or failed with it (`filterStatusOk`).
+ * Any other failure of the wrapped client (its own error from `filterOrFail`, a timeout) carries none.
+ */
 const responseOf = (result: unknown): HttpClientResponse.HttpClientResponse | undefined =>
   HttpClientError.isHttpClientError(result)
     ? result._tag === "ResponseError" ? result.response : undefined
-    : result as HttpClientResponse.HttpClientResponse
+    : Predicate.hasProperty(result, HttpClientResponse.TypeId)
+    ? result as HttpClientResponse.HttpClientResponse
+    : undefined
+
+const isUnauthorized = (result: unknown): boolean => responseOf(result)?.status === 401
 
 /** A resource server's `401` that asks for a DPoP nonce: not a rejection of the token. */
 const isNonceChallenge = (result: unknown): boolean => {
@@ -60,8 +59,7 @@ const isNonceChallenge = (result: unknown): boolean => {
 }
 
 /** A `401` that rejects the token, as opposed to one that asks for a DPoP nonce. */
-const isRejection = <E>(result: HttpClientResponse.HttpClientResponse | E): boolean =>
-  isUnauthorized(result) && !isNonceChallenge(result)
+const isRejection = (result: unknown): boolean => isUnauthorized(result) && !isNonceChallenge(result)
 
 const hasNonce = (result: unknown): boolean => responseOf(result)?.headers["dpop-nonce"] !== undefined
 
