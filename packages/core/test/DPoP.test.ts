@@ -89,6 +89,24 @@ describe("DPoP", () => {
         assert.isUndefined(first.ath)
       }))
 
+    it.effect("names the target URI the transport sends: normalised, percent-encoded, without userinfo", () =>
+      Effect.gen(function*() {
+        const key = yield* DPoP.generate()
+        const htu = (url: string) =>
+          Effect.map(DPoP.proof(key, { method: "GET", url }), (proof) => Jose.decodeJwt(Redacted.value(proof)).htu)
+        // RFC 9449 §4.2 and RFC 9110 §4.2.4: a verifier may compare literally, and userinfo is never sent.
+        assert.strictEqual(yield* htu("https://api.example.com:443/orders"), "https://api.example.com/orders")
+        assert.strictEqual(yield* htu("http://api.example.com:80/orders"), "http://api.example.com/orders")
+        assert.strictEqual(yield* htu("HTTPS://API.Example.COM/orders"), "https://api.example.com/orders")
+        assert.strictEqual(yield* htu("https://api.example.com/v1/../v2/./orders"), "https://api.example.com/v2/orders")
+        assert.strictEqual(yield* htu("https://api.example.com/a b/über"), "https://api.example.com/a%20b/%C3%BCber")
+        assert.strictEqual(
+          yield* htu("https://user:pass@api.example.com/orders?x=1#y"),
+          "https://api.example.com/orders"
+        )
+        assert.strictEqual(yield* htu("https://api.example.com"), "https://api.example.com/")
+      }))
+
     it.effect("carries the nonce when given, and ath, the SHA-256 of the access token, on resource requests", () =>
       Effect.gen(function*() {
         const key = yield* DPoP.generate()

@@ -112,6 +112,16 @@ describe("DPoP through the middleware, against oidc-provider", () => {
       assert.match(yield* replay({ authorization: `DPoP ${token}`, dpop: proof }), /^401 .*another key/)
     }).pipe(Effect.scoped))
 
+  it.live("a proof names the target URI as sent, which a resource server that compares literally accepts", () =>
+    Effect.gen(function*() {
+      const { api, client, url } = yield* setup
+      // The same resource spelled three ways; the transport sends http://127.0.0.1:PORT/test each time.
+      for (const spelling of [url.replace("http://", "HTTP://"), url.replace("/test", "/v1/../test"), `${url}?x=1#y`]) {
+        assert.strictEqual((yield* client.get(spelling)).status, 200)
+      }
+      assert.deepStrictEqual(yield* outcomes(api), ["401 use_dpop_nonce", "200", "200", "200"])
+    }).pipe(Effect.scoped))
+
   it.live("a request uses its nonce retry and its renewal after a 401, each once", () =>
     Effect.gen(function*() {
       const { api, client, server, url } = yield* setup
