@@ -122,6 +122,24 @@ describe("DPoP through the middleware, against oidc-provider", () => {
       assert.deepStrictEqual(yield* outcomes(api), ["401 use_dpop_nonce", "200", "200", "200"])
     }).pipe(Effect.scoped))
 
+  it.live("a retry inside the middleware sends a proof of its own, which a server that refuses replays accepts", () =>
+    Effect.gen(function*() {
+      const { api, server, tokens, url } = yield* setup
+      const base = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+      const client = AccessTokenHttpClient.make(
+        base.pipe(HttpClient.filterStatusOk, HttpClient.retryTransient({ times: 2 })),
+        tokens,
+        { client: "api" }
+      )
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      const tokenRequests = yield* server.tokenRequestCount
+      yield* api.answerUnavailable(1)
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      assert.deepStrictEqual((yield* outcomes(api)).slice(2), ["503", "200"])
+      // The token was good all along: nothing renewed it.
+      assert.strictEqual(yield* server.tokenRequestCount, tokenRequests)
+    }).pipe(Effect.scoped))
+
   it.live("a request uses its nonce retry and its renewal after a 401, each once", () =>
     Effect.gen(function*() {
       const { api, client, server, url } = yield* setup

@@ -113,16 +113,17 @@ export const authenticator = <E, R>(
           Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization))
         )
       }
-      return nonces.get(request.url).pipe(
+      // Signed when the wrapped client takes the request, each time it does: a retry inside the
+      // middleware (`retryTransient`) sends a proof of its own, as a server refusing replayed `jti`s needs.
+      const signed = nonces.get(request.url).pipe(
         Effect.flatMap((nonce) =>
           DPoP.proof(dpop.key, { method: request.method, url: request.url, nonce, accessToken: token.value })
         ),
-        Effect.flatMap((proof) =>
-          inner.postprocess(Effect.succeed(HttpClientRequest.setHeaders(request, {
-            authorization: token.authorization,
-            dpop: Redacted.value(proof)
-          })))
-        ),
+        Effect.map((proof) =>
+          HttpClientRequest.setHeaders(request, { authorization: token.authorization, dpop: Redacted.value(proof) })
+        )
+      )
+      return inner.postprocess(signed).pipe(
         Effect.tapBoth({ onFailure: rememberNonce(request.url), onSuccess: rememberNonce(request.url) }),
         DPoP.withRedactedProofs
       )
