@@ -1,5 +1,5 @@
-import type { AccessToken } from "@access-token/core"
 import {
+  AccessToken,
   ClientCredentialsClient,
   DPoP,
   TokenCache,
@@ -345,6 +345,29 @@ describe("DPoP", () => {
         // The nonce is remembered: the next token request needs no second try.
         yield* tokens.getToken("api", { forceRenewal: true })
         assert.strictEqual(yield* server.tokenRequestCount, 3)
+      }))
+
+    it.scopedLive("hand a token out carrying the key it is bound to, which no rendering and no cache entry holds", () =>
+      Effect.gen(function*() {
+        const server = yield* strictServer
+        const { cache, entries } = sharedStore()
+        const tokens = yield* service(server, true, cache)
+        const token = yield* tokens.getToken("api")
+        const key = (yield* tokens.client("api")).dpop!.key
+        assert.strictEqual(AccessToken.bindingOf(token)?.key, key)
+        assert.isUndefined(AccessToken.bindingOf(token)?.certificate)
+        // The cache holds the token without its binding; one read back is bound again when handed out.
+        const [stored] = entries.values()
+        assert.isUndefined(AccessToken.bindingOf(stored!))
+        const encoded = yield* TokenCache.encodeStoredToken(token, Duration.minutes(1))
+        assert.notInclude(JSON.stringify(encoded), key.thumbprint)
+        for (const text of renderings(token)) assert.notInclude(text, key.thumbprint)
+        const replica = yield* (yield* service(server, { key }, cache)).getToken("api")
+        assert.strictEqual(Redacted.value(replica.value), Redacted.value(token.value))
+        assert.strictEqual(AccessToken.bindingOf(replica)?.key, key)
+        // A token the client allowed as Bearer is bound to no key.
+        const made = AccessToken.make({ value: "t", receivedAt: token.receivedAt })
+        assert.isUndefined(AccessToken.bindingOf(made))
       }))
 
     it.scopedLive("answer the nonce with a new client assertion too, which the server would refuse to see twice", () =>

@@ -3,13 +3,14 @@
  * nonces required, API calls through the middleware with a proof each against a protected API that
  * demands its own nonces, and the retry budgets, on loopback in real time.
  */
-import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { AccessToken, DPoP, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { ProtectedApi, SpanRecorder, TokenServer } from "@access-token/testing"
 import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Data, DateTime, Effect, Layer, Metric, Redacted, Stream } from "effect"
+import type { Duration } from "effect"
+import { Cause, Context, Data, DateTime, Effect, Fiber, Layer, Metric, Redacted, Stream } from "effect"
 import * as Jose from "jose"
 
 /** The token server and API with DPoP and nonces required at both, and a DPoP token service on them. */
@@ -205,6 +206,84 @@ describe("DPoP through the middleware, against oidc-provider", () => {
       }).pipe(Effect.scoped),
     60_000
   )
+})
+
+describe("DPoP through the middleware: the token and the key that proves it", () => {
+  /**
+   * A tenant's client found by `resolveClient` with the key `keys` gives at its n-th resolution,
+   * each definition kept `timeToLive`, its token requests answered after 700 ms, against
+   * oidc-provider requiring DPoP and the strict API.
+   */
+  const resolvedSetup = (keys: (resolution: number) => DPoP.Key, timeToLive: Duration.DurationInput) =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make({ dpop: { required: true } })
+      const api = yield* ProtectedApi.make().pipe(Effect.provideService(TokenServer.TokenServer, server))
+      const [registered] = server.clients
+      let resolutions = 0
+      const slow = NodeHttpClient.layerUndici.pipe(
+        Layer.map((context) =>
+          Context.add(
+            context,
+            HttpClient.HttpClient,
+            Context.get(context, HttpClient.HttpClient).pipe(HttpClient.transformResponse(Effect.delay("700 millis")))
+          )
+        )
+      )
+      const tokens = Context.get(
+        yield* Layer.build(
+          TokenService.layer({
+            clients: {},
+            resolvedClientTimeToLive: timeToLive,
+            resolveClient: () =>
+              Effect.sync(() => ({
+                tokenEndpoint: server.tokenEndpoint,
+                clientId: registered!.clientId,
+                clientSecret: registered!.clientSecret,
+                scope: "api",
+                dpop: { key: keys(resolutions++) }
+              }))
+          }).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]), Layer.provide(slow))
+        ),
+        TokenService.TokenService
+      )
+      const base = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+      const client = AccessTokenHttpClient.make(base, tokens, { client: "tenant" })
+      return { api, tokens, client, url: new URL("test", api.baseUrl).href }
+    })
+
+  it.live("a resolved client's definition lapsing while its token is requested does not lose the key", () =>
+    Effect.gen(function*() {
+      const key = yield* DPoP.generate()
+      const { api, client, url } = yield* resolvedSetup(() => key, "200 millis")
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      assert.deepStrictEqual(yield* outcomes(api), ["200"])
+    }).pipe(Effect.scoped))
+
+  it.live("a client resolved again with a new key meanwhile: the token goes with the key it is bound to", () =>
+    Effect.gen(function*() {
+      const [first, second] = [yield* DPoP.generate(), yield* DPoP.generate()]
+      const { api, client, tokens, url } = yield* resolvedSetup(
+        (resolution) => resolution === 0 ? first : second,
+        "1 minute"
+      )
+      const retriesBefore = yield* Metric.value(
+        Metric.tagged(AccessTokenHttpClient.unauthorizedRetries, "client", "tenant")
+      )
+      const call = yield* Effect.fork(client.get(url))
+      // The key is rotated out of band while the first token is requested: another caller resolves the new one.
+      yield* Effect.sleep("300 millis")
+      yield* tokens.drop("tenant")
+      const renewed = yield* Effect.fork(tokens.getToken("tenant"))
+      assert.strictEqual((yield* Fiber.join(call)).status, 200)
+      assert.strictEqual((yield* tokens.client("tenant")).dpop!.key, second)
+      yield* Fiber.join(renewed)
+      // Accepted at once: the proof was signed with the key the token is bound to, not the newer one.
+      assert.deepStrictEqual(yield* outcomes(api), ["200"])
+      const retriesAfter = yield* Metric.value(
+        Metric.tagged(AccessTokenHttpClient.unauthorizedRetries, "client", "tenant")
+      )
+      assert.strictEqual(retriesAfter.count, retriesBefore.count)
+    }).pipe(Effect.scoped))
 })
 
 describe("DPoP through the middleware, on a scripted API", () => {

@@ -1,4 +1,4 @@
-import type * as AccessToken from "@access-token/core/AccessToken"
+import * as AccessToken from "@access-token/core/AccessToken"
 import * as DPoP from "@access-token/core/DPoP"
 import * as DPoPNonce from "@access-token/core/DPoPNonce"
 import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
@@ -103,38 +103,50 @@ export const authenticator = <E, R>(
 
   /**
    * Sends a DPoP token with a new proof for this very request (its method and URL, `ath` of the
-   * token, the origin's last nonce) signed with the client's key.
+   * token, the origin's last nonce) signed with `key`.
    */
-  const sendWithProof = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
-    Effect.flatMap(tokens.client(name), (client) => {
-      const dpop = client.dpop
-      if (dpop === undefined) {
-        return inner.postprocess(
-          Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization))
-        )
-      }
-      // Signed when the wrapped client takes the request, each time it does: a retry inside the
-      // middleware (`retryTransient`) sends a proof of its own, as a server refusing replayed `jti`s needs.
-      const signed = nonces.get(request.url).pipe(
-        Effect.flatMap((nonce) =>
-          DPoP.proof(dpop.key, { method: request.method, url: request.url, nonce, accessToken: token.value })
-        ),
-        Effect.map((proof) =>
-          HttpClientRequest.setHeaders(request, { authorization: token.authorization, dpop: Redacted.value(proof) })
-        )
+  const sendWithProof = (
+    request: HttpClientRequest.HttpClientRequest,
+    token: AccessToken.AccessToken,
+    key: DPoP.Key
+  ) => {
+    // Signed when the wrapped client takes the request, each time it does: a retry inside the
+    // middleware (`retryTransient`) sends a proof of its own, as a server refusing replayed `jti`s needs.
+    const signed = nonces.get(request.url).pipe(
+      Effect.flatMap((nonce) =>
+        DPoP.proof(key, { method: request.method, url: request.url, nonce, accessToken: token.value })
+      ),
+      Effect.map((proof) =>
+        HttpClientRequest.setHeaders(request, { authorization: token.authorization, dpop: Redacted.value(proof) })
       )
-      return inner.postprocess(signed).pipe(
-        Effect.tapBoth({ onFailure: rememberNonce(request.url), onSuccess: rememberNonce(request.url) }),
-        DPoP.withRedactedProofs
+    )
+    return inner.postprocess(signed).pipe(
+      Effect.tapBoth({ onFailure: rememberNonce(request.url), onSuccess: rememberNonce(request.url) }),
+      DPoP.withRedactedProofs
+    )
+  }
+
+  const sendWithToken = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) => {
+    if (token.type !== "DPoP") {
+      return inner.postprocess(
+        Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization))
       )
-    })
+    }
+    // The key the token is bound to, which it carries from the token service: looking the client up
+    // again could find a definition replaced meanwhile, or none.
+    const key = AccessToken.bindingOf(token)?.key
+    if (key !== undefined) return sendWithProof(request, token, key)
+    // A DPoP token that came from elsewhere than TokenService.make (a test double): the client's key.
+    return Effect.flatMap(tokens.client(name), (client) =>
+      client.dpop === undefined
+        ? inner.postprocess(Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization)))
+        : sendWithProof(request, token, client.dpop.key))
+  }
 
   const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken | undefined) =>
     token === undefined
       ? inner.postprocess(Effect.succeed(withoutAuthorization(request)))
-      : token.type === "DPoP"
-      ? sendWithProof(request, token)
-      : inner.postprocess(Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization)))
+      : sendWithToken(request, token)
 
   /** Where the guard's log lines say the API is: its origin, never a path or a query. */
   const apiOf = (request: HttpClientRequest.HttpClientRequest): string => originOf(request.url) ?? "(unparsable URL)"
