@@ -1,6 +1,7 @@
 import * as AccessToken from "@access-token/core/AccessToken"
 import * as DPoP from "@access-token/core/DPoP"
 import * as DPoPNonce from "@access-token/core/DPoPNonce"
+import * as MutualTls from "@access-token/core/MutualTls"
 import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
 import type * as TokenService from "@access-token/core/TokenService"
 import * as Headers from "@effect/platform/Headers"
@@ -86,10 +87,9 @@ export const authenticator = <E, R>(
   const maxRedirects = options?.followRedirects ?? 0
   const retried = Metric.tagged(AccessTokenHttpClient.unauthorizedRetries, "client", name ?? "default")
   const getToken = tokens.getToken(name, parameters)
-  const guard = Rejections.make(
-    options?.rejectionBackoff ?? AccessTokenHttpClient.defaultRejectionBackoff,
-    name ?? (tokens.clients.length === 1 ? tokens.clients[0] : "default")
-  )
+  /** The client's name in messages: as given, or the only one registered. */
+  const clientName = name ?? (tokens.clients.length === 1 ? tokens.clients[0]! : "default")
+  const guard = Rejections.make(options?.rejectionBackoff ?? AccessTokenHttpClient.defaultRejectionBackoff, clientName)
 
   const nonceRetried = Metric.tagged(AccessTokenHttpClient.dpopNonceRetries, "client", name ?? "default")
   // The nonces of the DPoP resource servers this client calls, by origin (RFC 9449 §9).
@@ -126,7 +126,22 @@ export const authenticator = <E, R>(
     )
   }
 
-  const sendWithToken = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) => {
+  const sendWithToken = (
+    request: HttpClientRequest.HttpClientRequest,
+    token: AccessToken.AccessToken
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | AccessTokenHttpClient.AccessTokenError, R> => {
+    const binding = AccessToken.bindingOf(token)
+    // A certificate-bound token goes only through a client presenting its very certificate: on any
+    // other, the API would refuse it, and the 401s would renew good tokens for nothing.
+    const certificate = binding?.certificate
+    if (certificate !== undefined) {
+      const presented = MutualTls.presentedBy(request)
+      if (presented !== certificate.thumbprint) {
+        return Effect.fail(
+          new MutualTls.CertificateNotPresentedError({ client: clientName, presentsAnother: presented !== undefined })
+        )
+      }
+    }
     if (token.type !== "DPoP") {
       return inner.postprocess(
         Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization))
@@ -134,7 +149,7 @@ export const authenticator = <E, R>(
     }
     // The key the token is bound to, which it carries from the token service: looking the client up
     // again could find a definition replaced meanwhile, or none.
-    const key = AccessToken.bindingOf(token)?.key
+    const key = binding?.key
     if (key !== undefined) return sendWithProof(request, token, key)
     // A DPoP token that came from elsewhere than TokenService.make (a test double): the client's key.
     return Effect.flatMap(tokens.client(name), (client) =>
