@@ -141,6 +141,26 @@ describe("DPoP through the middleware, against oidc-provider", () => {
       assert.strictEqual(yield* server.tokenRequestCount, tokenRequests)
     }).pipe(Effect.scoped))
 
+  it.live("an error of the wrapped client's own stays typed, against the strict API", () =>
+    Effect.gen(function*() {
+      const { api, tokens, url } = yield* setup
+      const base = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+      class Refused extends Data.TaggedError("Refused")<{ readonly status: number }> {}
+      const client = AccessTokenHttpClient.make(
+        base.pipe(
+          HttpClient.filterOrFail((response) => response.status === 200, (response) =>
+            new Refused({ status: response.status }))
+        ),
+        tokens,
+        { client: "api" }
+      )
+      // The API's first answer asks for its nonce: the wrapped client turns it into its own error.
+      const error = yield* Effect.flip(client.get(url))
+      assert.instanceOf(error, Refused)
+      assert.strictEqual((error as Refused).status, 401)
+      assert.deepStrictEqual(yield* outcomes(api), ["401 use_dpop_nonce"])
+    }).pipe(Effect.scoped))
+
   it.live("a request uses its nonce retry and its renewal after a 401, each once", () =>
     Effect.gen(function*() {
       const { api, client, server, url } = yield* setup
