@@ -9,7 +9,10 @@ import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as DPoP from "./DPoP.js"
+import { bindings } from "./internal/tokenBinding.js"
 import { normalizeTokenType } from "./internal/tokenType.js"
+import type * as MutualTls from "./MutualTls.js"
 
 /**
  * The longest lifetime taken from `expires_in`: larger values (up to `1e308`) are clamped to it,
@@ -160,6 +163,39 @@ export class AccessToken extends Schema.Class<AccessToken>("@access-token/core/A
     return `${this.type} ${Redacted.value(this.value)}`
   }
 }
+
+/**
+ * What a token is bound to: the DPoP key that signs its proofs (its thumbprint is the token's
+ * `cnf.jkt`), the client certificate it travels with (its thumbprint is `cnf.x5t#S256`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Binding {
+  readonly key: DPoP.Key | undefined
+  readonly certificate: MutualTls.ClientCertificate | undefined
+}
+
+/**
+ * What `token` is bound to, when the token service handed it out for a client with a DPoP key or a
+ * client certificate: the very key and certificate its token request was made with, whatever the
+ * client's definition is by now. Kept beside the token, never in it: no `TokenCache` stores it and
+ * no rendering of the token shows it.
+ *
+ * @example
+ * ```ts
+ * import { AccessToken } from "@access-token/core"
+ * import { DateTime } from "effect"
+ *
+ * // A token made by hand, or read from a cache by your own code, is bound to nothing.
+ * const token = AccessToken.make({ value: "abc", type: "DPoP", receivedAt: DateTime.unsafeMake(0) })
+ * assert.strictEqual(AccessToken.bindingOf(token), undefined)
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const bindingOf = (token: AccessToken): Binding | undefined => bindings.get(token)
 
 /** Members that must not be kept: a client-credentials grant issues no refresh or ID token. */
 const droppedMembers: ReadonlySet<string> = new Set([

@@ -10,11 +10,14 @@
  * @since 0.2.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { derOf, importTlsKey, keyMatch, pemBlock, thumbprintOf } from "./internal/certificate.js"
+import * as presented from "./internal/presentedCertificate.js"
 import { ClientConfigurationError } from "./TokenError.js"
 
 /**
@@ -182,3 +185,53 @@ export const certificateOf = (client: {
   client.authentication instanceof TlsClientAuth || client.authentication instanceof SelfSignedTlsClientAuth
     ? client.authentication.certificate
     : undefined
+
+/**
+ * `client`, which presents `certificate` on its connections, marked as doing so: the
+ * `@access-token/platform` middleware sends a token bound to a certificate only through a client
+ * marked for that certificate, and fails with {@link CertificateNotPresentedError} before sending
+ * otherwise. A `MutualTls` service returns its clients marked (`NodeMutualTls` does); the mark
+ * travels with each request through every combinator and is taken off before the request is sent.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const presenting: (client: HttpClient.HttpClient, certificate: ClientCertificate) => HttpClient.HttpClient =
+  presented.presenting
+
+/**
+ * The thumbprint of the certificate the client sending `request` presents, when it is marked by
+ * {@link presenting}.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const presentedBy: (request: HttpClientRequest.HttpClientRequest) => string | undefined = presented.presentedBy
+
+/**
+ * A token bound to a client certificate (RFC 8705 §3) was about to be sent through an `HttpClient`
+ * that does not present that certificate: without it, the API refuses the token. Nothing was sent.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class CertificateNotPresentedError extends Schema.TaggedError<CertificateNotPresentedError>(
+  "@access-token/core/MutualTls/CertificateNotPresentedError"
+)("CertificateNotPresentedError", {
+  client: Schema.String,
+  /** The client presents a certificate, but another one (from before a rotation, or another client's). */
+  presentsAnother: Schema.Boolean
+}) {
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    const what = this.presentsAnother ? "presents another certificate" : "presents no client certificate"
+    return `The access tokens of client "${this.client}" are bound to its certificate (RFC 8705), but the ` +
+      `HttpClient under the middleware ${what}, so the API would refuse them; nothing was sent. Build that ` +
+      `HttpClient on the certificate's transport: NodeMutualTls.layerHttpClient("${this.client}") or ` +
+      `NodeMutualTls.httpClientOf("${this.client}") of @access-token/platform-node (on another runtime, ` +
+      `MutualTls's httpClient(certificate), marked with MutualTls.presenting), and build it again when the ` +
+      `client's certificate is replaced`
+  }
+}

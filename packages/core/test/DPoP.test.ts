@@ -1,5 +1,5 @@
-import type { AccessToken } from "@access-token/core"
 import {
+  AccessToken,
   ClientCredentialsClient,
   DPoP,
   TokenCache,
@@ -87,6 +87,24 @@ describe("DPoP", () => {
         assert.notStrictEqual(first.jti, second.jti)
         assert.isUndefined(first.nonce)
         assert.isUndefined(first.ath)
+      }))
+
+    it.effect("names the target URI the transport sends: normalised, percent-encoded, without userinfo", () =>
+      Effect.gen(function*() {
+        const key = yield* DPoP.generate()
+        const htu = (url: string) =>
+          Effect.map(DPoP.proof(key, { method: "GET", url }), (proof) => Jose.decodeJwt(Redacted.value(proof)).htu)
+        // RFC 9449 §4.2 and RFC 9110 §4.2.4: a verifier may compare literally, and userinfo is never sent.
+        assert.strictEqual(yield* htu("https://api.example.com:443/orders"), "https://api.example.com/orders")
+        assert.strictEqual(yield* htu("http://api.example.com:80/orders"), "http://api.example.com/orders")
+        assert.strictEqual(yield* htu("HTTPS://API.Example.COM/orders"), "https://api.example.com/orders")
+        assert.strictEqual(yield* htu("https://api.example.com/v1/../v2/./orders"), "https://api.example.com/v2/orders")
+        assert.strictEqual(yield* htu("https://api.example.com/a b/über"), "https://api.example.com/a%20b/%C3%BCber")
+        assert.strictEqual(
+          yield* htu("https://user:pass@api.example.com/orders?x=1#y"),
+          "https://api.example.com/orders"
+        )
+        assert.strictEqual(yield* htu("https://api.example.com"), "https://api.example.com/")
       }))
 
     it.effect("carries the nonce when given, and ath, the SHA-256 of the access token, on resource requests", () =>
@@ -327,6 +345,29 @@ describe("DPoP", () => {
         // The nonce is remembered: the next token request needs no second try.
         yield* tokens.getToken("api", { forceRenewal: true })
         assert.strictEqual(yield* server.tokenRequestCount, 3)
+      }))
+
+    it.scopedLive("hand a token out carrying the key it is bound to, which no rendering and no cache entry holds", () =>
+      Effect.gen(function*() {
+        const server = yield* strictServer
+        const { cache, entries } = sharedStore()
+        const tokens = yield* service(server, true, cache)
+        const token = yield* tokens.getToken("api")
+        const key = (yield* tokens.client("api")).dpop!.key
+        assert.strictEqual(AccessToken.bindingOf(token)?.key, key)
+        assert.isUndefined(AccessToken.bindingOf(token)?.certificate)
+        // The cache holds the token without its binding; one read back is bound again when handed out.
+        const [stored] = entries.values()
+        assert.isUndefined(AccessToken.bindingOf(stored!))
+        const encoded = yield* TokenCache.encodeStoredToken(token, Duration.minutes(1))
+        assert.notInclude(JSON.stringify(encoded), key.thumbprint)
+        for (const text of renderings(token)) assert.notInclude(text, key.thumbprint)
+        const replica = yield* (yield* service(server, { key }, cache)).getToken("api")
+        assert.strictEqual(Redacted.value(replica.value), Redacted.value(token.value))
+        assert.strictEqual(AccessToken.bindingOf(replica)?.key, key)
+        // A token the client allowed as Bearer is bound to no key.
+        const made = AccessToken.make({ value: "t", receivedAt: token.receivedAt })
+        assert.isUndefined(AccessToken.bindingOf(made))
       }))
 
     it.scopedLive("answer the nonce with a new client assertion too, which the server would refuse to see twice", () =>

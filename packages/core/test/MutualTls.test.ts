@@ -1,4 +1,5 @@
 import {
+  AccessToken,
   ClientAuthentication,
   ClientCredentialsClient,
   MutualTls,
@@ -9,7 +10,7 @@ import {
 import { TestCertificates } from "@access-token/testing"
 import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Inspectable, Layer, Redacted } from "effect"
+import { ConfigProvider, DateTime, Effect, Inspectable, Layer, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import { credentials } from "../src/internal/clientAuthentication.js"
 import { bindingParts } from "../src/internal/tokenRequest.js"
@@ -214,5 +215,45 @@ describe("tls_client_auth and self_signed_tls_client_auth", () => {
         read({ TOKEN_ENDPOINT_AUTH_METHOD: "tls_client_auth", CERTIFICATE: worker.certificate })
       )
       assert.include(String(withoutKey), "PRIVATE_KEY")
+    }))
+})
+
+describe("a certificate client's tokens", () => {
+  const jwt = (payload: object) =>
+    ["{\"alg\":\"none\"}", JSON.stringify(payload), ""].map((part) => Buffer.from(part).toString("base64url")).join(".")
+
+  /** The binding of the token the service hands out when the token endpoint answers `value`. */
+  const bindingFor = (certificate: TestCertificates.Certificate, value: string) =>
+    Effect.gen(function*() {
+      const tokens = yield* TokenService.make({
+        clients: {
+          worker: {
+            tokenEndpoint: "https://auth.example.com/token",
+            clientId: "worker",
+            authentication: { method: "tls_client_auth", ...inputOf(certificate) }
+          }
+        }
+      }).pipe(
+        Effect.provide([
+          TokenEndpointClient.layerTest(() =>
+            Effect.map(DateTime.now, (receivedAt) => AccessToken.make({ value, receivedAt, expiresIn: "1 hour" }))
+          ),
+          TokenCache.layerMemory()
+        ])
+      )
+      return AccessToken.bindingOf(yield* tokens.getToken("worker"))
+    })
+
+  it.scoped("are bound to its certificate, unless a JWT access token says it is bound to none", () =>
+    Effect.gen(function*() {
+      const authority = yield* TestCertificates.authority()
+      const worker = yield* TestCertificates.client(authority, "worker")
+      const bound = yield* bindingFor(worker, jwt({ cnf: { "x5t#S256": worker.thumbprint } }))
+      assert.strictEqual(bound?.certificate?.thumbprint, worker.thumbprint)
+      assert.isUndefined(bound?.key)
+      // An opaque token may be bound: it is taken to be.
+      assert.strictEqual((yield* bindingFor(worker, "opaque-token"))?.certificate?.thumbprint, worker.thumbprint)
+      // A JWT without cnf.x5t#S256 was issued unbound: it may go over any transport.
+      assert.isUndefined(yield* bindingFor(worker, jwt({ sub: "worker", scope: "api" })))
     }))
 })

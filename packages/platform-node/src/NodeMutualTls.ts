@@ -73,7 +73,7 @@ export const httpClient = (
       Effect.sync(() => agent(certificate, options)),
       (agent) => Effect.promise(() => agent.close())
     ),
-    NodeHttpClient.makeUndici
+    (agent) => MutualTls.presenting(NodeHttpClient.makeUndici(agent), certificate)
   )
 
 const agent = (certificate: MutualTls.ClientCertificate, options: Options | undefined): Agent =>
@@ -120,7 +120,7 @@ export const make = (options?: Options): Effect.Effect<MutualTls.MutualTls.Servi
         const known = clients.get(certificate.thumbprint)
         if (known !== undefined) return known.client
         const created = agent(certificate, options)
-        const client = NodeHttpClient.makeUndici(created)
+        const client = MutualTls.presenting(NodeHttpClient.makeUndici(created), certificate)
         clients.set(certificate.thumbprint, { agent: created, client })
         return client
       }

@@ -207,6 +207,46 @@ describe("mutual TLS against oidc-provider", () => {
       }).pipe(Effect.provide(services))
     }))
 
+  it.scoped("a certificate-bound token on a transport without its certificate fails at once, naming the layer", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      const services = TokenService.layer({
+        clients: {
+          pki: certificateClient(servers, "pki", "tls_client_auth", servers.worker),
+          other: certificateClient(servers, "pki", "tls_client_auth", servers.rotated)
+        }
+      }).pipe(
+        Layer.provide(TokenEndpointClient.layer()),
+        Layer.provideMerge(Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory()))
+      )
+      yield* Effect.gen(function*() {
+        // NodeMutualTls.layerHttpClient forgotten: the plain transport under the middleware.
+        const plain = (yield* HttpClient.HttpClient).pipe(AccessTokenHttpClient.withAccessToken({ client: "pki" }))
+        const missing = yield* Effect.flip(plain.get(`${servers.api.baseUrl}test`))
+        assert.strictEqual(missing._tag, "CertificateNotPresentedError")
+        assert.include(missing.message, "NodeMutualTls.layerHttpClient")
+        assert.include(missing.message, "\"pki\"")
+        // The transport of another certificate (the client's before a rotation) does not carry it either.
+        const another = (yield* NodeMutualTls.httpClientOf("other")).pipe(
+          AccessTokenHttpClient.withAccessToken({ client: "pki" })
+        )
+        const mismatch = yield* Effect.flip(another.get(`${servers.api.baseUrl}test`))
+        assert.strictEqual(mismatch._tag, "CertificateNotPresentedError")
+        assert.include(mismatch.message, "another certificate")
+        // Nothing reached the API, and the token was not renewed for it.
+        assert.strictEqual(yield* servers.api.requestCount, 0)
+        assert.strictEqual(yield* servers.tokenServer.tokenRequestCount, 1)
+        // The right transport, under combinators on both sides of the middleware, is recognised.
+        const right = (yield* NodeMutualTls.httpClientOf("pki")).pipe(
+          HttpClient.mapRequest((request) => request),
+          HttpClient.retryTransient({ times: 1 }),
+          AccessTokenHttpClient.withAccessToken({ client: "pki" }),
+          HttpClient.filterStatusOk
+        )
+        assert.strictEqual((yield* right.get(`${servers.api.baseUrl}test`)).status, 200)
+      }).pipe(Effect.provide(services))
+    }))
+
   it.scoped("a rotated certificate gets a new token, never the one bound to the old certificate", () =>
     Effect.gen(function*() {
       const servers = yield* setup()

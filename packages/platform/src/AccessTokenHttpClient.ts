@@ -12,6 +12,7 @@
  *
  * @since 0.1.0
  */
+import type * as MutualTls from "@access-token/core/MutualTls"
 import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
 import type * as TokenError from "@access-token/core/TokenError"
 import * as TokenService from "@access-token/core/TokenService"
@@ -101,7 +102,10 @@ export class OriginNotAllowedError extends Schema.TaggedError<OriginNotAllowedEr
  * @since 0.1.0
  * @category models
  */
-export type AccessTokenError = TokenError.TokenError | OriginNotAllowedError
+export type AccessTokenError =
+  | TokenError.TokenError
+  | OriginNotAllowedError
+  | MutualTls.CertificateNotPresentedError
 
 /**
  * Requests sent again after a `401` with a renewed token, by client.
@@ -254,7 +258,7 @@ const build = (options: LayerOptions) =>
   })
 
 const asRequestError = (
-  error: TokenError.TokenError | OriginNotAllowedError,
+  error: AccessTokenError,
   request: HttpClientRequest.HttpClientRequest
 ) =>
   new HttpClientError.RequestError({
@@ -315,8 +319,7 @@ export const layer = (
           Effect.flatMap(request, (request) =>
             postprocess(Effect.succeed(request)).pipe(
               Effect.catchIf(
-                (error): error is TokenError.TokenError | OriginNotAllowedError =>
-                  !HttpClientError.isHttpClientError(error),
+                (error): error is AccessTokenError => !HttpClientError.isHttpClientError(error),
                 (error) => Effect.fail(asRequestError(error, request))
               )
             )),

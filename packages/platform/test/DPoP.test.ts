@@ -3,13 +3,14 @@
  * nonces required, API calls through the middleware with a proof each against a protected API that
  * demands its own nonces, and the retry budgets, on loopback in real time.
  */
-import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
+import { AccessToken, DPoP, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { ProtectedApi, SpanRecorder, TokenServer } from "@access-token/testing"
 import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Effect, Layer, Metric, Redacted, Stream } from "effect"
+import type { Duration } from "effect"
+import { Cause, Context, Data, DateTime, Effect, Fiber, Layer, Metric, Redacted, Stream } from "effect"
 import * as Jose from "jose"
 
 /** The token server and API with DPoP and nonces required at both, and a DPoP token service on them. */
@@ -112,6 +113,54 @@ describe("DPoP through the middleware, against oidc-provider", () => {
       assert.match(yield* replay({ authorization: `DPoP ${token}`, dpop: proof }), /^401 .*another key/)
     }).pipe(Effect.scoped))
 
+  it.live("a proof names the target URI as sent, which a resource server that compares literally accepts", () =>
+    Effect.gen(function*() {
+      const { api, client, url } = yield* setup
+      // The same resource spelled three ways; the transport sends http://127.0.0.1:PORT/test each time.
+      for (const spelling of [url.replace("http://", "HTTP://"), url.replace("/test", "/v1/../test"), `${url}?x=1#y`]) {
+        assert.strictEqual((yield* client.get(spelling)).status, 200)
+      }
+      assert.deepStrictEqual(yield* outcomes(api), ["401 use_dpop_nonce", "200", "200", "200"])
+    }).pipe(Effect.scoped))
+
+  it.live("a retry inside the middleware sends a proof of its own, which a server that refuses replays accepts", () =>
+    Effect.gen(function*() {
+      const { api, server, tokens, url } = yield* setup
+      const base = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+      const client = AccessTokenHttpClient.make(
+        base.pipe(HttpClient.filterStatusOk, HttpClient.retryTransient({ times: 2 })),
+        tokens,
+        { client: "api" }
+      )
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      const tokenRequests = yield* server.tokenRequestCount
+      yield* api.answerUnavailable(1)
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      assert.deepStrictEqual((yield* outcomes(api)).slice(2), ["503", "200"])
+      // The token was good all along: nothing renewed it.
+      assert.strictEqual(yield* server.tokenRequestCount, tokenRequests)
+    }).pipe(Effect.scoped))
+
+  it.live("an error of the wrapped client's own stays typed, against the strict API", () =>
+    Effect.gen(function*() {
+      const { api, tokens, url } = yield* setup
+      const base = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+      class Refused extends Data.TaggedError("Refused")<{ readonly status: number }> {}
+      const client = AccessTokenHttpClient.make(
+        base.pipe(
+          HttpClient.filterOrFail((response) => response.status === 200, (response) =>
+            new Refused({ status: response.status }))
+        ),
+        tokens,
+        { client: "api" }
+      )
+      // The API's first answer asks for its nonce: the wrapped client turns it into its own error.
+      const error = yield* Effect.flip(client.get(url))
+      assert.instanceOf(error, Refused)
+      assert.strictEqual((error as Refused).status, 401)
+      assert.deepStrictEqual(yield* outcomes(api), ["401 use_dpop_nonce"])
+    }).pipe(Effect.scoped))
+
   it.live("a request uses its nonce retry and its renewal after a 401, each once", () =>
     Effect.gen(function*() {
       const { api, client, server, url } = yield* setup
@@ -177,6 +226,84 @@ describe("DPoP through the middleware, against oidc-provider", () => {
       }).pipe(Effect.scoped),
     60_000
   )
+})
+
+describe("DPoP through the middleware: the token and the key that proves it", () => {
+  /**
+   * A tenant's client found by `resolveClient` with the key `keys` gives at its n-th resolution,
+   * each definition kept `timeToLive`, its token requests answered after 700 ms, against
+   * oidc-provider requiring DPoP and the strict API.
+   */
+  const resolvedSetup = (keys: (resolution: number) => DPoP.Key, timeToLive: Duration.DurationInput) =>
+    Effect.gen(function*() {
+      const server = yield* TokenServer.make({ dpop: { required: true } })
+      const api = yield* ProtectedApi.make().pipe(Effect.provideService(TokenServer.TokenServer, server))
+      const [registered] = server.clients
+      let resolutions = 0
+      const slow = NodeHttpClient.layerUndici.pipe(
+        Layer.map((context) =>
+          Context.add(
+            context,
+            HttpClient.HttpClient,
+            Context.get(context, HttpClient.HttpClient).pipe(HttpClient.transformResponse(Effect.delay("700 millis")))
+          )
+        )
+      )
+      const tokens = Context.get(
+        yield* Layer.build(
+          TokenService.layer({
+            clients: {},
+            resolvedClientTimeToLive: timeToLive,
+            resolveClient: () =>
+              Effect.sync(() => ({
+                tokenEndpoint: server.tokenEndpoint,
+                clientId: registered!.clientId,
+                clientSecret: registered!.clientSecret,
+                scope: "api",
+                dpop: { key: keys(resolutions++) }
+              }))
+          }).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]), Layer.provide(slow))
+        ),
+        TokenService.TokenService
+      )
+      const base = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+      const client = AccessTokenHttpClient.make(base, tokens, { client: "tenant" })
+      return { api, tokens, client, url: new URL("test", api.baseUrl).href }
+    })
+
+  it.live("a resolved client's definition lapsing while its token is requested does not lose the key", () =>
+    Effect.gen(function*() {
+      const key = yield* DPoP.generate()
+      const { api, client, url } = yield* resolvedSetup(() => key, "200 millis")
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      assert.deepStrictEqual(yield* outcomes(api), ["200"])
+    }).pipe(Effect.scoped))
+
+  it.live("a client resolved again with a new key meanwhile: the token goes with the key it is bound to", () =>
+    Effect.gen(function*() {
+      const [first, second] = [yield* DPoP.generate(), yield* DPoP.generate()]
+      const { api, client, tokens, url } = yield* resolvedSetup(
+        (resolution) => resolution === 0 ? first : second,
+        "1 minute"
+      )
+      const retriesBefore = yield* Metric.value(
+        Metric.tagged(AccessTokenHttpClient.unauthorizedRetries, "client", "tenant")
+      )
+      const call = yield* Effect.fork(client.get(url))
+      // The key is rotated out of band while the first token is requested: another caller resolves the new one.
+      yield* Effect.sleep("300 millis")
+      yield* tokens.drop("tenant")
+      const renewed = yield* Effect.fork(tokens.getToken("tenant"))
+      assert.strictEqual((yield* Fiber.join(call)).status, 200)
+      assert.strictEqual((yield* tokens.client("tenant")).dpop!.key, second)
+      yield* Fiber.join(renewed)
+      // Accepted at once: the proof was signed with the key the token is bound to, not the newer one.
+      assert.deepStrictEqual(yield* outcomes(api), ["200"])
+      const retriesAfter = yield* Metric.value(
+        Metric.tagged(AccessTokenHttpClient.unauthorizedRetries, "client", "tenant")
+      )
+      assert.strictEqual(retriesAfter.count, retriesBefore.count)
+    }).pipe(Effect.scoped))
 })
 
 describe("DPoP through the middleware, on a scripted API", () => {
@@ -259,4 +386,56 @@ describe("DPoP through the middleware, on a scripted API", () => {
       assert.include(attributes, "http.request.header.authorization=<redacted>")
       for (const attribute of attributes) assert.notMatch(attribute, /[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}/)
     }))
+})
+
+describe("DPoP through the middleware: what the wrapped client fails with", () => {
+  const dpopTokens = Effect.gen(function*() {
+    const context = yield* Layer.build(
+      TokenService.layer({
+        clients: { api: { tokenEndpoint: "https://as.example.com/token", clientId: "c", dpop: true } }
+      }).pipe(
+        Layer.provide([
+          TokenEndpointClient.layerTest(() =>
+            Effect.map(
+              DateTime.now,
+              (receivedAt) => AccessToken.make({ value: "tok-1", type: "DPoP", receivedAt, expiresIn: "1 hour" })
+            )
+          ),
+          TokenCache.layerMemory()
+        ])
+      )
+    )
+    return Context.get(context, TokenService.TokenService)
+  })
+
+  class NotOk extends Data.TaggedError("NotOk")<{ readonly status: number }> {}
+
+  const answering = (status: number) =>
+    HttpClient.make((request) => Effect.succeed(HttpClientResponse.fromWeb(request, new Response(null, { status }))))
+
+  it.scoped("a custom error of HttpClient.filterOrFail stays typed", () =>
+    Effect.gen(function*() {
+      const tokens = yield* dpopTokens
+      const inner = answering(500).pipe(
+        HttpClient.filterOrFail(
+          (response) => response.status < 500,
+          (response) => new NotOk({ status: response.status })
+        )
+      )
+      const error = yield* Effect.flip(
+        AccessTokenHttpClient.make(inner, tokens, { client: "api" }).get("https://a.example/x")
+      )
+      assert.instanceOf(error, NotOk)
+      assert.strictEqual((error as NotOk).status, 500)
+    }))
+
+  it.live("a TimeoutException of Effect.timeout inside the client stays typed", () =>
+    Effect.gen(function*() {
+      const tokens = yield* dpopTokens
+      const inner = HttpClient.make(() => Effect.never).pipe(HttpClient.transformResponse(Effect.timeout("10 millis")))
+      const error = yield* Effect.flip(
+        AccessTokenHttpClient.make(inner, tokens, { client: "api" }).get("https://a.example/x")
+      )
+      assert.isTrue(Cause.isTimeoutException(error))
+    }).pipe(Effect.scoped))
 })

@@ -44,9 +44,11 @@ export interface Options {
 }
 
 /**
- * The API verifies the proof of every DPoP-bound token (RFC 9449 §7): signature by its `jwk`, `htm`,
- * `htu`, `ath`, `iat` within the proof lifetime, `jti` never seen before, and the key's thumbprint
- * against the token's `cnf.jkt`. A bound token sent as a `Bearer` token is refused.
+ * The API verifies the proof of every DPoP-bound token (RFC 9449 §7) literally, as a strict resource
+ * server does: signature by its `jwk`, `typ`, `htm`, `htu` equal to the request's target URI as sent
+ * (no normalisation: `:443`, upper case or `..` are refused), `ath`, `iat` within the proof
+ * lifetime, `jti` never seen before by this API, and the key's thumbprint against the token's
+ * `cnf.jkt`. A bound token sent as a `Bearer` token is refused.
  *
  * @since 0.2.0
  * @category models
@@ -132,6 +134,13 @@ export declare namespace ProtectedApi {
      * @since 0.2.0
      */
     readonly rotateNonce: Effect.Effect<void>
+    /**
+     * The next `times` requests whose token (and DPoP proof) the API accepts are answered `503`:
+     * their proofs count as used, so that a retry replaying one is refused.
+     *
+     * @since 0.2.0
+     */
+    readonly answerUnavailable: (times: number) => Effect.Effect<void>
   }
 }
 

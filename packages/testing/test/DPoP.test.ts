@@ -138,7 +138,7 @@ describe("ProtectedApi with DPoP", () => {
       assert.isString(first.nonce)
       const second = yield* callApi(
         `DPoP ${token}`,
-        yield* proofOf(key, { htm: "GET", htu: `${htu}?page=1`, ath: ath(token), nonce: first.nonce! }),
+        yield* proofOf(key, { htm: "GET", htu, ath: ath(token), nonce: first.nonce! }),
         "GET",
         "?page=1"
       )
@@ -194,7 +194,19 @@ describe("ProtectedApi with DPoP", () => {
             (p) => callApi(`DPoP ${token}`, p)
           )
         ],
-        ["invalid_dpop_proof", Effect.flatMap(proofOf(other, good), (p) => callApi(`DPoP ${token}`, p))]
+        ["invalid_dpop_proof", Effect.flatMap(proofOf(other, good), (p) => callApi(`DPoP ${token}`, p))],
+        // htu compared literally (RFC 9449 §4.3): the same resource spelled otherwise is refused.
+        ...[
+          htu.replace("http://", "HTTP://"),
+          htu.replace("/test", "/x/../test"),
+          htu.replace("http://", "http://user:pass@"),
+          `${htu}?page=1`
+        ].map((spelling) =>
+          [
+            "invalid_dpop_proof",
+            Effect.flatMap(proofOf(key, { ...good, htu: spelling }), (p) => callApi(`DPoP ${token}`, p))
+          ] as const
+        )
       ]
       for (const [error, call] of refusals) {
         const response = yield* call

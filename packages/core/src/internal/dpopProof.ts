@@ -14,6 +14,7 @@ import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
 import type * as DPoP from "../DPoP.js"
 import type { TokenEndpointError } from "../TokenError.js"
 import type { NonceStore } from "./dpopNonce.js"
+import { htuOf } from "./targetUri.js"
 
 /** @internal */
 export const KeyTypeId: typeof DPoP.KeyTypeId = Symbol.for("@access-token/core/DPoP/Key") as typeof DPoP.KeyTypeId
@@ -213,17 +214,6 @@ export const generate = (algorithm: Algorithm): Effect.Effect<Either.Either<KeyI
     const thumbprint = await Jose.calculateJwkThumbprint(publicJwk, "sha256")
     return Either.right(new KeyImpl(algorithm, Object.freeze(publicJwk), thumbprint, pair.privateKey))
   })
-
-/**
- * `htu` (RFC 9449 §4.2): the target URI without query and fragment. Cutting the string avoids
- * parsing a URL per request; servers compare after normalising anyway.
- *
- * @internal
- */
-export const htuOf = (url: string): string => {
-  const end = url.search(/[?#]/)
-  return end === -1 ? url : url.slice(0, end)
-}
 
 /** @internal */
 export interface ProofClaims {

@@ -19,6 +19,7 @@ import { record } from "./readiness.js"
 import * as serviceParts from "./serviceParts.js"
 import * as slots from "./slots.js"
 import type { Registration, Slot } from "./slots.js"
+import { bind } from "./tokenBinding.js"
 import { withSpanWithoutValue } from "./tracing.js"
 import { warmUp } from "./warmUp.js"
 
@@ -86,6 +87,8 @@ export const make = (
         )
         return yield* cache.coordinate(registration, key, request, fresh)
       }).pipe(
+        // Bound to the definition it was requested with, from the cache or not: a later one may have another key.
+        Effect.map((token) => bind(token, slot.registration.client)),
         Effect.tapBoth({
           onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
           onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")

@@ -1,17 +1,19 @@
-import type * as AccessToken from "@access-token/core/AccessToken"
+import * as AccessToken from "@access-token/core/AccessToken"
 import * as DPoP from "@access-token/core/DPoP"
 import * as DPoPNonce from "@access-token/core/DPoPNonce"
+import * as MutualTls from "@access-token/core/MutualTls"
 import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
 import type * as TokenService from "@access-token/core/TokenService"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 // The public module's options, errors and metrics, read when a client is built, never while this
 // module loads: the two import each other.
@@ -38,20 +40,18 @@ export const normalizeOrigin = (origin: string | URL): string => {
   return url.origin
 }
 
-const isUnauthorized = <E>(
-  result: HttpClientResponse.HttpClientResponse | E
-): boolean => {
-  if (HttpClientError.isHttpClientError(result)) {
-    return result._tag === "ResponseError" && result.response.status === 401
-  }
-  return (result as HttpClientResponse.HttpClientResponse).status === 401
-}
-
-/** The response a request got, whether the client passed it on or failed with it (`filterStatusOk`). */
+/**
+ * The response a request got, whether the client passed it on or failed with it (`filterStatusOk`).
+ * Any other failure of the wrapped client (its own error from `filterOrFail`, a timeout) carries none.
+ */
 const responseOf = (result: unknown): HttpClientResponse.HttpClientResponse | undefined =>
   HttpClientError.isHttpClientError(result)
     ? result._tag === "ResponseError" ? result.response : undefined
-    : result as HttpClientResponse.HttpClientResponse
+    : Predicate.hasProperty(result, HttpClientResponse.TypeId)
+    ? result as HttpClientResponse.HttpClientResponse
+    : undefined
+
+const isUnauthorized = (result: unknown): boolean => responseOf(result)?.status === 401
 
 /** A resource server's `401` that asks for a DPoP nonce: not a rejection of the token. */
 const isNonceChallenge = (result: unknown): boolean => {
@@ -60,8 +60,7 @@ const isNonceChallenge = (result: unknown): boolean => {
 }
 
 /** A `401` that rejects the token, as opposed to one that asks for a DPoP nonce. */
-const isRejection = <E>(result: HttpClientResponse.HttpClientResponse | E): boolean =>
-  isUnauthorized(result) && !isNonceChallenge(result)
+const isRejection = (result: unknown): boolean => isUnauthorized(result) && !isNonceChallenge(result)
 
 const hasNonce = (result: unknown): boolean => responseOf(result)?.headers["dpop-nonce"] !== undefined
 
@@ -88,10 +87,9 @@ export const authenticator = <E, R>(
   const maxRedirects = options?.followRedirects ?? 0
   const retried = Metric.tagged(AccessTokenHttpClient.unauthorizedRetries, "client", name ?? "default")
   const getToken = tokens.getToken(name, parameters)
-  const guard = Rejections.make(
-    options?.rejectionBackoff ?? AccessTokenHttpClient.defaultRejectionBackoff,
-    name ?? (tokens.clients.length === 1 ? tokens.clients[0] : "default")
-  )
+  /** The client's name in messages: as given, or the only one registered. */
+  const clientName = name ?? (tokens.clients.length === 1 ? tokens.clients[0]! : "default")
+  const guard = Rejections.make(options?.rejectionBackoff ?? AccessTokenHttpClient.defaultRejectionBackoff, clientName)
 
   const nonceRetried = Metric.tagged(AccessTokenHttpClient.dpopNonceRetries, "client", name ?? "default")
   // The nonces of the DPoP resource servers this client calls, by origin (RFC 9449 §9).
@@ -105,37 +103,65 @@ export const authenticator = <E, R>(
 
   /**
    * Sends a DPoP token with a new proof for this very request (its method and URL, `ath` of the
-   * token, the origin's last nonce) signed with the client's key.
+   * token, the origin's last nonce) signed with `key`.
    */
-  const sendWithProof = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
-    Effect.flatMap(tokens.client(name), (client) => {
-      const dpop = client.dpop
-      if (dpop === undefined) {
-        return inner.postprocess(
-          Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization))
+  const sendWithProof = (
+    request: HttpClientRequest.HttpClientRequest,
+    token: AccessToken.AccessToken,
+    key: DPoP.Key
+  ) => {
+    // Signed when the wrapped client takes the request, each time it does: a retry inside the
+    // middleware (`retryTransient`) sends a proof of its own, as a server refusing replayed `jti`s needs.
+    const signed = nonces.get(request.url).pipe(
+      Effect.flatMap((nonce) =>
+        DPoP.proof(key, { method: request.method, url: request.url, nonce, accessToken: token.value })
+      ),
+      Effect.map((proof) =>
+        HttpClientRequest.setHeaders(request, { authorization: token.authorization, dpop: Redacted.value(proof) })
+      )
+    )
+    return inner.postprocess(signed).pipe(
+      Effect.tapBoth({ onFailure: rememberNonce(request.url), onSuccess: rememberNonce(request.url) }),
+      DPoP.withRedactedProofs
+    )
+  }
+
+  const sendWithToken = (
+    request: HttpClientRequest.HttpClientRequest,
+    token: AccessToken.AccessToken
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | AccessTokenHttpClient.AccessTokenError, R> => {
+    const binding = AccessToken.bindingOf(token)
+    // A certificate-bound token goes only through a client presenting its very certificate: on any
+    // other, the API would refuse it, and the 401s would renew good tokens for nothing.
+    const certificate = binding?.certificate
+    if (certificate !== undefined) {
+      const presented = MutualTls.presentedBy(request)
+      if (presented !== certificate.thumbprint) {
+        return Effect.fail(
+          new MutualTls.CertificateNotPresentedError({ client: clientName, presentsAnother: presented !== undefined })
         )
       }
-      return nonces.get(request.url).pipe(
-        Effect.flatMap((nonce) =>
-          DPoP.proof(dpop.key, { method: request.method, url: request.url, nonce, accessToken: token.value })
-        ),
-        Effect.flatMap((proof) =>
-          inner.postprocess(Effect.succeed(HttpClientRequest.setHeaders(request, {
-            authorization: token.authorization,
-            dpop: Redacted.value(proof)
-          })))
-        ),
-        Effect.tapBoth({ onFailure: rememberNonce(request.url), onSuccess: rememberNonce(request.url) }),
-        DPoP.withRedactedProofs
+    }
+    if (token.type !== "DPoP") {
+      return inner.postprocess(
+        Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization))
       )
-    })
+    }
+    // The key the token is bound to, which it carries from the token service: looking the client up
+    // again could find a definition replaced meanwhile, or none.
+    const key = binding?.key
+    if (key !== undefined) return sendWithProof(request, token, key)
+    // A DPoP token that came from elsewhere than TokenService.make (a test double): the client's key.
+    return Effect.flatMap(tokens.client(name), (client) =>
+      client.dpop === undefined
+        ? inner.postprocess(Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization)))
+        : sendWithProof(request, token, client.dpop.key))
+  }
 
   const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken | undefined) =>
     token === undefined
       ? inner.postprocess(Effect.succeed(withoutAuthorization(request)))
-      : token.type === "DPoP"
-      ? sendWithProof(request, token)
-      : inner.postprocess(Effect.succeed(HttpClientRequest.setHeader(request, "authorization", token.authorization)))
+      : sendWithToken(request, token)
 
   /** Where the guard's log lines say the API is: its origin, never a path or a query. */
   const apiOf = (request: HttpClientRequest.HttpClientRequest): string => originOf(request.url) ?? "(unparsable URL)"

@@ -47,6 +47,23 @@ const annotateRequest = (
   for (const name in headers) span.attribute(`http.request.header.${name}`, String(headers[name]))
 }
 
+/**
+ * `request` the first time the wrapped client takes it, `again` every later time: a retry inside
+ * the wrapped client (`retryTransient`) evaluates its request anew, and a DPoP request must then be
+ * signed anew, as a server refusing replayed proofs would refuse the first one's.
+ */
+const firstThen = <E, R>(
+  request: HttpClientRequest.HttpClientRequest,
+  again: Effect.Effect<HttpClientRequest.HttpClientRequest, E, R>
+): Effect.Effect<HttpClientRequest.HttpClientRequest, E, R> => {
+  let taken = false
+  return Effect.suspend(() => {
+    if (taken) return again
+    taken = true
+    return Effect.succeed(request)
+  })
+}
+
 /** `inner`, its requests traced by a span that never holds them. */
 export const withoutRequestsInSpans = <E, R>(inner: Stages<E, R>): Stages<E, R> => ({
   preprocess: inner.preprocess,
@@ -59,15 +76,19 @@ export const withoutRequestsInSpans = <E, R>(inner: Stages<E, R>): Stages<E, R> 
             !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
             fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
           ) {
-            return inner.postprocess(Effect.succeed(request))
+            return inner.postprocess(firstThen(request, effect))
           }
           // Parsed only for a span: untraced, the URL would be about a tenth of the middleware's cost.
           const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
           // An invalid URL fails in the transport, as it would without the middleware.
-          if (Either.isLeft(url)) return inner.postprocess(Effect.succeed(request))
+          if (Either.isLeft(url)) return inner.postprocess(firstThen(request, effect))
           // The inner client's own span is off: it would hold the request.
-          const send = (request: HttpClientRequest.HttpClientRequest) =>
-            Effect.locally(inner.postprocess(Effect.succeed(request)), HttpClient.currentTracerDisabledWhen, constTrue)
+          const send = (request: HttpClientRequest.HttpClientRequest, again: typeof effect) =>
+            Effect.locally(
+              inner.postprocess(firstThen(request, again)),
+              HttpClient.currentTracerDisabledWhen,
+              constTrue
+            )
           const redacted = fiber.getFiberRef(Headers.currentRedactedNames)
           let outcome: { readonly response: HttpClientResponse.HttpClientResponse } | { readonly error: E } | undefined
           return Effect.useSpan(
@@ -75,10 +96,14 @@ export const withoutRequestsInSpans = <E, R>(inner: Stages<E, R>): Stages<E, R> 
             { kind: "client", captureStackTrace: false },
             (span) => {
               annotateRequest(span, request, url.right, redacted)
-              const propagated = fiber.getFiberRef(HttpClient.currentTracerPropagation)
-                ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span))
-                : request
-              return send(propagated).pipe(
+              const propagate = fiber.getFiberRef(HttpClient.currentTracerPropagation)
+                ? (request: HttpClientRequest.HttpClientRequest) =>
+                  HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span))
+                : undefined
+              return send(
+                propagate === undefined ? request : propagate(request),
+                propagate === undefined ? effect : Effect.map(effect, propagate)
+              ).pipe(
                 Effect.withParentSpan(span),
                 Effect.matchEffect({
                   onSuccess: (response) => {

@@ -55,13 +55,15 @@ const credentialsOf = (
   return { scheme: match[1]!.toLowerCase() === "dpop" ? "DPoP" : "Bearer", token: match[2]! }
 }
 
-/** What `htu` must name: the request's URL without query and fragment, normalised. */
-const normalizedHtu = (url: string): string | undefined => {
-  const parsed = URL.parse(url)
-  if (parsed === null) return undefined
-  parsed.search = ""
-  parsed.hash = ""
-  return parsed.href
+/**
+ * What `htu` must be, compared literally as RFC 9449 §4.3 allows: the target URI of the request as
+ * it reached the API (its origin and the path as sent), without query and fragment. A proof whose
+ * `htu` names the same resource in another spelling (`:443`, upper case, `..`, a space) is refused,
+ * as a verifier that does not normalise would refuse it.
+ */
+const targetUriOf = (origin: string, target: string): string => {
+  const end = target.search(/[?#]/)
+  return `${origin}${end === -1 ? target : target.slice(0, end)}`
 }
 
 const descriptionOf = (error: Jose.errors.JOSEError): string => {
@@ -96,6 +98,7 @@ export const make = (
     let requestCount = 0
     const accepted = new Set<string>()
     const revoked = new Set<string>()
+    let unavailable = 0
 
     const requireNonce = options.dpop?.requireNonce === true
     const proofLifetime = Duration.toSeconds(options.dpop?.proofLifetime ?? defaultProofLifetime)
@@ -131,7 +134,7 @@ export const make = (
         }
         const { payload, protectedHeader } = verified
         if (payload.htm !== request.method) return proofFailure("htm does not match the request method")
-        if (typeof payload.htu !== "string" || normalizedHtu(payload.htu) !== normalizedHtu(url)) {
+        if (payload.htu !== url) {
           return proofFailure("htu does not match the request URL")
         }
         if (payload.ath !== crypto.createHash("sha256").update(token).digest("base64url")) {
@@ -202,6 +205,10 @@ export const make = (
           if (payload.jti !== undefined && revoked.has(payload.jti)) {
             return challenge("invalid_token", "the access token was revoked", scheme)
           }
+          if (unavailable > 0) {
+            unavailable--
+            return { status: 503 }
+          }
           const scopes = typeof payload.scope === "string" ? payload.scope.split(" ") : []
           if (!scopes.includes(requiredScope)) {
             return {
@@ -233,7 +240,7 @@ export const make = (
         ? Effect.succeed({ status: 404 })
         : request.method !== "GET" && request.method !== "POST"
         ? Effect.succeed({ status: 405, headers: { allow: "GET, POST" } })
-        : authorize(request, `${origin}${request.url ?? "/"}`)
+        : authorize(request, targetUriOf(origin, request.url ?? "/"))
       return answer.pipe(
         Effect.tap((answer) =>
           Effect.sync(() => {
@@ -275,6 +282,10 @@ export const make = (
       }),
       rotateNonce: Effect.sync(() => {
         nonce = newNonce()
-      })
+      }),
+      answerUnavailable: (times) =>
+        Effect.sync(() => {
+          unavailable = times
+        })
     }
   })
