@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -19,6 +18,7 @@ import type * as ClientResolver from "./ClientResolver.js"
 import * as testService from "./internal/testTokenService.js"
 import * as internal from "./internal/tokenService.js"
 import * as TokenCache from "./TokenCache.js"
+import * as LayerConfig from "./LayerConfig.js"
 import * as TokenEndpointClient from "./TokenEndpointClient.js"
 import type { ClientConfigurationError, TokenError, TokenRefusedError, UnknownClientError } from "./TokenError.js"
 import type * as TokenLifetime from "./TokenLifetime.js"
@@ -245,12 +245,12 @@ export const layer = (
  * @category layers
  */
 export const layerConfig = (
-  options: Config.Config.Wrap<Options>
+  options: LayerConfig.Wrap<Options>
 ): Layer.Layer<
   TokenService,
   ClientConfigurationError | TokenRefusedError | ConfigError.ConfigError,
   TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache
-> => Layer.scoped(TokenService, Effect.flatMap(Config.unwrap(options), make))
+> => Layer.scoped(TokenService, Effect.flatMap(LayerConfig.unwrap(options), make))
 
 /**
  * The token service with the default `TokenEndpointClient` and an in-memory `TokenCache`: it needs
@@ -294,7 +294,7 @@ export const layerDefault = (
  * @category layers
  */
 export const layerConfigDefault = (
-  options: Config.Config.Wrap<Options>
+  options: LayerConfig.Wrap<Options>
 ): Layer.Layer<
   TokenService,
   ClientConfigurationError | TokenRefusedError | ConfigError.ConfigError,
