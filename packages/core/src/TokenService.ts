@@ -15,10 +15,11 @@ import type { AccessToken } from "./AccessToken.js"
 import type * as AuthorizationServerMetadata from "./AuthorizationServerMetadata.js"
 import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import type * as ClientResolver from "./ClientResolver.js"
+import { load as loadOptions } from "./internal/layerConfig.js"
 import * as testService from "./internal/testTokenService.js"
 import * as internal from "./internal/tokenService.js"
+import type * as LayerConfig from "./LayerConfig.js"
 import * as TokenCache from "./TokenCache.js"
-import * as LayerConfig from "./LayerConfig.js"
 import * as TokenEndpointClient from "./TokenEndpointClient.js"
 import type { ClientConfigurationError, TokenError, TokenRefusedError, UnknownClientError } from "./TokenError.js"
 import type * as TokenLifetime from "./TokenLifetime.js"
@@ -250,7 +251,7 @@ export const layerConfig = (
   TokenService,
   ClientConfigurationError | TokenRefusedError | ConfigError.ConfigError,
   TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache
-> => Layer.scoped(TokenService, Effect.flatMap(LayerConfig.unwrap(options), make))
+> => Layer.scoped(TokenService, Effect.flatMap(loadOptions(options), make))
 
 /**
  * The token service with the default `TokenEndpointClient` and an in-memory `TokenCache`: it needs

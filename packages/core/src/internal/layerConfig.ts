@@ -1,4 +1,7 @@
 import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import { withVariableNames } from "./configNames.js"
 
 /** See `LayerConfig.Wrap`. */
 export type Wrap<A> =
@@ -30,3 +33,10 @@ export const unwrap = <A>(wrapped: Wrap<A>): Config.Config<A> => {
   for (const [key, value] of Object.entries(wrapped)) fields[key] = unwrap(value as Wrap<unknown>)
   return Config.all(fields) as Config.Config<unknown> as Config.Config<A>
 }
+
+/**
+ * Reads options given as `Wrap`, a failure naming each setting as the environment variable the
+ * default `ConfigProvider` reads (`API_CLIENT_ID`), not by its dotted path (`API.CLIENT_ID`).
+ */
+export const load = <A>(wrapped: Wrap<A>): Effect.Effect<A, ConfigError.ConfigError> =>
+  Effect.mapError(unwrap(wrapped), withVariableNames)
