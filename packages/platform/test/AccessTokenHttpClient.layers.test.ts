@@ -191,3 +191,28 @@ describe("AccessTokenHttpClient: plain http to an API", () => {
     }).pipe(Effect.provide(TokenService.layerTest({ api: "token-a" })))
   })
 })
+
+describe("the core README's unit-testing example", () => {
+  // As in packages/core/README.md, "Testing a worker".
+  const sent: Array<string | undefined> = []
+  const FakeApi = Layer.succeed(
+    HttpClient.HttpClient,
+    HttpClient.make((request) =>
+      Effect.sync(() => {
+        sent.push(request.headers.authorization)
+        return HttpClientResponse.fromWeb(request, Response.json({ invoices: [] }))
+      })
+    )
+  )
+
+  const Api = AccessTokenHttpClient.layer({ client: "billing", baseUrl: "https://billing.example.com/" }).pipe(
+    Layer.provide([TokenService.layerTest({ billing: "token-a" }), FakeApi])
+  )
+
+  it.effect("lists the invoices with the billing token", () =>
+    Effect.gen(function*() {
+      const response = yield* (yield* HttpClient.HttpClient).get("invoices")
+      assert.deepStrictEqual(yield* response.json, { invoices: [] })
+      assert.deepStrictEqual(sent, ["Bearer token-a"])
+    }).pipe(Effect.provide(Api)))
+})
