@@ -372,8 +372,7 @@ const define = (
  * `IDENTITYSERVER_ASSERTION_AUDIENCE`, `IDENTITYSERVER_ASSERTION_LIFETIME`. The JWT bearer grant:
  * `IDENTITYSERVER_SERVICE_ACCOUNT_KEY` (a service-account key file's content, redacted, which also gives the client id
  * and token endpoint), or `IDENTITYSERVER_GRANT_TYPE=urn:ietf:params:oauth:grant-type:jwt-bearer` with
- * `IDENTITYSERVER_PRIVATE_KEY` and its companions for the grant's key. `IDENTITYSERVER_AUTHENTICATION=none` declares a
- * public client (no secret); errors name these variables (`IDENTITYSERVER_CLIENT_ID is required`).
+ * `IDENTITYSERVER_PRIVATE_KEY` and its companions for the grant's key. `IDENTITYSERVER_AUTHENTICATION=none`: a public client.
  *
  * @example
  * ```ts
