@@ -53,7 +53,8 @@ export const make = (tokens: Tokens): TokenService.TokenService.Service => {
   }
   const readiness: TokenReadiness.Readiness = {
     ready: true,
-    clients: clients.map((client) => ({ client, ready: true, tokens: [] }))
+    clients: clients.map((client) => ({ client, ready: true, reason: undefined, tokens: [] })),
+    resolved: undefined
   }
   return {
     clients,
