@@ -889,7 +889,7 @@ describe("a service-account key file Google would not accept", () => {
         const client = yield* Effect.flip(
           ClientCredentialsClient.make({ grant: { serviceAccountKey: Redacted.make(file) } }, "google")
         )
-        assert.strictEqual(client.message, `Client "google" is misconfigured: grant.serviceAccountKey: ${reason}`)
+        assert.strictEqual(client.message, `Client "google" is misconfigured: grant.serviceAccountKey ${reason}`)
         for (const line of [...keyMaterial(pemOf(ec)), ...keyMaterial(pemOf(ed25519))]) {
           assert.notInclude(client.message, line)
         }
