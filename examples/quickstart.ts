@@ -14,9 +14,9 @@ const Tokens = TokenService.layerConfigDefault({ clients: { api: ClientCredentia
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
-const Api = Layer.unwrapEffect(
-  Effect.map(Config.string("API_BASE_URL"), (baseUrl) => AccessTokenHttpClient.layer({ baseUrl }))
-).pipe(Layer.provide([Tokens, NodeHttpClient.layerUndici]))
+const Api = AccessTokenHttpClient.layerConfig({ baseUrl: Config.string("API_BASE_URL") }).pipe(
+  Layer.provide([Tokens, NodeHttpClient.layerUndici])
+)
 
 const worker = Effect.gen(function*() {
   const client = yield* HttpClient.HttpClient

@@ -4,19 +4,20 @@
  *
  * @since 0.1.0
  */
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ClientAuthentication from "./ClientAuthentication.js"
 import * as DPoP from "./DPoP.js"
+import * as internal from "./internal/clientConfig.js"
+import { firstIssue, inWordsOf, say, type Source, sourceOf } from "./internal/configNames.js"
 import { issuerOfUrl } from "./internal/discovery.js"
 import { reservedParameters } from "./internal/form.js"
-import { checkAuthentication, grantAndAuthentication } from "./internal/loadAuthentication.js"
+import { checkAuthentication } from "./internal/loadAuthentication.js"
 import { checkTransport } from "./internal/transport.js"
 import * as JwtBearerGrant from "./JwtBearerGrant.js"
 import { ClientConfigurationError } from "./TokenError.js"
@@ -115,8 +116,8 @@ export const CredentialStyle = Schema.Literal("header", "body")
 export type CredentialStyle = typeof CredentialStyle.Type
 
 /**
- * One client of a token service. A client without a secret is a public client: it sends only its
- * id.
+ * One client of a token service. A client without a secret or another authentication is a public
+ * client: it sends only its id (`make` requires it declared, with `authentication: "none"`).
  *
  * @since 0.1.0
  * @category models
@@ -181,8 +182,8 @@ export interface Input {
   readonly clientId?: string | undefined
   readonly clientSecret?: Redacted.Redacted<string> | undefined
   readonly credentialStyle?: CredentialStyle | undefined
-  /** `private_key_jwt`, `client_secret_jwt`, or a secret method by name (see `ClientAuthentication.Input`). */
-  readonly authentication?: ClientAuthentication.Input | ClientAuthentication.ClientAuthentication | undefined
+  /** A method (see `ClientAuthentication.Input`), or `"none"`: a public client, which sends its id alone. */
+  readonly authentication?: ClientAuthentication.Input | ClientAuthentication.ClientAuthentication | "none" | undefined
   /** The JWT bearer grant: a key of its own, or a service-account key file (see `JwtBearerGrant.Input`). */
   readonly grant?: JwtBearerGrant.Input | JwtBearerGrant.JwtBearerGrant | undefined
   readonly scope?: string | undefined
@@ -196,16 +197,6 @@ export interface Input {
 }
 
 const decodeClient = Schema.decodeUnknownEither(ClientCredentialsClient)
-
-const firstIssue = (error: ParseResult.ParseError): { readonly field: string; readonly reason: string } => {
-  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
-  return issue === undefined
-    ? { field: "(definition)", reason: "is invalid" }
-    : {
-      field: issue.path.length === 0 ? "(definition)" : issue.path.map(String).join("."),
-      reason: issue._tag === "Missing" ? "is required" : issue.message
-    }
-}
 
 /**
  * Validates a definition, naming the client and the first field at fault.
@@ -240,6 +231,21 @@ export const make = (
   input: Input,
   name?: string
 ): Effect.Effect<ClientCredentialsClient, ClientConfigurationError> => {
+  const source = sourceOf(input)
+  const empty = source?.empty[0]
+  return (empty === undefined
+    ? define(input, name, false, source)
+    : Effect.fail(
+      new ClientConfigurationError({ client: name ?? input.name ?? "(unnamed)", field: empty, reason: "is empty" })
+    )).pipe(Effect.mapError(inWordsOf(input)))
+}
+
+const define = (
+  input: Input,
+  name: string | undefined,
+  declaredPublic: boolean,
+  source: Source | undefined
+): Effect.Effect<ClientCredentialsClient, ClientConfigurationError> => {
   const clientName = name ?? input.name ?? input.clientId ?? "(unnamed)"
   if (input.name !== undefined && name !== undefined && input.name !== name) {
     return Effect.fail(
@@ -252,33 +258,52 @@ export const make = (
   }
   if (input.dpop !== undefined && !(input.dpop instanceof DPoP.Settings)) {
     // The key is imported (or generated) once, here, so that a bad key fails when the service is built.
-    return input.dpop === false ? make({ ...input, dpop: undefined }, name) : DPoP.settings(input.dpop).pipe(
-      Effect.mapError((error) =>
-        new ClientConfigurationError({ client: clientName, field: "dpop.key", reason: error.reason })
-      ),
-      Effect.flatMap((dpop) => make({ ...input, dpop }, name))
-    )
+    return input.dpop === false ?
+      define({ ...input, dpop: undefined }, name, declaredPublic, source) :
+      DPoP.settings(input.dpop).pipe(
+        Effect.mapError((error) =>
+          new ClientConfigurationError({ client: clientName, field: "dpop.key", reason: error.reason })
+        ),
+        Effect.flatMap((dpop) => define({ ...input, dpop }, name, declaredPublic, source))
+      )
   }
   if (input.grant !== undefined && !JwtBearerGrant.isJwtBearerGrant(input.grant)) {
     // The grant's key is imported and checked once, here, so that a bad key fails when the service is
     // built; a service-account key file also gives the client id and the token endpoint.
     return JwtBearerGrant.make(input.grant, clientName, input.clientId).pipe(
       Effect.flatMap((loaded) =>
-        make({
-          ...input,
-          clientId: input.clientId ?? loaded.clientId,
-          tokenEndpoint: input.tokenEndpoint ?? loaded.tokenEndpoint,
-          grant: loaded.grant
-        }, name)
+        define(
+          {
+            ...input,
+            clientId: input.clientId ?? loaded.clientId,
+            tokenEndpoint: input.tokenEndpoint ?? loaded.tokenEndpoint,
+            grant: loaded.grant
+          },
+          name,
+          declaredPublic,
+          source
+        )
       )
     )
   }
+  if (input.authentication === "none") {
+    return input.clientSecret === undefined
+      ? define({ ...input, authentication: undefined }, name, true, source)
+      : Effect.fail(
+        new ClientConfigurationError({
+          client: clientName,
+          field: "clientSecret",
+          reason: `is set, but ${say(source, "AUTHENTICATION=none", `authentication: "none"`)} declares a public ` +
+            "client: remove one"
+        })
+      )
+  }
   if (input.authentication !== undefined && !ClientAuthentication.isClientAuthentication(input.authentication)) {
     return ClientAuthentication.make(input.authentication, clientName).pipe(
-      Effect.flatMap((authentication) => make({ ...input, authentication }, name))
+      Effect.flatMap((authentication) => define({ ...input, authentication }, name, declaredPublic, source))
     )
   }
-  const authenticationMisfit = checkAuthentication(input, clientName)
+  const authenticationMisfit = checkAuthentication(input, clientName, source)
   if (authenticationMisfit !== undefined) return Effect.fail(authenticationMisfit)
   const duration = (value: Duration.DurationInput | undefined) =>
     value === undefined ? undefined : Option.getOrElse(Duration.decodeUnknown(value), () => value)
@@ -292,7 +317,7 @@ export const make = (
     defaultLifetime: duration(input.defaultLifetime)
   })
   if (Either.isLeft(decoded)) {
-    return Effect.fail(new ClientConfigurationError({ client: clientName, ...firstIssue(decoded.left) }))
+    return Effect.fail(new ClientConfigurationError({ client: clientName, ...firstIssue(decoded.left, input) }))
   }
   const { issuer, tokenEndpoint } = decoded.right
   if ((issuer === undefined) === (tokenEndpoint === undefined)) {
@@ -301,15 +326,35 @@ export const make = (
         client: clientName,
         field: issuer === undefined ? "tokenEndpoint" : "issuer",
         reason: issuer === undefined
-          ? "is required, or give issuer to find the token endpoint in the issuer's metadata"
-          : "and tokenEndpoint are both given: give one, the issuer's metadata names the token endpoint"
+          ? `is required, or ${
+            say(source, "ISSUER", "give issuer", "set ")
+          } to find the token endpoint in the issuer's metadata`
+          : source === undefined
+          ? "and tokenEndpoint are both given: give one, the issuer's metadata names the token endpoint"
+          : `and ${
+            say(source, "TOKEN_ENDPOINT", "")
+          } are both set: set one, the issuer's metadata names the token endpoint`
       })
     )
   }
-  return Effect.as(checkTransport(decoded.right), decoded.right)
+  const client = decoded.right
+  const insecure = checkTransport(client)
+  if (Either.isLeft(insecure)) return Effect.fail(insecure.left)
+  if (!declaredPublic && !client.clientSecret && !client.authentication && !client.grant) {
+    // A secret missing (or its variable misspelled) would otherwise make a public client, whose only
+    // symptom is the server's `invalid_client`.
+    return Effect.fail(
+      new ClientConfigurationError({
+        client: clientName,
+        field: "clientSecret",
+        reason: `is required: set it, or set ${
+          say(source, "AUTHENTICATION=none", `authentication: "none"`)
+        } for a public client`
+      })
+    )
+  }
+  return Effect.succeed(client)
 }
-
-const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
 
 /**
  * Reads a client from configuration under `prefix`, e.g. `config("IDENTITYSERVER")` reads
@@ -327,7 +372,7 @@ const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
  * `IDENTITYSERVER_ASSERTION_AUDIENCE`, `IDENTITYSERVER_ASSERTION_LIFETIME`. The JWT bearer grant:
  * `IDENTITYSERVER_SERVICE_ACCOUNT_KEY` (a service-account key file's content, redacted, which also gives the client id
  * and token endpoint), or `IDENTITYSERVER_GRANT_TYPE=urn:ietf:params:oauth:grant-type:jwt-bearer` with
- * `IDENTITYSERVER_PRIVATE_KEY` and its companions for the grant's key.
+ * `IDENTITYSERVER_PRIVATE_KEY` and its companions for the grant's key. `IDENTITYSERVER_AUTHENTICATION=none`: a public client.
  *
  * @example
  * ```ts
@@ -351,37 +396,4 @@ const words = (s: string) => s.split(/[\s,]+/).filter((word) => word.length > 0)
  * @since 0.1.0
  * @category config
  */
-export const config = (prefix?: string): Config.Config<Input> => {
-  const fields = Config.all({
-    tokenEndpoint: Config.option(Config.string("TOKEN_ENDPOINT")),
-    issuer: Config.option(Config.string("ISSUER")),
-    clientId: Config.option(Config.string("CLIENT_ID")),
-    clientSecret: Config.option(Config.redacted("CLIENT_SECRET")),
-    credentialStyle: Config.option(Config.literal("header", "body")("CREDENTIAL_STYLE")),
-    scope: Config.option(Config.string("SCOPE")),
-    resource: Config.option(Config.string("RESOURCE")),
-    allowInsecureTransport: Config.option(Config.boolean("ALLOW_INSECURE_TRANSPORT")),
-    expirationBuffer: Config.option(Config.duration("EXPIRATION_BUFFER")),
-    defaultLifetime: Config.option(Config.duration("DEFAULT_LIFETIME")),
-    dpop: DPoP.config,
-    authentication: ClientAuthentication.config,
-    grantType: Config.option(Config.literal("client_credentials", JwtBearerGrant.grantType)("GRANT_TYPE")),
-    serviceAccountKey: Config.option(Config.redacted("SERVICE_ACCOUNT_KEY"))
-  })
-  const nested = prefix === undefined ? fields : Config.nested(fields, prefix)
-  return Config.mapOrFail(nested, (fields) =>
-    Either.map(grantAndAuthentication(fields), (keys): Input => ({
-      ...keys,
-      tokenEndpoint: Option.getOrUndefined(fields.tokenEndpoint),
-      issuer: Option.getOrUndefined(fields.issuer),
-      clientId: Option.getOrUndefined(fields.clientId),
-      clientSecret: Option.getOrUndefined(fields.clientSecret),
-      credentialStyle: Option.getOrUndefined(fields.credentialStyle),
-      scope: Option.getOrUndefined(fields.scope),
-      resource: Option.getOrUndefined(Option.map(fields.resource, words)),
-      allowInsecureTransport: Option.getOrUndefined(fields.allowInsecureTransport),
-      expirationBuffer: Option.getOrUndefined(fields.expirationBuffer),
-      defaultLifetime: Option.getOrUndefined(fields.defaultLifetime),
-      dpop: fields.dpop
-    })))
-}
+export const config = (prefix?: string): Config.Config<Input> => internal.config(prefix)

@@ -138,7 +138,7 @@ const nonEmpty = (record: Record<string, unknown>, name: string): string | undef
  * const notAKeyFile = Effect.runSync(Effect.either(JwtBearerGrant.parseServiceAccountKey("google", Redacted.make("{}"))))
  * assert.ok(Either.isLeft(notAKeyFile))
  * // The error names the field and what is missing, never the file's content.
- * assert.strictEqual(notAKeyFile.left.message, 'Client "google" is misconfigured: grant.serviceAccountKey: has no client_email, private_key, token_uri: is it a service-account key file?')
+ * assert.strictEqual(notAKeyFile.left.message, 'Client "google" is misconfigured: grant.serviceAccountKey has no client_email, private_key, token_uri: is it a service-account key file?')
  * ```
  *
  * @since 0.2.0

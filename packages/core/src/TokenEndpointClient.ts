@@ -354,8 +354,8 @@ export const layer = (options?: Options): Layer.Layer<TokenEndpointClient, never
  *
  * const Tokens = TokenService.layer({
  *   clients: {
- *     api: { tokenEndpoint: "https://auth.example.com/token", clientId: "api" },
- *     other: { tokenEndpoint: "https://auth.example.com/token", clientId: "other" }
+ *     api: { tokenEndpoint: "https://auth.example.com/token", clientId: "api", authentication: "none" },
+ *     other: { tokenEndpoint: "https://auth.example.com/token", clientId: "other", authentication: "none" }
  *   }
  * }).pipe(Layer.provide([Endpoint, TokenCache.layerMemory()]))
  *

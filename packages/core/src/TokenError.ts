@@ -148,7 +148,9 @@ export class TokenTransportError
 /**
  * A client definition, or the parameters of one request, cannot be used: a missing or malformed
  * field, an extra parameter that would override the grant or the credentials, a plain `http`
- * token endpoint that is not on loopback.
+ * token endpoint that is not on loopback. The message names the environment variable (`variable`) for a client
+ * read by `ClientCredentialsClient.config`, the field otherwise: `Client "api" is misconfigured: API_TOKEN_ENDPOINT
+ * is empty`.
  *
  * @since 0.1.0
  * @category errors
@@ -159,7 +161,9 @@ export class ClientConfigurationError
     {
       client: Schema.String,
       field: Schema.String,
-      reason: Schema.String
+      reason: Schema.String,
+      /** The variable the field was read from (`API_TOKEN_ENDPOINT`), for a client read by `ClientCredentialsClient.config`. */
+      variable: Schema.optional(Schema.String)
     }
   )
 {
@@ -172,7 +176,7 @@ export class ClientConfigurationError
    * @since 0.1.0
    */
   override get message(): string {
-    return `Client "${this.client}" is misconfigured: ${this.field}: ${this.reason}`
+    return `Client "${this.client}" is misconfigured: ${this.variable ?? this.field} ${this.reason}`
   }
 }
 

@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -16,7 +15,10 @@ import type { AccessToken } from "./AccessToken.js"
 import type * as AuthorizationServerMetadata from "./AuthorizationServerMetadata.js"
 import type * as ClientCredentialsClient from "./ClientCredentialsClient.js"
 import type * as ClientResolver from "./ClientResolver.js"
+import { load as loadOptions } from "./internal/layerConfig.js"
+import * as testService from "./internal/testTokenService.js"
 import * as internal from "./internal/tokenService.js"
+import type * as LayerConfig from "./LayerConfig.js"
 import * as TokenCache from "./TokenCache.js"
 import * as TokenEndpointClient from "./TokenEndpointClient.js"
 import type { ClientConfigurationError, TokenError, TokenRefusedError, UnknownClientError } from "./TokenError.js"
@@ -28,18 +30,14 @@ import type * as TokenReadiness from "./TokenReadiness.js"
  * ```ts
  * import { TokenService } from "@access-token/core"
  * import { Effect } from "effect"
- *
  * // A call to an API of your own that renews the token once when the API rejects it.
- * const callApi = (send: (authorization: string) => Effect.Effect<Response>) =>
- *   Effect.gen(function*() {
- *     const tokens = yield* TokenService.TokenService
- *     const token = yield* tokens.getToken("billing")
- *     const response = yield* send(token.authorization)
- *     if (response.status !== 401) return response
- *     // Many 401s for one token cause one renewal: `rejected` renews only if it is still current.
- *     const renewed = yield* tokens.getToken("billing", { rejected: token })
- *     return yield* send(renewed.authorization)
- *   })
+ * const callApi = (send: (authorization: string) => Effect.Effect<Response>) => Effect.gen(function*() {
+ *   const token = yield* TokenService.getToken("billing")
+ *   const response = yield* send(token.authorization)
+ *   if (response.status !== 401) return response
+ *   // Many 401s for one token cause one renewal: `rejected` renews only if it is still current.
+ *   return yield* send((yield* TokenService.getToken("billing", { rejected: token })).authorization)
+ * })
  * ```
  *
  * @since 0.1.0
@@ -180,14 +178,10 @@ export const defaultMaxConcurrentRequests = 16
  * import { TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
  * import { FetchHttpClient } from "@effect/platform"
  * import { Effect, Redacted } from "effect"
- *
  * // The service as a value, in a program that builds it itself: it lives as long as the scope.
- * const program = Effect.gen(function*() {
- *   const tokens = yield* TokenService.make({
- *     clients: { api: { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("s") } }
- *   })
- *   return yield* tokens.getToken("api")
- * }).pipe(Effect.scoped, Effect.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]), Effect.provide(FetchHttpClient.layer))
+ * const api = { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("s") }
+ * const program = Effect.flatMap(TokenService.make({ clients: { api } }), (tokens) => tokens.getToken("api"))
+ *   .pipe(Effect.scoped, Effect.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]), Effect.provide(FetchHttpClient.layer))
  * ```
  *
  * @since 0.1.0
@@ -208,7 +202,6 @@ export const make = (
  * ```ts
  * import { AccessToken, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
  * import { DateTime, Effect, Layer, Redacted } from "effect"
- *
  * // A token endpoint that counts its requests, in place of the real one.
  * let requests = 0
  * const Endpoint = TokenEndpointClient.layerTest(() =>
@@ -217,7 +210,6 @@ export const make = (
  * const client = (clientId: string) => ({ tokenEndpoint: "https://auth.example.com/token", clientId, clientSecret: Redacted.make("s") })
  * const Tokens = TokenService.layer({ clients: { billing: client("billing"), reports: client("reports") } })
  *   .pipe(Layer.provide([Endpoint, TokenCache.layerMemory()]))
- *
  * // Ten callers at once, one token request per client.
  * const names = Array.from({ length: 10 }, (_, i) => i % 2 === 0 ? "billing" : "reports")
  * const program = Effect.forEach(names, (name) => TokenService.getToken(name), { concurrency: "unbounded" })
@@ -243,7 +235,6 @@ export const layer = (
  * ```ts
  * import { ClientCredentialsClient, TokenCache, TokenEndpointClient, TokenService } from "@access-token/core"
  * import { Config, Layer } from "effect"
- *
  * // IDENTITYSERVER_TOKEN_ENDPOINT, IDENTITYSERVER_CLIENT_ID, IDENTITYSERVER_CLIENT_SECRET, ...
  * const Tokens = TokenService.layerConfig({
  *   clients: { identityserver: ClientCredentialsClient.config("IDENTITYSERVER") },
@@ -255,12 +246,12 @@ export const layer = (
  * @category layers
  */
 export const layerConfig = (
-  options: Config.Config.Wrap<Options>
+  options: LayerConfig.Wrap<Options>
 ): Layer.Layer<
   TokenService,
   ClientConfigurationError | TokenRefusedError | ConfigError.ConfigError,
   TokenEndpointClient.TokenEndpointClient | TokenCache.TokenCache
-> => Layer.scoped(TokenService, Effect.flatMap(Config.unwrap(options), make))
+> => Layer.scoped(TokenService, Effect.flatMap(loadOptions(options), make))
 
 /**
  * The token service with the default `TokenEndpointClient` and an in-memory `TokenCache`: it needs
@@ -272,7 +263,6 @@ export const layerConfig = (
  * import { TokenService } from "@access-token/core"
  * import { FetchHttpClient } from "@effect/platform"
  * import { Layer, Redacted } from "effect"
- *
  * const Tokens = TokenService.layerDefault({
  *   clients: { api: { tokenEndpoint: "https://auth.example.com/token", clientId: "m2m", clientSecret: Redacted.make("s") } }
  * }).pipe(Layer.provide(FetchHttpClient.layer))
@@ -295,7 +285,6 @@ export const layerDefault = (
  * import { ClientCredentialsClient, TokenService } from "@access-token/core"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Layer } from "effect"
- *
  * // BILLING_* and REPORTS_* from the environment
  * const Tokens = TokenService.layerConfigDefault({
  *   clients: { billing: ClientCredentialsClient.config("BILLING"), reports: ClientCredentialsClient.config("REPORTS") }
@@ -306,7 +295,7 @@ export const layerDefault = (
  * @category layers
  */
 export const layerConfigDefault = (
-  options: Config.Config.Wrap<Options>
+  options: LayerConfig.Wrap<Options>
 ): Layer.Layer<
   TokenService,
   ClientConfigurationError | TokenRefusedError | ConfigError.ConfigError,
@@ -314,20 +303,34 @@ export const layerConfigDefault = (
 > => layerConfig(options).pipe(Layer.provide([TokenEndpointClient.layer(), TokenCache.layerMemory()]))
 
 /**
- * A token for `client`, from the `TokenService` of the context.
+ * A token service for unit tests, with no token endpoint: fixed tokens by client name, or a function of the client
+ * name and the request's parameters returning a token (or a `TokenError`). Each `getToken` asks afresh, nothing is
+ * cached, every client is ready.
  *
  * @example
  * ```ts
  * import { TokenService } from "@access-token/core"
  * import { Effect } from "effect"
+ * const token = TokenService.getToken("api").pipe(Effect.provide(TokenService.layerTest({ api: "token-a" })))
+ * Effect.runPromise(token).then((token) => assert.strictEqual(token.authorization, "Bearer token-a"))
+ * const ByScope = TokenService.layerTest((client, { scope }) => `${client}-${scope ?? "default"}`)
+ * ```
  *
- * const program = Effect.gen(function*() {
- *   // The client's own scope and resources...
- *   const token = yield* TokenService.getToken("api")
- *   // ...or others for this call, cached apart from the client's.
- *   const admin = yield* TokenService.getToken("api", { scope: "admin", resource: "https://admin.example.com" })
- *   return [token.authorization, admin.authorization]
- * })
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerTest = (tokens: testService.Tokens): Layer.Layer<TokenService> =>
+  Layer.succeed(TokenService, testService.make(tokens))
+
+/**
+ * A token for `client`, from the `TokenService` of the context.
+ *
+ * @example
+ * ```ts
+ * import { TokenService } from "@access-token/core"
+ * // The client's own scope and resources, or others for this call, cached apart from the client's.
+ * const token = TokenService.getToken("api")
+ * const admin = TokenService.getToken("api", { scope: "admin", resource: "https://admin.example.com" })
  * ```
  *
  * @since 0.1.0
@@ -346,7 +349,6 @@ export const getToken = (
  * ```ts
  * import { TokenService } from "@access-token/core"
  * import { Effect } from "effect"
- *
  * // For a readiness probe: the state of every client's tokens, at no cost to the acquisitions.
  * const probe = Effect.map(TokenService.readiness, (readiness) => JSON.stringify(readiness))
  * ```
@@ -354,9 +356,8 @@ export const getToken = (
  * @since 0.2.0
  * @category accessors
  */
-export const readiness: Effect.Effect<TokenReadiness.Readiness, never, TokenService> = Effect.flatMap(
-  TokenService,
-  (service) => service.readiness
+export const readiness: Effect.Effect<TokenReadiness.Readiness, never, TokenService> = TokenService.pipe(
+  Effect.flatMap((service) => service.readiness)
 )
 
 /**
@@ -366,7 +367,6 @@ export const readiness: Effect.Effect<TokenReadiness.Readiness, never, TokenServ
  * ```ts
  * import { TokenService } from "@access-token/core"
  * import { Effect } from "effect"
- *
  * // A tenant left: nothing of it stays in the service or in the shared cache.
  * const offboard = (tenant: string) => TokenService.drop(tenant).pipe(Effect.tap(() => Effect.log(`dropped ${tenant}`)))
  * ```
@@ -384,7 +384,6 @@ export const drop = (client: string): Effect.Effect<void, never, TokenService> =
  * ```ts
  * import { TokenService } from "@access-token/core"
  * import { Effect } from "effect"
- *
  * // After the client's permissions changed at the server: the next call asks for a new token.
  * const renewed = TokenService.invalidate("api").pipe(Effect.zipRight(TokenService.getToken("api")))
  * ```

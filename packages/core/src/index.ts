@@ -29,6 +29,15 @@ export * as TokenEndpointClient from "./TokenEndpointClient.js"
 export * as TokenService from "./TokenService.js"
 
 /**
+ * The options of every `layerConfig`: each field a `Config` (read from the environment) or a plain
+ * value, so that `TokenService.layerConfig({ clients: { api: ClientCredentialsClient.config("API") },
+ * warmUp: true })` needs no `Config.succeed`.
+ *
+ * @since 0.2.0
+ */
+export * as LayerConfig from "./LayerConfig.js"
+
+/**
  * When a token counts as expired and when it is renewed: the expiration buffer, the refresh window
  * and the retries of a failed renewal, with their defaults.
  *

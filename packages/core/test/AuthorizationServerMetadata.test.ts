@@ -437,13 +437,13 @@ describe("a client configured by issuer", () => {
   it("is given an issuer or a token endpoint, never both, never neither", () => {
     const made = (input: Partial<ClientCredentialsClient.Input>) =>
       Effect.runSync(Effect.flip(ClientCredentialsClient.make({ clientId: "m2m", ...input }, "billing")))
-    assert.include(made({}).message, "tokenEndpoint: is required, or give issuer")
+    assert.include(made({}).message, "tokenEndpoint is required, or give issuer")
     assert.include(
       made({ issuer: "https://as.example.com", tokenEndpoint: "https://as.example.com/token" }).message,
-      "issuer: and tokenEndpoint are both given"
+      "issuer and tokenEndpoint are both given: give one"
     )
-    assert.include(made({ issuer: "https://as.example.com?tenant=a" }).message, "issuer: must be an absolute")
-    assert.include(made({ issuer: "http://as.example.com" }).message, "issuer: plain http to as.example.com")
+    assert.include(made({ issuer: "https://as.example.com?tenant=a" }).message, "issuer must be an absolute")
+    assert.include(made({ issuer: "http://as.example.com" }).message, "issuer is plain http to as.example.com")
   })
 
   it("given as a URL, is its href, but for a root path: the / the URL parser adds is dropped", () => {
@@ -484,7 +484,7 @@ describe("a client configured by issuer", () => {
       const environment = new Map([["BILLING_ISSUER", "https://as.example.com/tenants/a"], [
         "BILLING_CLIENT_ID",
         "m2m"
-      ]])
+      ], ["BILLING_AUTHENTICATION", "none"]])
       const read = yield* ClientCredentialsClient.config("BILLING").pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(environment, { pathDelim: "_" }))
       )
@@ -497,7 +497,7 @@ describe("a client configured by issuer", () => {
         Effect.flatMap((input) => ClientCredentialsClient.make(input, "billing")),
         Effect.flip
       )
-      assert.include(neither.message, "tokenEndpoint: is required, or give issuer")
+      assert.include(neither.message, "BILLING_TOKEN_ENDPOINT is required, or set BILLING_ISSUER")
     }))
 
   it("is keyed by its issuer: stable whatever its metadata says, distinct for another issuer", () => {

@@ -889,7 +889,7 @@ describe("a service-account key file Google would not accept", () => {
         const client = yield* Effect.flip(
           ClientCredentialsClient.make({ grant: { serviceAccountKey: Redacted.make(file) } }, "google")
         )
-        assert.strictEqual(client.message, `Client "google" is misconfigured: grant.serviceAccountKey: ${reason}`)
+        assert.strictEqual(client.message, `Client "google" is misconfigured: grant.serviceAccountKey ${reason}`)
         for (const line of [...keyMaterial(pemOf(ec)), ...keyMaterial(pemOf(ed25519))]) {
           assert.notInclude(client.message, line)
         }
@@ -1080,8 +1080,10 @@ describe("a client from the environment", () => {
 
   it.effect("says what is missing or contradictory, never quoting a key", () =>
     Effect.gen(function*() {
-      const noClient = yield* Effect.flip(read({ TOKEN_ENDPOINT }))
-      assert.include(String(noClient), "CLIENT_ID")
+      const noClient = yield* Effect.flip(
+        Effect.flatMap(read({ TOKEN_ENDPOINT }), (input) => ClientCredentialsClient.make(input, "idp"))
+      )
+      assert.include(String(noClient), "IDP_CLIENT_ID is required")
       const noKey = yield* Effect.flip(read({
         TOKEN_ENDPOINT,
         CLIENT_ID,

@@ -73,9 +73,9 @@ describe("make", () => {
       assert.isTrue(Duration.equals(client.defaultLifetime!, Duration.minutes(5)))
     }))
 
-  it.effect("accepts a public client, without a secret", () =>
+  it.effect("accepts a public client declared with authentication: \"none\", without a secret", () =>
     Effect.gen(function*() {
-      const client = yield* ClientCredentialsClient.make(input({ clientSecret: undefined }))
+      const client = yield* ClientCredentialsClient.make(input({ clientSecret: undefined, authentication: "none" }))
       assert.isUndefined(client.clientSecret)
     }))
 
@@ -254,9 +254,11 @@ describe("config", () => {
   it.effect("leaves the optional fields undefined and reads without a prefix", () =>
     Effect.gen(function*() {
       const read = yield* ClientCredentialsClient.config().pipe(
-        Effect.withConfigProvider(env([["TOKEN_ENDPOINT", "https://a.example/t"], ["CLIENT_ID", "m2m"]]))
+        Effect.withConfigProvider(
+          env([["TOKEN_ENDPOINT", "https://a.example/t"], ["CLIENT_ID", "m2m"], ["CLIENT_SECRET", SECRET]])
+        )
       )
-      assert.deepStrictEqual(read, {
+      assert.deepStrictEqual({ ...read, clientSecret: undefined }, {
         tokenEndpoint: "https://a.example/t",
         issuer: undefined,
         clientId: "m2m",
@@ -273,13 +275,17 @@ describe("config", () => {
       assert.strictEqual(client.credentialStyle, "header")
     }))
 
-  it.effect("fails naming the missing variable", () =>
+  it.effect("fails naming the missing variable when the client is made", () =>
     Effect.gen(function*() {
       const error = yield* ClientCredentialsClient.config("IDENTITYSERVER").pipe(
         Effect.withConfigProvider(env([["IDENTITYSERVER_TOKEN_ENDPOINT", "https://a.example/t"]])),
+        Effect.flatMap((input) => ClientCredentialsClient.make(input, "identityserver")),
         Effect.flip
       )
-      assert.include(String(error), "CLIENT_ID")
+      assert.strictEqual(
+        error.message,
+        `Client "identityserver" is misconfigured: IDENTITYSERVER_CLIENT_ID is required`
+      )
     }))
 
   it.effect("fails on an unknown credential style without showing the secret", () =>

@@ -262,6 +262,7 @@ describe("DPoP", () => {
             new Map(Object.entries({
               API_TOKEN_ENDPOINT: "https://as.example.com/token",
               API_CLIENT_ID: "worker",
+              API_AUTHENTICATION: "none",
               ...entries
             })),
             { pathDelim: "_" }
@@ -435,7 +436,12 @@ describe("DPoP", () => {
 
     it.effect("bind the cache key to the key's thumbprint, and leave other keys as they were", () =>
       Effect.gen(function*() {
-        const input = { tokenEndpoint: "https://as.example.com/token", clientId: "c", scope: "api" }
+        const input = {
+          tokenEndpoint: "https://as.example.com/token",
+          clientId: "c",
+          scope: "api",
+          authentication: "none"
+        } as const
         const plain = yield* ClientCredentialsClient.make(input)
         const a = yield* ClientCredentialsClient.make({ ...input, dpop: true })
         const b = yield* ClientCredentialsClient.make({ ...input, dpop: true })

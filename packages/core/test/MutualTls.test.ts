@@ -75,7 +75,7 @@ describe("MutualTls.clientCertificate", () => {
         assert.strictEqual(error._tag, "ClientConfigurationError")
         assert.strictEqual(
           error.message,
-          "Client \"worker\" is misconfigured: authentication.privateKey: is not the private key of the certificate " +
+          "Client \"worker\" is misconfigured: authentication.privateKey is not the private key of the certificate " +
             "(the first CERTIFICATE block of authentication.certificate): give the key the certificate was issued for"
         )
         assert.notInclude(error.message, keyMaterial(Redacted.value(other.privateKey)))

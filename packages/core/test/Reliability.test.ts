@@ -415,7 +415,9 @@ describe("TokenService when callers are interrupted", () => {
         }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, transport)))
       ))
       const layer = TokenService.layer({
-        clients: { worker: { tokenEndpoint: "https://auth.example.com/token", clientId: "worker" } }
+        clients: {
+          worker: { tokenEndpoint: "https://auth.example.com/token", clientId: "worker", authentication: "none" }
+        }
       }).pipe(Layer.provide([endpoint, TokenCache.layerMemory()]), Layer.orDie)
       const context = yield* Layer.build(layer)
       return { tokens: Context.get(context, TokenService.TokenService), counters }

@@ -324,7 +324,7 @@ describe("the token request", () => {
       for (const credentialStyle of ["header", "body"] as const) {
         const { requests, result } = yield* run({
           replies: [tokenReply()],
-          client: { ...richClient, clientSecret: undefined, credentialStyle }
+          client: { ...richClient, clientSecret: undefined, credentialStyle, authentication: "none" }
         })
         tokenOf(result)
         const [request] = requests
@@ -1093,7 +1093,7 @@ describe("the token's lifetime", () => {
       )
       const endpoint = yield* TokenEndpointClient.make().pipe(Effect.provideService(HttpClient.HttpClient, slow))
       const client = yield* ClientCredentialsClient.make(
-        { tokenEndpoint: "https://auth.example.com/token", clientId: "slow" },
+        { tokenEndpoint: "https://auth.example.com/token", clientId: "slow", authentication: "none" },
         "slow"
       )
       const fiber = yield* Effect.fork(endpoint.requestToken(client))

@@ -106,7 +106,7 @@ describe("messages", () => {
   it("ClientConfigurationError names the client and the field", () => {
     assert.strictEqual(
       new TokenError.ClientConfigurationError({ client: "billing", field: "scope", reason: "is invalid" }).message,
-      `Client "billing" is misconfigured: scope: is invalid`
+      `Client "billing" is misconfigured: scope is invalid`
     )
   })
 

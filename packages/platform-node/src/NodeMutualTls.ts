@@ -7,6 +7,7 @@
  *
  * @since 0.2.0
  */
+import * as LayerConfig from "@access-token/core/LayerConfig"
 import * as MutualTls from "@access-token/core/MutualTls"
 import { ClientConfigurationError, type UnknownClientError } from "@access-token/core/TokenError"
 import * as TokenService from "@access-token/core/TokenService"
@@ -283,6 +284,6 @@ export const config: Config.Config<Options> = Config.map(
  * @category layers
  */
 export const layerConfig = (
-  options: Config.Config.Wrap<Options> = config
+  options: LayerConfig.Wrap<Options> = config
 ): Layer.Layer<MutualTls.MutualTls, ConfigError.ConfigError> =>
-  Layer.scoped(MutualTls.MutualTls, Effect.flatMap(Config.unwrap(options), make))
+  Layer.scoped(MutualTls.MutualTls, Effect.flatMap(LayerConfig.unwrap(options), make))

@@ -282,7 +282,16 @@ describe("mutual TLS against oidc-provider", () => {
 
       // Registered for tls_client_auth at the server, but configured without a certificate.
       const tokens = yield* tokenService(
-        { clients: { pki: { tokenEndpoint: servers.tokenServer.tokenEndpoint, clientId: "pki", scope: "api" } } },
+        {
+          clients: {
+            pki: {
+              tokenEndpoint: servers.tokenServer.tokenEndpoint,
+              clientId: "pki",
+              scope: "api",
+              authentication: "none"
+            }
+          }
+        },
         Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory())
       )
       const error = yield* Effect.flip(tokens.getToken("pki"))

@@ -12,14 +12,14 @@
  *
  * @since 0.1.0
  */
+import * as LayerConfig from "@access-token/core/LayerConfig"
 import type * as MutualTls from "@access-token/core/MutualTls"
 import type * as TokenEndpointClient from "@access-token/core/TokenEndpointClient"
 import type * as TokenError from "@access-token/core/TokenError"
-import * as TokenService from "@access-token/core/TokenService"
+import type * as TokenService from "@access-token/core/TokenService"
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,7 +29,8 @@ import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { authenticator, normalizeOrigin } from "./internal/authenticator.js"
+import { authenticator } from "./internal/authenticator.js"
+import * as clients from "./internal/clients.js"
 import { stages } from "./internal/stages.js"
 import { withoutRequestsInSpans } from "./internal/tracing.js"
 
@@ -56,6 +57,13 @@ export interface Options extends TokenEndpointClient.RequestParameters {
    * once the schedule is done, none is forced by a `401` until the API accepts a token again.
    */
   readonly rejectionBackoff?: Schedule.Schedule<unknown> | undefined
+  /**
+   * Allows sending the token over plain `http` off loopback, where anyone on the network can read it
+   * (refused otherwise with {@link InsecureTransportError}, as for a client's token endpoint).
+   *
+   * @since 0.2.0
+   */
+  readonly allowInsecureTransport?: boolean | undefined
 }
 
 /**
@@ -96,6 +104,25 @@ export class OriginNotAllowedError extends Schema.TaggedError<OriginNotAllowedEr
 }
 
 /**
+ * A request, or a layer's base URL, would carry the token over plain `http` off loopback.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InsecureTransportError extends Schema.TaggedError<InsecureTransportError>(
+  "@access-token/platform/InsecureTransportError"
+)("InsecureTransportError", { client: Schema.optional(Schema.String), host: Schema.String }) {
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    const name = this.client === undefined ? "" : ` of client "${this.client}"`
+    return `Refused to send the access token${name} over plain http to ${this.host}, where anyone on the network ` +
+      `can read and reuse it: use https, or set allowInsecureTransport`
+  }
+}
+
+/**
  * What an authenticated client can fail with besides its transport's errors. (Named so that it
  * does not shadow the global `Error` where the module's names are imported.)
  *
@@ -105,6 +132,7 @@ export class OriginNotAllowedError extends Schema.TaggedError<OriginNotAllowedEr
 export type AccessTokenError =
   | TokenError.TokenError
   | OriginNotAllowedError
+  | InsecureTransportError
   | MutualTls.CertificateNotPresentedError
 
 /**
@@ -199,31 +227,7 @@ export const withAccessToken: {
   ): HttpClient.HttpClient.With<E | AccessTokenError, R | TokenService.TokenService>
 } = dual(
   (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
-  <E, R>(
-    self: HttpClient.HttpClient.With<E, R>,
-    options?: string | Options
-  ): HttpClient.HttpClient.With<E | AccessTokenError, R | TokenService.TokenService> => {
-    const resolved = typeof options === "string" ? { client: options } : options
-    // The platform's span of a request would keep it, token included: this one keeps its outcome.
-    const inner = withoutRequestsInSpans(stages(self))
-    // One authenticator per token service: in practice one for the life of the client.
-    const authenticators = new WeakMap<
-      TokenService.TokenService.Service,
-      (
-        request: HttpClientRequest.HttpClientRequest
-      ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | AccessTokenError, R>
-    >()
-    const authenticate = (request: HttpClientRequest.HttpClientRequest) =>
-      Effect.flatMap(TokenService.TokenService, (tokens) => {
-        let authenticate = authenticators.get(tokens)
-        if (authenticate === undefined) {
-          authenticate = authenticator(inner, tokens, resolved)
-          authenticators.set(tokens, authenticate)
-        }
-        return authenticate(request)
-      })
-    return HttpClient.makeWith((request) => Effect.flatMap(request, authenticate), inner.preprocess)
-  }
+  clients.withAccessToken
 )
 
 /**
@@ -238,35 +242,6 @@ export interface LayerOptions extends Options {
   readonly baseUrl?: string | URL | undefined
   readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
 }
-
-const build = (options: LayerOptions) =>
-  Effect.gen(function*() {
-    const tokens = yield* TokenService.TokenService
-    let client = yield* HttpClient.HttpClient
-    if (options.baseUrl !== undefined) {
-      const baseUrl = options.baseUrl.toString()
-      // An absolute URL is left alone, so that the origin guard sees where it really goes.
-      client = HttpClient.mapRequest(
-        client,
-        (request) => URL.canParse(request.url) ? request : HttpClientRequest.prependUrl(request, baseUrl)
-      )
-    }
-    if (options.transformClient !== undefined) client = options.transformClient(client)
-    const allowedOrigins = options.allowedOrigins ??
-      (options.baseUrl === undefined ? undefined : [normalizeOrigin(options.baseUrl.toString())])
-    return make(client, tokens, { ...options, allowedOrigins })
-  })
-
-const asRequestError = (
-  error: AccessTokenError,
-  request: HttpClientRequest.HttpClientRequest
-) =>
-  new HttpClientError.RequestError({
-    request,
-    reason: "Transport",
-    cause: error,
-    description: error.message
-  })
 
 /**
  * Provides an authenticated `HttpClient.HttpClient` for a whole program, the counterpart of
@@ -309,24 +284,34 @@ const asRequestError = (
  */
 export const layer = (
   options: LayerOptions = {}
-): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient | TokenService.TokenService> =>
+): Layer.Layer<HttpClient.HttpClient, InsecureTransportError, HttpClient.HttpClient | TokenService.TokenService> =>
   Layer.effect(
     HttpClient.HttpClient,
-    Effect.map(build(options), (client) => {
-      const { postprocess, preprocess } = stages(client)
-      return HttpClient.makeWith(
-        (request) =>
-          Effect.flatMap(request, (request) =>
-            postprocess(Effect.succeed(request)).pipe(
-              Effect.catchIf(
-                (error): error is AccessTokenError => !HttpClientError.isHttpClientError(error),
-                (error) => Effect.fail(asRequestError(error, request))
-              )
-            )),
-        preprocess as HttpClient.HttpClient.Preprocess<HttpClientError.HttpClientError, never>
-      )
-    })
+    Effect.map(clients.build(options), (client) => clients.asHttpClient(client, options.client))
   )
+
+/**
+ * {@link layer} with its options read from configuration, each a `Config` or a plain value.
+ *
+ * @example
+ * ```ts
+ * import { AccessTokenHttpClient } from "@access-token/platform"
+ * import { Config } from "effect"
+ *
+ * // The API's base URL from API_BASE_URL; the token bound to its origin.
+ * const Api = AccessTokenHttpClient.layerConfig({ client: "api", baseUrl: Config.string("API_BASE_URL") })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: LayerConfig.Wrap<LayerOptions>
+): Layer.Layer<
+  HttpClient.HttpClient,
+  InsecureTransportError | ConfigError.ConfigError,
+  HttpClient.HttpClient | TokenService.TokenService
+> => Layer.unwrapEffect(Effect.map(LayerConfig.unwrap(options), layer))
 
 /**
  * An authenticated client as a service of its own, with token failures in its error type.
@@ -380,8 +365,10 @@ export interface AuthenticatedHttpClient
  */
 export const Tag = <const Key extends string>(key: Key) => <Self>(): TagClass<Self, Key> => {
   const tag = Context.Tag(key)<Self, AuthenticatedHttpClient>()
-  const layer = (options: LayerOptions = {}) => Layer.effect(tag, build(options))
-  return Object.assign(tag, { layer }) as TagClass<Self, Key>
+  const layer = (options: LayerOptions = {}) => Layer.effect(tag, clients.build(options))
+  const layerConfig = (options: LayerConfig.Wrap<LayerOptions>) =>
+    Layer.unwrapEffect(Effect.map(LayerConfig.unwrap(options), layer))
+  return Object.assign(tag, { layer, layerConfig }) as TagClass<Self, Key>
 }
 
 /**
@@ -394,5 +381,13 @@ export interface TagClass<Self, Key extends string> extends Context.TagClass<Sel
   /** Builds the client on the `HttpClient` and `TokenService` of the context. */
   readonly layer: (
     options?: LayerOptions
-  ) => Layer.Layer<Self, never, HttpClient.HttpClient | TokenService.TokenService>
+  ) => Layer.Layer<Self, InsecureTransportError, HttpClient.HttpClient | TokenService.TokenService>
+  /** {@link layer} with its options read from configuration, each a `Config` or a plain value. */
+  readonly layerConfig: (
+    options: LayerConfig.Wrap<LayerOptions>
+  ) => Layer.Layer<
+    Self,
+    InsecureTransportError | ConfigError.ConfigError,
+    HttpClient.HttpClient | TokenService.TokenService
+  >
 }

@@ -310,7 +310,9 @@ describe("DPoP through the middleware, on a scripted API", () => {
   const fixedTokens = Effect.gen(function*() {
     const context = yield* Layer.build(
       TokenService.layer({
-        clients: { api: { tokenEndpoint: "https://as.example.com/token", clientId: "c", dpop: true } }
+        clients: {
+          api: { tokenEndpoint: "https://as.example.com/token", clientId: "c", authentication: "none", dpop: true }
+        }
       }).pipe(
         Layer.provide([
           TokenEndpointClient.layerTest(() =>

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as LayerConfig from "@access-token/core/LayerConfig"
 import * as TokenCache from "@access-token/core/TokenCache"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -363,6 +364,6 @@ export const config: Config.Config<Options> = Config.map(
  * @category layers
  */
 export const layerConfig = (
-  options: Config.Config.Wrap<Options> = config
+  options: LayerConfig.Wrap<Options> = config
 ): Layer.Layer<TokenCache.TokenCache, RedisConfigurationError | ConfigError.ConfigError> =>
-  Layer.scoped(TokenCache.TokenCache, Effect.flatMap(Config.unwrap(options), make))
+  Layer.scoped(TokenCache.TokenCache, Effect.flatMap(LayerConfig.unwrap(options), make))

@@ -10,6 +10,7 @@ import * as JwtBearerGrant from "../JwtBearerGrant.js"
 import * as MutualTls from "../MutualTls.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { loadSigningKey } from "./clientAssertion.js"
+import { type Source, variable } from "./configNames.js"
 import { unescapePem } from "./privateKey.js"
 
 /**
@@ -184,9 +185,17 @@ export const fromConfig = (
   }
 }
 
-const unknownIssuer = "is the issuer, which this client does not know: configure the client by its issuer (its " +
-  "metadata gives the token endpoint), or set audience to tokenEndpoint for a server that expects its token " +
-  "endpoint, or to the audience itself (the issuer's identifier, say)"
+const unknownIssuer = (source: Source | undefined) =>
+  source === undefined
+    ? "is the issuer, which this client does not know: configure the client by its issuer (its metadata gives the " +
+      "token endpoint), or set audience to tokenEndpoint for a server that expects its token endpoint, or to the " +
+      "audience itself (the issuer's identifier, say)"
+    : `is issuer (its default), which this client does not know: set ${
+      variable(source.prefix, "ISSUER")
+    } to configure the client by its issuer (its metadata gives the token endpoint), or ${
+      variable(source.prefix, "ASSERTION_AUDIENCE")
+    }=token_endpoint for a server that expects its token endpoint, or to the audience itself (the issuer's ` +
+      "identifier, say)"
 
 /**
  * A method and the fields it needs: a secret method needs the secret, a key method has no use for
@@ -194,7 +203,8 @@ const unknownIssuer = "is the issuer, which this client does not know: configure
  */
 export const checkAuthentication = (
   input: ClientCredentialsClient.Input,
-  client: string
+  client: string,
+  source?: Source
 ): ClientConfigurationError | undefined => {
   const authentication = ClientAuthentication.isClientAuthentication(input.authentication)
     ? input.authentication
@@ -203,13 +213,13 @@ export const checkAuthentication = (
   const misfit = (field: string, reason: string) => new ClientConfigurationError({ client, field, reason })
   if (input.issuer === undefined) {
     if (JwtBearerGrant.isJwtBearerGrant(input.grant) && input.grant.assertion.audience === "issuer") {
-      return misfit("grant.audience", unknownIssuer)
+      return misfit("grant.audience", unknownIssuer(source))
     }
     if (
       (authentication?._tag === "PrivateKeyJwt" || authentication?._tag === "ClientSecretJwt") &&
       authentication.assertion.audience === "issuer"
     ) {
-      return misfit("authentication.audience", unknownIssuer)
+      return misfit("authentication.audience", unknownIssuer(source))
     }
   }
   if (method === undefined) return undefined
@@ -241,9 +251,6 @@ export const grantAndAuthentication = (fields: {
     return authentication?.method === "private_key_jwt"
       ? Either.left(ConfigError.InvalidData(["PRIVATE_KEY"], "the service-account key file holds the private key"))
       : Either.right({ authentication, grant: { serviceAccountKey: fields.serviceAccountKey.value } })
-  }
-  if (Option.isNone(fields.clientId)) {
-    return Either.left(ConfigError.MissingData(["CLIENT_ID"], "Expected CLIENT_ID to exist, or SERVICE_ACCOUNT_KEY"))
   }
   if (Option.getOrUndefined(fields.grantType) !== JwtBearerGrant.grantType) {
     // Only when set, so that a client without it reads exactly as before.

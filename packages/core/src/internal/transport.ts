@@ -32,8 +32,8 @@ export const checkTransport = (
       new ClientConfigurationError({
         client: client.name,
         field: byIssuer ? "issuer" : "tokenEndpoint",
-        reason:
-          `plain http to ${url.host} would send the client's credentials in clear: use https, or set allowInsecureTransport`
+        reason: `is plain http to ${url.host}, which would send the client's credentials in clear: use https, or set ` +
+          "allowInsecureTransport"
       })
     )
 }

@@ -20,6 +20,7 @@ import * as Redacted from "effect/Redacted"
 import * as AccessTokenHttpClient from "../AccessTokenHttpClient.js"
 import * as Rejections from "./rejections.js"
 import type { Stages } from "./stages.js"
+import { insecureTransport } from "./transport.js"
 
 /** A body that can be sent twice; a stream (or a raw body of unknown kind) is consumed by the first send. */
 const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean =>
@@ -244,7 +245,10 @@ export const authenticator = <E, R>(
     const mayCarry = allowedSet === undefined
       ? redirects === 0 || origin === firstOrigin
       : origin !== undefined && allowedSet.has(origin)
-    const response = mayCarry
+    const insecure = mayCarry ? insecureTransport(request.url, options) : undefined
+    const response = insecure !== undefined
+      ? Effect.fail(insecure)
+      : mayCarry
       ? authorized(request)
       : redirects === 0
       ? Effect.fail(
