@@ -394,7 +394,9 @@ describe("DPoP through the middleware: what the wrapped client fails with", () =
   const dpopTokens = Effect.gen(function*() {
     const context = yield* Layer.build(
       TokenService.layer({
-        clients: { api: { tokenEndpoint: "https://as.example.com/token", clientId: "c", dpop: true } }
+        clients: {
+          api: { tokenEndpoint: "https://as.example.com/token", clientId: "c", authentication: "none", dpop: true }
+        }
       }).pipe(
         Layer.provide([
           TokenEndpointClient.layerTest(() =>
