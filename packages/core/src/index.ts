@@ -60,6 +60,13 @@ export * as TokenMetrics from "./TokenMetrics.js"
 export * as ClientResolver from "./ClientResolver.js"
 
 /**
+ * Which token requests share the bound of `maxConcurrentRequests`: those to one authorization server.
+ *
+ * @since 0.2.0
+ */
+export * as TokenRequestBound from "./TokenRequestBound.js"
+
+/**
  * @since 0.2.0
  */
 export * as DPoP from "./DPoP.js"

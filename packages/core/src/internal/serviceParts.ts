@@ -15,6 +15,7 @@ import { TokenEndpointClient } from "../TokenEndpointClient.js"
 import type { ClientConfigurationError, TokenError } from "../TokenError.js"
 import * as TokenLifetime from "../TokenLifetime.js"
 import * as TokenMetrics from "../TokenMetrics.js"
+import * as TokenRequestBound from "../TokenRequestBound.js"
 // Read only when the service is built: the public module declares the options and their defaults.
 import * as TokenService from "../TokenService.js"
 import * as guardedCache from "./guardedCache.js"
@@ -40,8 +41,8 @@ export interface Parts {
   readonly targetOf: (
     client: ClientCredentialsClient.ClientCredentialsClient
   ) => Effect.Effect<Target | undefined, AuthorizationServerMetadata.MetadataError>
-  /** Runs a token request in its turn under `maxConcurrentRequests`. */
-  readonly queued: ReturnType<typeof requestBound.make>
+  /** Runs a token request in its turn under `maxConcurrentRequests`, per authorization server. */
+  readonly bound: requestBound.RequestBound
   /**
    * Checks a client definition and registers it, as the service was built with or resolved later,
    * its metrics labelled with `label` (default: its name).
@@ -89,8 +90,9 @@ export const make = (
         ),
         scope
       )),
-      queued: requestBound.make(
+      bound: requestBound.make(
         Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests),
+        options.requestBoundKey ?? TokenRequestBound.defaultRequestBoundKey,
         TokenMetrics.tokenRequestWait
       ),
       register,

@@ -50,7 +50,7 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const parts = yield* serviceParts.make(options)
-    const { cache, endpoint, queued, refreshRetry, scope, targetOf } = parts
+    const { bound, cache, endpoint, refreshRetry, scope, targetOf } = parts
 
     /** Asks the shared cache, then the token endpoint, and stores what it gets in both. */
     const fetch = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenEndpointError> =>
@@ -71,7 +71,7 @@ export const make = (
         }
         const request = targetOf(registration.client).pipe(
           Effect.flatMap((target) =>
-            queued(
+            bound.queued(
               registration,
               target,
               Effect.zipRight(
