@@ -10,6 +10,7 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
+import * as ClientResolver from "../ClientResolver.js"
 import * as TokenCache from "../TokenCache.js"
 import { TokenEndpointClient } from "../TokenEndpointClient.js"
 import type { ClientConfigurationError, TokenError } from "../TokenError.js"
@@ -88,7 +89,13 @@ export const make = (
         metadataCache.lifetimesOf(
           options.metadataRefreshInterval ?? AuthorizationServerMetadata.defaultRefreshInterval
         ),
-        scope
+        scope,
+        // One issuer per client at most: those registered, and those resolved that the service holds.
+        Math.max(
+          1,
+          registrations.length +
+            (options.resolveClient === undefined ? 0 : options.resolvedClientCapacity ?? ClientResolver.defaultCapacity)
+        )
       )),
       bound: requestBound.make(
         Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests),
