@@ -38,8 +38,8 @@ export * as TokenService from "./TokenService.js"
 export * as LayerConfig from "./LayerConfig.js"
 
 /**
- * When a token counts as expired and when it is renewed: the expiration buffer, the refresh window
- * and the retries of a failed renewal, with their defaults.
+ * When a token counts as expired and when it is renewed: the expiration buffer, the refresh window,
+ * the retries of a failed renewal and the backoff after a refusal, with their defaults.
  *
  * @since 0.2.0
  */

@@ -227,7 +227,8 @@ describe("secrets and tokens", () => {
             // The readiness view quotes the last failure's message.
             observed.add(`${fault.name}: readiness`, yield* tokens.readiness)
             yield* fault.stop(server)
-            yield* tokens.invalidate("worker")
+            // Drop, not invalidate: a refusal's backoff ends too, so the next fault reaches the server.
+            yield* tokens.drop("worker")
           }
 
           // A token that enters its refresh window at once, and a renewal that fails: a warning.

@@ -81,7 +81,8 @@ describe("TokenService.readiness", () => {
   it.scoped("reflects a held token, a renewal in flight, a failure and the recovery", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
-      const service = yield* makeService(endpoint)
+      // Every acquisition asks the endpoint, refusals included (the backoff: refusals.test.ts).
+      const service = yield* makeService(endpoint, { refusalBackoff: Schedule.stop })
 
       const cold = yield* service.readiness
       assert.isFalse(cold.ready)
@@ -405,7 +406,10 @@ describe("TokenService warm-up", () => {
         refreshRetrySchedule: Schedule.spaced("1 second")
       })
       assert.isFalse((yield* service.readiness).ready)
-      yield* TestClock.adjust("1 second")
+      // Retried every second, the refused client is held back until refusalBackoff's first wait (4 to 6 s) is over.
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual(endpoint.requests, 1)
+      yield* TestClock.adjust("3 seconds")
       yield* endpoint.awaitRequests(2)
       for (let i = 0; i < 100 && !(yield* service.readiness).ready; i++) yield* Effect.yieldNow()
       assert.isTrue((yield* service.readiness).ready)

@@ -22,6 +22,7 @@ import * as TokenService from "../TokenService.js"
 import * as guardedCache from "./guardedCache.js"
 import { lifetimeOf } from "./lifetime.js"
 import * as metadataCache from "./metadataCache.js"
+import * as refusals from "./refusals.js"
 import * as requestBound from "./requestBound.js"
 import * as slots from "./slots.js"
 import type { Registration } from "./slots.js"
@@ -54,6 +55,8 @@ export interface Parts {
     label?: string
   ) => Effect.Effect<Registration, ClientConfigurationError>
   readonly table: slots.Slots
+  /** The clients whose credentials were refused, held back on `refusalBackoff`. */
+  readonly refusals: refusals.Refusals
   /**
    * Definitions dropped (a tenant gone, a secret rotated): a request of theirs still under way must
    * not store its token where the next definition would find it.
@@ -104,6 +107,7 @@ export const make = (
       ),
       register,
       table: slots.make(registrations, Math.max(1, options.capacity ?? TokenService.defaultCapacity)),
+      refusals: refusals.make(options.refusalBackoff ?? TokenLifetime.defaultRefusalBackoff),
       dropped: new WeakSet()
     }
   })
