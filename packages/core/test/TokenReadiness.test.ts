@@ -216,7 +216,8 @@ describe("TokenService.readiness: renewal and reasons", () => {
   it.scoped("says why a token is not ready: never tried, its first request under way, or failing, with the message", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
-      const service = yield* makeService(endpoint)
+      // Every acquisition asks the endpoint, refusals included (the backoff: refusals.test.ts).
+      const service = yield* makeService(endpoint, { refusalBackoff: Schedule.stop })
       const cold = yield* service.readiness
       assert.strictEqual(own(cold).reason, "never-tried")
       assert.strictEqual(cold.clients[0].reason, "never-tried")
