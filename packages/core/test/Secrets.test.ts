@@ -230,6 +230,13 @@ describe("secrets and tokens", () => {
             // Drop, not invalidate: a refusal's backoff ends too, so the next fault reaches the server.
             yield* tokens.drop("worker")
           }
+          // A refused client's backoff warned once, through the same check as every other line.
+          assert.isTrue(
+            observed.pieces.some(({ text, where }) =>
+              where === "log" && text.includes("check the client's credentials")
+            ),
+            "the refusal backoff's warning was logged"
+          )
 
           // A token that enters its refresh window at once, and a renewal that fails: a warning.
           server.enqueue(FaultServer.Reply.token({ value: TOKEN, expiresIn: 30 }))
