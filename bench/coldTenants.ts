@@ -76,6 +76,61 @@ const measure = (count: number, run: string) =>
     }
   }).pipe(Effect.orDie, Effect.scoped)
 
+/** Tenants that come and go in the churn measure, and the capacities they fill. */
+const churnCapacity = 1_000
+const churnFill = 2_000
+const churnTenants = 8_000
+/** Growth per tenant, once every capacity is full, that still counts as flat (the noise of `heapUsed`). */
+const flatBytes = 64
+
+/**
+ * Tenants that come and go with a token endpoint path (`endpoint`) or an issuer (`issuer`) of their
+ * own, on one host: the heap once `churnFill` tenants have filled every capacity (resolved clients,
+ * the `TokenCache`, metric labels), and again after `churnTenants` more. What stays per tenant is
+ * state no capacity bounds.
+ */
+const churn = (perTenant: "endpoint" | "issuer", run: string) =>
+  Effect.gen(function*() {
+    const endpointOf = (tenant: string) => `http://127.0.0.1:9/${tenant}/oauth2/v2.0/token`
+    const issuerOf = (tenant: string) => `http://127.0.0.1:9/${tenant}`
+    const endpoint = TokenEndpointClient.layerTest(
+      () =>
+        Effect.map(
+          DateTime.now,
+          (receivedAt) =>
+            AccessToken.make({ value: Crypto.randomBytes(600).toString("base64url"), receivedAt, expiresIn: "1 hour" })
+        ),
+      (issuer) =>
+        Effect.succeed({
+          metadata: { issuer, token_endpoint: `${issuer}/oauth2/v2.0/token` },
+          location: `${issuer}/.well-known/openid-configuration`,
+          maxAge: undefined
+        })
+    )
+    const context = yield* Layer.build(
+      TokenService.layer({
+        clients: {},
+        resolveClient: (name) =>
+          Effect.succeed(
+            perTenant === "endpoint"
+              ? { ...offlineClient, tokenEndpoint: endpointOf(name), clientId: name }
+              : { clientId: name, clientSecret: offlineClient.clientSecret, issuer: issuerOf(name) }
+          ),
+        resolvedClientCapacity: churnCapacity
+      }).pipe(Layer.provide([endpoint, TokenCache.layerMemory({ capacity: churnCapacity })]))
+    )
+    const service = Context.get(context, TokenService.TokenService)
+    const tenantsFrom = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => `churn-${perTenant}-${run}-${from + i}`)
+    const ask = (names: ReadonlyArray<string>) =>
+      Effect.forEach(names, (name) => service.getToken(name), { concurrency: 64, discard: true })
+    yield* ask(tenantsFrom(0, churnFill))
+    const full = yield* heapUsed
+    yield* ask(tenantsFrom(churnFill, churnTenants))
+    const after = yield* heapUsed
+    return (after - full) / churnTenants
+  }).pipe(Effect.orDie, Effect.scoped)
+
 export const run = Effect.gen(function*() {
   // A first, smaller run, dropped: it pays for compiling the code paths.
   yield* measure(tenants / 10, "first")
@@ -86,6 +141,17 @@ export const run = Effect.gen(function*() {
   const bounded = runs.every((run) => run.maxInFlight <= bound)
   const floor = (tenants / bound) * Duration.toMillis(latency)
   const bytes = runs.map((run) => run.bytes)
+  const churned = { endpoint: [] as Array<number>, issuer: [] as Array<number> }
+  for (let rep = 0; rep < repetitions; rep++) {
+    for (const perTenant of ["endpoint", "issuer"] as const) {
+      churned[perTenant].push(yield* churn(perTenant, String(rep)))
+    }
+  }
+  const churnRow = (perTenant: "endpoint" | "issuer", label: string) => [
+    `heap per tenant once every capacity is full, ${label} (bytes)`,
+    gc === undefined ? "skipped: run with `node --expose-gc`" : spread(churned[perTenant]),
+    gc === undefined ? "" : `< ${flatBytes} (flat): ${verdict(median(churned[perTenant]) < flatBytes)}`
+  ]
   return table({
     title: `10. Cold tenants: ${fmt(tenants)} clients found by \`resolveClient\`, all asking at once`,
     columns: ["measure", "value", "target"],
@@ -105,14 +171,19 @@ export const run = Effect.gen(function*() {
         "heap per tenant beyond its token (bytes)",
         gc === undefined ? "skipped: run with `node --expose-gc`" : spread(bytes),
         gc === undefined ? "" : `< ${fmt(targetBytes)}: ${verdict(median(bytes) < targetBytes)}`
-      ]
+      ],
+      churnRow("endpoint", "a token endpoint path per tenant on one host"),
+      churnRow("issuer", "an issuer per tenant")
     ],
     notes: [
       `Tokens from \`TokenEndpointClient.layerTest\` after ${
         Duration.toMillis(latency)
       } ms each, the default \`TokenCache.layerMemory()\`; the heap (\`heapUsed\` after \`global.gc()\`) before ` +
       `and after the tenants' first calls, with their tokens made beforehand. ${repetitions} runs after a ` +
-      `smaller one, dropped.`
+      `smaller one, dropped.`,
+      `The last two rows: tenants that come and go, each with a token endpoint path (or an issuer) of its own on one ` +
+      `host, \`resolvedClientCapacity\` and the \`TokenCache\` at ${fmt(churnCapacity)}; the heap after ` +
+      `${fmt(churnFill)} tenants have filled every capacity, and again after ${fmt(churnTenants)} more, 64 at a time.`
     ]
   })
 })

@@ -3,6 +3,7 @@
  * service, with their defaults. A token is handed out until its expiry less the expiration buffer,
  * and renewed in the background once it enters its refresh window, so that callers rarely wait;
  * a failed renewal is retried while the current token is still usable. The core README draws it.
+ * A client whose credentials are refused is held back on `refusalBackoff` before it asks again.
  *
  * @example
  * ```ts
@@ -23,7 +24,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schedule from "effect/Schedule"
-import type { TokenError } from "./TokenError.js"
+import type { TokenError, TokenRefusedError } from "./TokenError.js"
 
 /**
  * When a token enters its refresh window: the last `fraction` of its usable lifetime, or a fixed
@@ -59,6 +60,15 @@ export interface Options {
    * (default {@link defaultRefreshRetrySchedule}).
    */
   readonly refreshRetrySchedule?: Schedule.Schedule<unknown, TokenError> | undefined
+  /**
+   * How long a client whose credentials were refused (`invalid_client`, `unauthorized_client`, or
+   * `invalid_grant` for the JWT bearer grant) is held back (default {@link defaultRefusalBackoff}):
+   * meanwhile its calls fail at once with the refusal, without a token request; each delay is the
+   * wait before its next token request, stepped at each refusal after it. A token, `drop` or a new
+   * definition of a resolved client ends the wait; a schedule that is done holds nothing back
+   * (`Schedule.stop` turns the backoff off).
+   */
+  readonly refusalBackoff?: Schedule.Schedule<unknown, TokenRefusedError> | undefined
 }
 
 /**
@@ -96,4 +106,19 @@ export const defaultRefreshRetrySchedule: Schedule.Schedule<unknown, TokenError>
   .pipe(
     Schedule.jittered,
     Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(30)))
+  )
+
+/**
+ * The default backoff after a refusal of a client's credentials: exponential from 5 s with jitter,
+ * at most 5 minutes apart, so that a refused credential costs the authorization server one request
+ * every 5 minutes at most, and an identity provider that locks accounts after repeated failures sees
+ * a handful, not one per call.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultRefusalBackoff: Schedule.Schedule<unknown, TokenRefusedError> = Schedule.exponential("5 seconds")
+  .pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.minutes(5)))
   )

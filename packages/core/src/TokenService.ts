@@ -24,6 +24,7 @@ import * as TokenEndpointClient from "./TokenEndpointClient.js"
 import type { ClientConfigurationError, TokenError, TokenRefusedError, UnknownClientError } from "./TokenError.js"
 import type * as TokenLifetime from "./TokenLifetime.js"
 import type * as TokenReadiness from "./TokenReadiness.js"
+import type * as TokenRequestBound from "./TokenRequestBound.js"
 
 /**
  * @example
@@ -126,26 +127,24 @@ export type ClientInput = ClientCredentialsClient.Input | ClientCredentialsClien
 
 /**
  * The service's clients and bounds, with the settings of a token's life ({@link TokenLifetime.Options}),
- * of clients found at run time ({@link ClientResolver.Options}), of warm-up ({@link TokenReadiness.Options})
- * and of its cache ({@link TokenCache.Options}).
+ * of clients found at run time ({@link ClientResolver.Options}), of warm-up ({@link TokenReadiness.Options}),
+ * of its cache ({@link TokenCache.Options}) and of its bound on token requests ({@link TokenRequestBound.Options}).
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options
-  extends TokenLifetime.Options, ClientResolver.Options, TokenReadiness.Options, TokenCache.Options
+  extends
+    TokenLifetime.Options,
+    ClientResolver.Options,
+    TokenReadiness.Options,
+    TokenCache.Options,
+    TokenRequestBound.Options
 {
   /** The clients, by unique name. */
   readonly clients: Readonly<Record<string, ClientInput>>
   /** How many distinct tokens are kept in process (default 10,000). */
   readonly capacity?: number | undefined
-  /**
-   * How many token requests may be under way at once to one token endpoint (to one issuer, for
-   * clients configured by issuer), whatever the number of clients (default
-   * {@link defaultMaxConcurrentRequests}). Further requests queue; their wait shows in
-   * `TokenMetrics.tokenRequestWait`, and a caller waiting may be interrupted.
-   */
-  readonly maxConcurrentRequests?: number | undefined
   /**
    * How long the metadata of an issuer (for clients configured by issuer) is used before it is
    * refreshed in the background: the server's `Cache-Control: max-age` within bounds, or a default
@@ -161,7 +160,7 @@ export interface Options
 export const defaultCapacity = 10_000
 
 /**
- * The default bound of concurrent token requests per token endpoint: enough for a cold start of
+ * The default bound of concurrent token requests per authorization server: enough for a cold start of
  * many clients to proceed quickly, few enough that no authorization server sees a flood.
  *
  * @since 0.2.0

@@ -38,8 +38,8 @@ export * as TokenService from "./TokenService.js"
 export * as LayerConfig from "./LayerConfig.js"
 
 /**
- * When a token counts as expired and when it is renewed: the expiration buffer, the refresh window
- * and the retries of a failed renewal, with their defaults.
+ * When a token counts as expired and when it is renewed: the expiration buffer, the refresh window,
+ * the retries of a failed renewal and the backoff after a refusal, with their defaults.
  *
  * @since 0.2.0
  */
@@ -58,6 +58,13 @@ export * as TokenMetrics from "./TokenMetrics.js"
  * @since 0.2.0
  */
 export * as ClientResolver from "./ClientResolver.js"
+
+/**
+ * Which token requests share the bound of `maxConcurrentRequests`: those to one authorization server.
+ *
+ * @since 0.2.0
+ */
+export * as TokenRequestBound from "./TokenRequestBound.js"
 
 /**
  * @since 0.2.0

@@ -26,6 +26,7 @@ import {
   Metric,
   Option,
   Redacted,
+  Schedule,
   TestClock
 } from "effect"
 import * as Crypto from "node:crypto"
@@ -702,7 +703,9 @@ describe("TokenService rotation of a key-based tenant against oidc-provider", ()
               authentication: { method: "private_key_jwt", privateKey: Redacted.make(pemOf(stored)), keyId: "k" },
               scope: "api"
             }
-          })
+          }),
+        // The next call after a refusal asks again (the backoff, which would hold it: refusals.test.ts).
+        refusalBackoff: Schedule.stop
       })
       const error = yield* Effect.flip(service.getToken("acme"))
       assert.strictEqual((error as TokenError.TokenRefusedError).error, "invalid_client")

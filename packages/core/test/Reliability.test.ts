@@ -233,6 +233,12 @@ describe("TokenEndpointClient against a faulty token endpoint", () => {
         assert.strictEqual(counters.attempts, expectedAttempts(fault.outcome))
 
         yield* fault.stop(server)
+        // A client whose credentials were refused is held back (refusalBackoff) until a token, a
+        // new definition or `drop`: what its operator does once the credentials are fixed.
+        const error = Exit.isFailure(exit) ? typedFailure(exit) : undefined
+        if (error?._tag === "TokenRefusedError" && ["invalid_client", "unauthorized_client"].includes(error.error)) {
+          yield* tokens.drop("worker")
+        }
         const next = yield* tokens.getToken("worker")
         const again = yield* tokens.getToken("worker")
         if (fault.outcome._tag === "Token" && fault.outcome.cached) {

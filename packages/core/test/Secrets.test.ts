@@ -227,8 +227,16 @@ describe("secrets and tokens", () => {
             // The readiness view quotes the last failure's message.
             observed.add(`${fault.name}: readiness`, yield* tokens.readiness)
             yield* fault.stop(server)
-            yield* tokens.invalidate("worker")
+            // Drop, not invalidate: a refusal's backoff ends too, so the next fault reaches the server.
+            yield* tokens.drop("worker")
           }
+          // A refused client's backoff warned once, through the same check as every other line.
+          assert.isTrue(
+            observed.pieces.some(({ text, where }) =>
+              where === "log" && text.includes("check the client's credentials")
+            ),
+            "the refusal backoff's warning was logged"
+          )
 
           // A token that enters its refresh window at once, and a renewal that fails: a warning.
           server.enqueue(FaultServer.Reply.token({ value: TOKEN, expiresIn: 30 }))

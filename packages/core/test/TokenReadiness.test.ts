@@ -81,7 +81,8 @@ describe("TokenService.readiness", () => {
   it.scoped("reflects a held token, a renewal in flight, a failure and the recovery", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
-      const service = yield* makeService(endpoint)
+      // Every acquisition asks the endpoint, refusals included (the backoff: refusals.test.ts).
+      const service = yield* makeService(endpoint, { refusalBackoff: Schedule.stop })
 
       const cold = yield* service.readiness
       assert.isFalse(cold.ready)
@@ -215,7 +216,8 @@ describe("TokenService.readiness: renewal and reasons", () => {
   it.scoped("says why a token is not ready: never tried, its first request under way, or failing, with the message", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
-      const service = yield* makeService(endpoint)
+      // Every acquisition asks the endpoint, refusals included (the backoff: refusals.test.ts).
+      const service = yield* makeService(endpoint, { refusalBackoff: Schedule.stop })
       const cold = yield* service.readiness
       assert.strictEqual(own(cold).reason, "never-tried")
       assert.strictEqual(cold.clients[0].reason, "never-tried")
@@ -405,7 +407,10 @@ describe("TokenService warm-up", () => {
         refreshRetrySchedule: Schedule.spaced("1 second")
       })
       assert.isFalse((yield* service.readiness).ready)
-      yield* TestClock.adjust("1 second")
+      // Retried every second, the refused client is held back until refusalBackoff's first wait (4 to 6 s) is over.
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual(endpoint.requests, 1)
+      yield* TestClock.adjust("3 seconds")
       yield* endpoint.awaitRequests(2)
       for (let i = 0; i < 100 && !(yield* service.readiness).ready; i++) yield* Effect.yieldNow()
       assert.isTrue((yield* service.readiness).ready)

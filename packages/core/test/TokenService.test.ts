@@ -17,6 +17,7 @@ import {
   Effect,
   Exit,
   Fiber,
+  FiberId,
   Layer,
   Logger,
   Metric,
@@ -497,6 +498,87 @@ describe("TokenService request bound", () => {
       )
       assert.deepStrictEqual(waits, names.map(() => 1))
     }))
+})
+
+describe("TokenService request bound by authorization server", () => {
+  /**
+   * A token endpoint that holds every request until the test lets the requests in flight go,
+   * counting them in flight by `keyOf` of their token endpoint.
+   */
+  const heldEndpoint = (keyOf: (tokenEndpoint: string) => string) => {
+    const state = { requests: 0, inFlight: new Map<string, number>(), most: new Map<string, number>() }
+    const held: Array<Deferred.Deferred<void>> = []
+    const layer = TokenEndpointClient.layerTest((definition) =>
+      Effect.suspend(() => {
+        const key = keyOf(definition.tokenEndpoint!)
+        const now = (state.inFlight.get(key) ?? 0) + 1
+        const n = ++state.requests
+        state.inFlight.set(key, now)
+        state.most.set(key, Math.max(state.most.get(key) ?? 0, now))
+        const turn = Deferred.unsafeMake<void>(FiberId.none)
+        held.push(turn)
+        return Deferred.await(turn).pipe(
+          Effect.zipRight(DateTime.now),
+          Effect.map((receivedAt) => AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: 3600 })),
+          Effect.ensuring(Effect.sync(() => state.inFlight.set(key, state.inFlight.get(key)! - 1)))
+        )
+      })
+    )
+    /** Lets every caller run as far as it can, then answers the requests in flight; until all are done. */
+    const serve = <A, E>(callers: Effect.Effect<A, E>) =>
+      Effect.gen(function*() {
+        const fiber = yield* Effect.fork(callers)
+        while (fiber.unsafePoll() === null) {
+          for (let i = 0; i < 500; i++) yield* Effect.yieldNow()
+          for (const turn of held.splice(0)) Deferred.unsafeDone(turn, Exit.void)
+        }
+        return yield* Fiber.join(fiber)
+      })
+    return { state, layer, serve }
+  }
+
+  it.scoped("50 cold tenants with paths of their own on one host never exceed the bound", () => {
+    const endpoint = heldEndpoint((url) => new URL(url).origin)
+    return Effect.gen(function*() {
+      const service = yield* TokenService.make({
+        clients: {},
+        // Microsoft Entra ID: one token endpoint path per tenant, one server.
+        resolveClient: (tenant) =>
+          Effect.succeed(client({ tokenEndpoint: `https://login.example.com/${tenant}/oauth2/v2.0/token` })),
+        maxConcurrentRequests: 4
+      })
+      const tenants = Array.from({ length: 50 }, (_, i) => `tenant-${i}`)
+      yield* endpoint.serve(Effect.forEach(tenants, (tenant) => service.getToken(tenant), { concurrency: "unbounded" }))
+      assert.strictEqual(endpoint.state.requests, 50)
+      assert.strictEqual(endpoint.state.most.get("https://login.example.com"), 4)
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
+
+  it.scoped("requestBoundKey groups token endpoints otherwise: a bound per Keycloak realm", () => {
+    const realmOf = (url: string) => url.split("/protocol/")[0]
+    const endpoint = heldEndpoint(realmOf)
+    return Effect.gen(function*() {
+      const realms = ["north", "south"]
+      const service = yield* TokenService.make({
+        clients: {},
+        resolveClient: (tenant) =>
+          Effect.succeed(client({
+            tokenEndpoint: `https://keycloak.example.com/realms/${
+              realms[Number(tenant.split("-")[1]) % 2]
+            }/protocol/openid-connect/token`
+          })),
+        maxConcurrentRequests: 3,
+        requestBoundKey: (tokenEndpoint) => realmOf(tokenEndpoint.href)
+      })
+      const tenants = Array.from({ length: 40 }, (_, i) => `tenant-${i}`)
+      yield* endpoint.serve(Effect.forEach(tenants, (tenant) => service.getToken(tenant), { concurrency: "unbounded" }))
+      assert.strictEqual(endpoint.state.requests, 40)
+      assert.deepStrictEqual(
+        realms.map((realm) => endpoint.state.most.get(`https://keycloak.example.com/realms/${realm}`)),
+        [3, 3]
+      )
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
 })
 
 describe("TokenService capacity", () => {

@@ -210,3 +210,54 @@ describe("metadataCache", () => {
       assert.isTrue(Exit.isInterrupted(exit), "the waiting caller is released, not left hanging")
     }))
 })
+
+describe("metadataCache capacity", () => {
+  /** A server with an issuer per tenant, counting its retrievals by issuer; a held issuer waits at `gate`. */
+  const perTenant = (held?: { readonly issuer: string; readonly gate: Deferred.Deferred<void> }) => {
+    const calls = new Map<string, number>()
+    const discover: AuthorizationServerMetadata.Discover = (issuer) =>
+      Effect.suspend(() => {
+        calls.set(issuer, (calls.get(issuer) ?? 0) + 1)
+        const found = Effect.succeed<AuthorizationServerMetadata.Discovered>({
+          metadata: { issuer, token_endpoint: `${issuer}/token` },
+          location: `${issuer}/.well-known/oauth-authorization-server`,
+          maxAge: undefined
+        })
+        return held?.issuer === issuer ? Effect.zipRight(Deferred.await(held.gate), found) : found
+      })
+    return { discover, calls }
+  }
+  const issuer = (i: number) => `https://tenant-${i}.example.com`
+
+  it.scoped("holds at most its capacity of issuers, the least recently used dropped first", () =>
+    Effect.gen(function*() {
+      const server = perTenant()
+      const cache = make(server.discover, lifetimes, yield* Effect.scope, 100)
+      // The issuer of a client that keeps requesting tokens, among 1,000 tenants passing through.
+      for (let i = 0; i < 1000; i++) {
+        yield* cache.get(issuer(i))
+        yield* cache.get(issuer(0))
+      }
+      assert.strictEqual(cache.size(), 100)
+      assert.strictEqual(server.calls.get(issuer(0)), 1, "the issuer in use was never dropped")
+      // A tenant dropped long ago is retrieved again when it comes back.
+      yield* cache.get(issuer(1))
+      assert.strictEqual(server.calls.get(issuer(1)), 2)
+      assert.strictEqual(cache.size(), 100)
+    }))
+
+  it.scoped("never drops an issuer whose retrieval is under way", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const server = perTenant({ issuer: issuer(0), gate })
+      const cache = make(server.discover, lifetimes, yield* Effect.scope, 10)
+      const waiting = yield* Effect.fork(cache.get(issuer(0)))
+      yield* Effect.yieldNow()
+      for (let i = 1; i < 100; i++) yield* cache.get(issuer(i))
+      assert.strictEqual(cache.size(), 10)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(waiting)
+      yield* cache.get(issuer(0))
+      assert.strictEqual(server.calls.get(issuer(0)), 1, "its callers were answered by the one retrieval, then kept")
+    }))
+})

@@ -21,6 +21,7 @@ import {
 } from "../TokenError.js"
 import type * as TokenService from "../TokenService.js"
 import { noteGeneratedDPoPKey, sameDefinition } from "./definition.js"
+import type { Refusals } from "./refusals.js"
 import type { Registration } from "./slots.js"
 
 /** The resolved clients of one token service. */
@@ -111,11 +112,13 @@ export const make = (options: {
   ) => Effect.Effect<AccessToken, TokenError>
   /** Where resolutions and rotations run, so that no caller's interruption cancels them for the others. */
   readonly scope: Scope.Scope
+  /** The refusal backoff, which a definition refused with `invalid_client` enters once resolved again unchanged. */
+  readonly refusals: Refusals
 }): Effect.Effect<ClientResolution> =>
   // The clock the service is built with times its definitions, as a `TestClock` in tests: read
   // without an effect of its own, it costs a hit nothing but the reading.
   Effect.map(Effect.clock, (clock) => {
-    const { forget, register, scope, settings, tokenOf } = options
+    const { forget, refusals, register, scope, settings, tokenOf } = options
     const capacity = Math.max(1, settings.resolvedClientCapacity ?? ClientResolver.defaultCapacity)
     const timeToLive = Duration.toMillis(settings.resolvedClientTimeToLive ?? ClientResolver.defaultTimeToLive)
     const resolverTimeout = Duration.decode(settings.resolverTimeout ?? ClientResolver.defaultResolverTimeout)
@@ -267,7 +270,11 @@ export const make = (options: {
             entry.expiresAt = -Infinity
           }
           const next = yield* resolved(name)
-          if (next === refused) return yield* Effect.fail(error)
+          if (next === refused) {
+            // Refused as it stands: the backoff starts (or goes on), and calls fail at once meanwhile.
+            yield* refusals.refused(refused, error)
+            return yield* Effect.fail(error)
+          }
           yield* retire(refused)
           yield* Effect.logInfo("The client was refused with invalid_client and its definition changed: retrying")
             .pipe(Effect.annotateLogs({ client: name }))
@@ -292,7 +299,8 @@ export const make = (options: {
     ): Effect.Effect<AccessToken, TokenError> =>
       Effect.catchIf(
         tokenOf(registration, parameters),
-        isInvalidClient,
+        // A refusal the backoff holds the client back with was resolved again already.
+        (error): error is TokenRefusedError => isInvalidClient(error) && !refusals.isHeld(registration, error),
         (error) => Effect.flatMap(rotate(name, registration, error), (next) => tokenOf(next, parameters))
       )
 

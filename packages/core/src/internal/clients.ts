@@ -45,7 +45,14 @@ export const make = (
     const resolveClient = options.resolveClient
     const resolution = resolveClient === undefined
       ? undefined
-      : yield* clientResolution.make({ settings: { ...options, resolveClient }, register, forget, tokenOf, scope })
+      : yield* clientResolution.make({
+        settings: { ...options, resolveClient },
+        register,
+        forget,
+        tokenOf,
+        scope,
+        refusals: parts.refusals
+      })
 
     // The registered clients by name, found without building the `UnknownClientError` that a miss
     // of `table.registration` is: a resolved client's hot path must not pay for an error's stack.
@@ -82,8 +89,10 @@ export const make = (
       },
       drop: (client) => {
         const found = registered.get(client)
-        // A registered client keeps its definition: only its tokens go.
-        if (found !== undefined) return forgetTokens(found)
+        // A registered client keeps its definition: only its tokens go, and a refusal's backoff.
+        if (found !== undefined) {
+          return Effect.zipRight(Effect.sync(() => parts.refusals.end(found)), forgetTokens(found))
+        }
         return resolution === undefined ? Effect.void : resolution.drop(client)
       },
       invalidate: (client, parameters) =>

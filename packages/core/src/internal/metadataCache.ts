@@ -64,25 +64,43 @@ export interface MetadataCache {
     (issuer: string): Effect.Effect<AuthorizationServerMetadata.Discovered, MetadataError>
     <A>(issuer: string, use: Use<A>): Effect.Effect<A, MetadataError>
   }
+  /** How many issuers the cache holds state for. */
+  readonly size: () => number
 }
 
 /**
  * A metadata cache on `discover` (which retries on its own schedule), its retrievals and refreshes
- * running in `scope`, so that no caller's interruption cancels them for the others.
+ * running in `scope`, so that no caller's interruption cancels them for the others. It holds at
+ * most `capacity` issuers (as many as the service holds clients), the least recently used dropped
+ * first: tenants with an issuer of their own come and go, and an issuer dropped while a client
+ * still uses it is only retrieved again.
  */
 export const make = (
   discover: AuthorizationServerMetadata.Discover,
   lifetimes: Lifetimes,
-  scope: Scope.Scope
+  scope: Scope.Scope,
+  capacity: number = Number.POSITIVE_INFINITY
 ): MetadataCache => {
+  // In order of use, the least recently used first.
   const entries = new Map<string, Entry>()
+
+  /** Makes room for one more, dropping the least recently used entries that no retrieval is using. */
+  const evict = () => {
+    for (const [issuer, entry] of entries) {
+      if (entries.size < capacity) return
+      if (entry.inflight === undefined && !entry.refreshing) entries.delete(issuer)
+    }
+  }
 
   const entryOf = (issuer: string): Entry => {
     let entry = entries.get(issuer)
-    if (entry === undefined) {
+    if (entry !== undefined) {
+      entries.delete(issuer)
+    } else {
+      if (entries.size >= capacity) evict()
       entry = { current: undefined, refreshAt: 0, inflight: undefined, refreshing: false }
-      entries.set(issuer, entry)
     }
+    entries.set(issuer, entry)
     return entry
   }
 
@@ -160,7 +178,8 @@ export const make = (
     })
 
   return {
-    get: <A>(issuer: string, use?: Use<A>) => get(issuer, use ?? (Either.right as Use<A>))
+    get: <A>(issuer: string, use?: Use<A>) => get(issuer, use ?? (Either.right as Use<A>)),
+    size: () => entries.size
   }
 }
 

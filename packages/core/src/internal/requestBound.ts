@@ -9,73 +9,113 @@ import type * as MetricState from "effect/MetricState"
 import type { Registration } from "./slots.js"
 import type { Target } from "./tokenRequest.js"
 
-/** The requests under way to one token endpoint, and those waiting for their turn, oldest first. */
+/** The requests under way to one authorization server, and those waiting for their turn, oldest first. */
 interface Gate {
+  readonly key: string
   active: number
   readonly waiting: Set<Deferred.Deferred<void>>
 }
 
+/** The bound on concurrent token requests of one token service. */
+export interface RequestBound {
+  /** Runs `request` in its turn among the token requests to the same authorization server. */
+  readonly queued: <A, E>(
+    registration: Registration,
+    target: Target | undefined,
+    request: Effect.Effect<A, E>
+  ) => Effect.Effect<A, E>
+  /** How many authorization servers have requests under way or waiting: all the state the bound holds. */
+  readonly size: () => number
+}
+
 /**
- * A bound on the token requests under way at once to one token endpoint (or issuer), whatever the
- * number of clients: a cold start of many clients queues instead of flooding the authorization
- * server. Waiting takes no lock and may be interrupted; each request's wait is recorded in `wait`.
+ * The key of the bound of `tokenEndpoint`, `keyOf` applied to its URL. An endpoint that does not
+ * parse (a client checks its own when it is made, so none should) is a server of its own.
+ */
+const keyFor = (keyOf: (tokenEndpoint: URL) => string, tokenEndpoint: string): string => {
+  let url: URL
+  try {
+    url = new URL(tokenEndpoint)
+  } catch {
+    return tokenEndpoint
+  }
+  return keyOf(url)
+}
+
+/**
+ * A bound on the token requests under way at once to one authorization server (by default, the
+ * origin of the token endpoint; `keyOf` says otherwise), whatever the number of clients and of
+ * token endpoint paths: a cold start of many tenants queues instead of flooding the server. Waiting
+ * takes no lock and may be interrupted; each request's wait is recorded in `wait`.
  *
  * A queue of turns rather than `Effect.Semaphore`: a semaphore's release wakes every waiter while a
  * permit looks free, and each waiter that loses the race queues again, so thousands of waiting
  * tenants cost a quadratic number of wake-ups. Here a release hands its turn to the oldest waiter.
+ * A gate goes with its last request, so that servers used once (a tenant's own) leave nothing.
  */
 export const make = (
   limit: number,
+  keyOf: (tokenEndpoint: URL) => string,
   wait: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, Duration.Duration, MetricState.MetricState.Histogram>
-) => {
+): RequestBound => {
   const gates = new Map<string, Gate>()
 
   const leave = (gate: Gate) => {
     const next = gate.waiting.values().next()
     if (next.done === true) {
-      gate.active--
+      if (--gate.active === 0) gates.delete(gate.key)
       return
     }
     gate.waiting.delete(next.value)
     Deferred.unsafeDone(next.value, Exit.void)
   }
 
-  const enter = (gate: Gate): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      if (gate.active < limit) {
-        gate.active++
-        return Effect.void
-      }
-      const turn = Deferred.unsafeMake<void>(FiberId.none)
-      gate.waiting.add(turn)
-      return Effect.onInterrupt(Deferred.await(turn), () =>
-        Effect.sync(() => {
-          // Interrupted after its turn was handed over: pass the turn on.
-          if (!gate.waiting.delete(turn)) leave(gate)
-        }))
-    })
+  /**
+   * Takes a turn at `gate`, or waits for one (interruptibly, through `restore`). Called where
+   * nothing interrupts it, so that the gate counts the request from the moment it is found.
+   */
+  const enter = (gate: Gate, restore: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>) => {
+    if (gate.active < limit) {
+      gate.active++
+      return Effect.void
+    }
+    const turn = Deferred.unsafeMake<void>(FiberId.none)
+    gate.waiting.add(turn)
+    return Effect.onInterrupt(restore(Deferred.await(turn)), () =>
+      Effect.sync(() => {
+        // Interrupted after its turn was handed over: pass the turn on.
+        if (!gate.waiting.delete(turn)) leave(gate)
+      }))
+  }
 
-  return <A, E>(registration: Registration, target: Target | undefined, request: Effect.Effect<A, E>) =>
+  /** The gate of `key`, made when a request arrives; the request counts on it from then on. */
+  const gateOf = (key: string): Gate => {
+    let gate = gates.get(key)
+    if (gate === undefined) gates.set(key, gate = { key, active: 0, waiting: new Set() })
+    return gate
+  }
+
+  const queued = <A, E>(registration: Registration, target: Target | undefined, request: Effect.Effect<A, E>) =>
     Effect.clockWith((clock): Effect.Effect<A, E> => {
       const client = registration.client
-      const endpoint = target?.issuer ?? client.issuer ?? target?.tokenEndpoint ?? client.tokenEndpoint ?? ""
-      let gate = gates.get(endpoint)
-      if (gate === undefined) gates.set(endpoint, gate = { active: 0, waiting: new Set() })
+      const key = keyFor(keyOf, target?.tokenEndpoint ?? client.tokenEndpoint ?? client.issuer ?? "")
       const queuedAt = clock.unsafeCurrentTimeMillis()
-      const entered = gate
-      // Uninterruptible between taking a turn and arranging to give it back; the wait and the
-      // request themselves may be interrupted.
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.zipRight(
-          restore(enter(entered)),
+      // Uninterruptible from finding the gate to arranging to leave it, so that a gate is never
+      // dropped while a request counts on it; the wait and the request themselves may be interrupted.
+      return Effect.uninterruptibleMask((restore) => {
+        const gate = gateOf(key)
+        return Effect.zipRight(
+          enter(gate, restore),
           Effect.ensuring(
             restore(Effect.suspend(() => {
               wait.unsafeUpdate(Duration.millis(clock.unsafeCurrentTimeMillis() - queuedAt), registration.labels)
               return request
             })),
-            Effect.sync(() => leave(entered))
+            Effect.sync(() => leave(gate))
           )
         )
-      )
+      })
     })
+
+  return { queued, size: () => gates.size }
 }

@@ -10,16 +10,19 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
 import * as ClientCredentialsClient from "../ClientCredentialsClient.js"
+import * as ClientResolver from "../ClientResolver.js"
 import * as TokenCache from "../TokenCache.js"
 import { TokenEndpointClient } from "../TokenEndpointClient.js"
 import type { ClientConfigurationError, TokenError } from "../TokenError.js"
 import * as TokenLifetime from "../TokenLifetime.js"
 import * as TokenMetrics from "../TokenMetrics.js"
+import * as TokenRequestBound from "../TokenRequestBound.js"
 // Read only when the service is built: the public module declares the options and their defaults.
 import * as TokenService from "../TokenService.js"
 import * as guardedCache from "./guardedCache.js"
 import { lifetimeOf } from "./lifetime.js"
 import * as metadataCache from "./metadataCache.js"
+import * as refusals from "./refusals.js"
 import * as requestBound from "./requestBound.js"
 import * as slots from "./slots.js"
 import type { Registration } from "./slots.js"
@@ -40,8 +43,8 @@ export interface Parts {
   readonly targetOf: (
     client: ClientCredentialsClient.ClientCredentialsClient
   ) => Effect.Effect<Target | undefined, AuthorizationServerMetadata.MetadataError>
-  /** Runs a token request in its turn under `maxConcurrentRequests`. */
-  readonly queued: ReturnType<typeof requestBound.make>
+  /** Runs a token request in its turn under `maxConcurrentRequests`, per authorization server. */
+  readonly bound: requestBound.RequestBound
   /**
    * Checks a client definition and registers it, as the service was built with or resolved later,
    * its metrics labelled with `label` (default: its name).
@@ -52,6 +55,8 @@ export interface Parts {
     label?: string
   ) => Effect.Effect<Registration, ClientConfigurationError>
   readonly table: slots.Slots
+  /** The clients whose credentials were refused, held back on `refusalBackoff`. */
+  readonly refusals: refusals.Refusals
   /**
    * Definitions dropped (a tenant gone, a secret rotated): a request of theirs still under way must
    * not store its token where the next definition would find it.
@@ -87,14 +92,22 @@ export const make = (
         metadataCache.lifetimesOf(
           options.metadataRefreshInterval ?? AuthorizationServerMetadata.defaultRefreshInterval
         ),
-        scope
+        scope,
+        // One issuer per client at most: those registered, and those resolved that the service holds.
+        Math.max(
+          1,
+          registrations.length +
+            (options.resolveClient === undefined ? 0 : options.resolvedClientCapacity ?? ClientResolver.defaultCapacity)
+        )
       )),
-      queued: requestBound.make(
+      bound: requestBound.make(
         Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests),
+        options.requestBoundKey ?? TokenRequestBound.defaultRequestBoundKey,
         TokenMetrics.tokenRequestWait
       ),
       register,
       table: slots.make(registrations, Math.max(1, options.capacity ?? TokenService.defaultCapacity)),
+      refusals: refusals.make(options.refusalBackoff ?? TokenLifetime.defaultRefusalBackoff),
       dropped: new WeakSet()
     }
   })

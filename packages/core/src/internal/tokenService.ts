@@ -36,6 +36,24 @@ const store = (parts: serviceParts.Parts, registration: Registration, key: strin
   })
 
 /**
+ * What a token request's outcome tells the rest: the counters, the `TokenCache` and the refusal
+ * backoff. A resolved client's `invalid_client` is told once its definition was resolved again
+ * (`clientResolution.ts`): a secret rotated at its source is no refusal to hold the client back for.
+ */
+const settled = (parts: serviceParts.Parts, registration: Registration, key: string) => ({
+  onFailure: (error: TokenEndpointError) =>
+    Effect.zipRight(
+      count(TokenMetrics.tokenRequestFailures, registration),
+      error._tag === "TokenRefusedError" && error.error === "invalid_client" &&
+        parts.table.registration(registration.name) !== registration
+        ? Effect.void
+        : parts.refusals.refused(registration, error)
+    ),
+  onSuccess: (token: AccessToken) =>
+    Effect.zipRight(store(parts, registration, key, token), parts.refusals.accepted(registration))
+})
+
+/**
  * The token service: its concurrency core, on the parts of `serviceParts.ts`, behind the methods by
  * client name of `clients.ts`. A token is fetched once for all its concurrent callers (`shared`),
  * renewed in the background while callers keep the current one (`refresh`), and handed out from
@@ -50,7 +68,7 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const parts = yield* serviceParts.make(options)
-    const { cache, endpoint, queued, refreshRetry, scope, targetOf } = parts
+    const { bound, cache, endpoint, refreshRetry, scope, targetOf } = parts
 
     /** Asks the shared cache, then the token endpoint, and stores what it gets in both. */
     const fetch = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenEndpointError> =>
@@ -71,7 +89,7 @@ export const make = (
         }
         const request = targetOf(registration.client).pipe(
           Effect.flatMap((target) =>
-            queued(
+            bound.queued(
               registration,
               target,
               Effect.zipRight(
@@ -80,10 +98,7 @@ export const make = (
               )
             )
           ),
-          Effect.tapBoth({
-            onFailure: () => count(TokenMetrics.tokenRequestFailures, registration),
-            onSuccess: (token) => store(parts, registration, key, token)
-          })
+          Effect.tapBoth(settled(parts, registration, key))
         )
         return yield* cache.coordinate(registration, key, request, fresh)
       }).pipe(
@@ -103,7 +118,10 @@ export const make = (
      * caller's interruption never cancels it for the others.
      */
     const shared = (slot: Slot, mode: Mode): Effect.Effect<AccessToken, TokenError> =>
-      Effect.uninterruptible(Effect.suspend(() => {
+      Effect.uninterruptible(Effect.clockWith((time) => {
+        // A client whose credentials were refused waits out its backoff without a request.
+        const refusal = parts.refusals.holding(slot.registration, time.unsafeCurrentTimeMillis())
+        if (refusal !== undefined) return Effect.fail(refusal)
         if (slot.inflight !== undefined) return Effect.succeed(slot.inflight)
         const deferred = Deferred.unsafeMake<AccessToken, TokenError>(FiberId.none)
         slot.inflight = deferred
