@@ -129,6 +129,70 @@ describe("AccessTokenHttpClient.layer: a token failure", () => {
   })
 })
 
+describe("AccessTokenHttpClient.layer: what retryTransient retries", () => {
+  const attempts = (failure: TokenError.TokenError) =>
+    Effect.gen(function*() {
+      let asked = 0
+      const tokens = TokenService.layerTest(() => Effect.suspend(() => (asked++, Effect.fail(failure))))
+      const client = yield* Effect.provide(
+        HttpClient.HttpClient,
+        AccessTokenHttpClient.layer({ client: "api" }).pipe(Layer.provide([tokens, fakeApi().layer]))
+      )
+      const error = yield* Effect.flip(
+        client.pipe(HttpClient.retryTransient({ times: 3 })).get("https://api.example.com/test")
+      )
+      return { asked, reason: error._tag === "RequestError" ? error.reason : error._tag }
+    })
+
+  it.effect("a token failure a later attempt may mend is a Transport error, and retried", () =>
+    Effect.gen(function*() {
+      const transport = new TokenError.TokenTransportError({
+        client: "api",
+        reason: "Connect",
+        endpoint: "https://auth.example.com/token",
+        description: "connection refused"
+      })
+      assert.deepStrictEqual(yield* attempts(transport), { asked: 4, reason: "Transport" })
+    }))
+
+  it.effect("a refusal no retry can mend, and a request refused as configured, are sent once", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(
+        yield* attempts(new TokenError.TokenRefusedError({ client: "api", status: 401, error: "invalid_client" })),
+        { asked: 1, reason: "Encode" }
+      )
+      const api = fakeApi()
+      const refused = yield* Effect.provide(
+        HttpClient.HttpClient,
+        AccessTokenHttpClient.layer({ client: "api", allowedOrigins: ["https://api.example.com"] }).pipe(
+          Layer.provide([TokenService.layerTest({ api: "token-a" }), api.layer])
+        )
+      ).pipe(
+        Effect.flatMap((client) =>
+          Effect.flip(client.pipe(HttpClient.retryTransient({ times: 3 })).get("https://other.example.com/"))
+        )
+      )
+      assert.strictEqual(refused._tag === "RequestError" && refused.reason, "InvalidUrl")
+      assert.strictEqual(api.seen.length, 0)
+    }))
+
+  it.effect("its message holds no userinfo of the API's URL", () =>
+    Effect.gen(function*() {
+      const client = yield* Effect.provide(
+        HttpClient.HttpClient,
+        AccessTokenHttpClient.layer({ client: "api" }).pipe(
+          Layer.provide([TokenService.layerTest(refused), fakeApi().layer])
+        )
+      )
+      const error = yield* Effect.flip(client.get("https://alice:s3cret@api.example.com/orders?page=2#top"))
+      assert.strictEqual(
+        error.message,
+        `No token for client "api": the token endpoint refused it with invalid_client (HTTP 401); ` +
+          `the API was not called (GET https://api.example.com/orders)`
+      )
+    }))
+})
+
 describe("AccessTokenHttpClient: plain http to an API", () => {
   it.effect("a base URL over plain http off loopback is refused when the layer is built", () =>
     Effect.gen(function*() {

@@ -62,6 +62,18 @@ describe("spans of authenticated requests", () => {
       }).pipe(Effect.provide(tokens)))
   }
 
+  it.effect("hold no userinfo of the URL", () =>
+    Effect.gen(function*() {
+      const api = HttpClient.make((request) =>
+        Effect.succeed(HttpClientResponse.fromWeb(request, new Response("{}", { status: 200 })))
+      )
+      const client = api.pipe(AccessTokenHttpClient.withAccessToken("api"))
+      const { spans } = yield* traced(client.get("https://alice:s3cret@api.example.com/orders?page=2"))
+      const [first] = spans.filter((span) => span.name === "http.client GET")
+      assert.strictEqual(first.attributes.get("url.full"), "https://api.example.com/orders?page=2")
+      assert.deepStrictEqual(SpanRecorder.leaks(spans, ["s3cret"]), [])
+    }).pipe(Effect.provide(tokens)))
+
   it.effect("of a request that fails hold no token either", () =>
     Effect.gen(function*() {
       const api = HttpClient.make((request) =>

@@ -1,3 +1,4 @@
+import * as TokenError from "@access-token/core/TokenError"
 import * as TokenService from "@access-token/core/TokenService"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
@@ -68,10 +69,25 @@ export const build = (options: AccessTokenHttpClient.LayerOptions) =>
  */
 class NoTokenError extends HttpClientError.RequestError {
   override get message(): string {
-    const request = `${this.request.method} ${this.request.url.split(/[?#]/)[0]}`
-    return `${this.description}; the API was not called (${request})`
+    // No query, no fragment, and no userinfo (RFC 9110 §4.2.4): a password in the URL stays out of the log.
+    const url = this.request.url.split(/[?#]/)[0]!.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/]*@/, "$1")
+    return `${this.description}; the API was not called (${this.request.method} ${url})`
   }
 }
+
+/**
+ * What `HttpClient.retryTransient` sees: it retries a `Transport` reason, so only a token failure
+ * that a later attempt may mend is one. A request the middleware refuses to send as configured, or
+ * a token the endpoint will not give, would fail again the same way.
+ */
+const reasonOf = (error: AccessTokenHttpClient.AccessTokenError): HttpClientError.RequestError["reason"] =>
+  error._tag === "OriginNotAllowedError" || error._tag === "InsecureTransportError"
+    ? "InvalidUrl"
+    : error._tag === "CertificateNotPresentedError" || error._tag === "UnknownClientError"
+    ? "Encode"
+    : TokenError.isRetryable(error)
+    ? "Transport"
+    : "Encode"
 
 const lowerFirst = (s: string) => /^[A-Z][a-z]/.test(s) ? s[0]!.toLowerCase() + s.slice(1) : s
 
@@ -106,7 +122,7 @@ export const asHttpClient = (
             (error): error is AccessTokenHttpClient.AccessTokenError => !HttpClientError.isHttpClientError(error),
             (error) =>
               Effect.fail(
-                new NoTokenError({ request, reason: "Transport", cause: error, description: noToken(error, name) })
+                new NoTokenError({ request, reason: reasonOf(error), cause: error, description: noToken(error, name) })
               )
           )
         )),

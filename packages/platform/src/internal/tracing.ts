@@ -29,6 +29,13 @@ class RequestFailed {
   constructor(readonly kind: string, readonly message: string) {}
 }
 
+const withoutUserinfo = (url: URL): string => {
+  const copy = new URL(url)
+  copy.username = ""
+  copy.password = ""
+  return copy.href
+}
+
 const annotateRequest = (
   span: Tracer.Span,
   request: HttpClientRequest.HttpClientRequest,
@@ -38,7 +45,8 @@ const annotateRequest = (
   span.attribute("http.request.method", request.method)
   span.attribute("server.address", url.origin)
   if (url.port !== "") span.attribute("server.port", +url.port)
-  span.attribute("url.full", url.toString())
+  // Never the userinfo (OpenTelemetry's semantic conventions: a password in the URL is a secret).
+  span.attribute("url.full", url.username === "" && url.password === "" ? url.href : withoutUserinfo(url))
   span.attribute("url.path", url.pathname)
   span.attribute("url.scheme", url.protocol.slice(0, -1))
   const query = url.search.slice(1)
