@@ -104,8 +104,10 @@ export declare namespace MutualTls {
 
 /**
  * Reads a client certificate: the first `CERTIFICATE` block of `certificate` is the client's, and
- * the first private key block of `privateKey` (PKCS#8, PKCS#1 or SEC 1; RSA, EC or Ed25519) must be
- * its own key, unencrypted. The error names the client and the field, and never quotes either.
+ * the first private key block of `privateKey` (PKCS#8, PKCS#1 or SEC 1) must be its own key,
+ * unencrypted; checked here for the keys WebCrypto reads (RSA, EC P-256, P-384, P-521, Ed25519),
+ * by the TLS stack at the first connection for others. The error names the client and the field,
+ * and never quotes either.
  *
  * @example
  * ```ts
@@ -155,12 +157,11 @@ export const clientCertificate = (
       try: () => derOf(keyBlock[2]),
       catch: () => invalid("privateKey", "is not valid base64 inside its PEM block")
     })
-    // A key that is not the certificate's would fail every TLS connection: refused here, once.
+    // A key that is not the certificate's would fail every TLS connection: refused here, once. A key
+    // WebCrypto cannot read (Ed448, RSASSA-PSS, other curves) the TLS stack may still take, so it is
+    // not checked here; a mismatch then fails the first token request as a ClientConfigurationError.
     const key = yield* importTlsKey(keyBlock[1], keyDer)
-    if (key === undefined) {
-      return yield* invalid("privateKey", "is not an RSA, EC (P-256, P-384, P-521) or Ed25519 private key")
-    }
-    if ((yield* keyMatch(first[0], key.key, key.algorithm)) !== "Match") {
+    if (key !== undefined && (yield* keyMatch(first[0], key.key, key.algorithm)) !== "Match") {
       return yield* invalid(
         "privateKey",
         `is not the private key of the certificate (the first CERTIFICATE block of ${field}.certificate): give the key the certificate was issued for`

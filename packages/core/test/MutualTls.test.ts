@@ -8,8 +8,10 @@ import {
   TokenService
 } from "@access-token/core"
 import { TestCertificates } from "@access-token/testing"
+// After the test kit, which loads the Reflect metadata polyfill @peculiar/x509 needs.
 import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
+import * as X509 from "@peculiar/x509"
 import { ConfigProvider, DateTime, Effect, Inspectable, Layer, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import { credentials } from "../src/internal/clientAuthentication.js"
@@ -22,6 +24,39 @@ const inputOf = (certificate: TestCertificates.Certificate, chain: ReadonlyArray
 
 /** The base64 body of a PEM, which must appear in no message, log or rendering. */
 const keyMaterial = (pem: string) => pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "").slice(0, 40)
+
+/**
+ * A client certificate issued by `authority` for a key of a type WebCrypto does not sign with
+ * everywhere (node:crypto makes the key; the authority signs with its own).
+ */
+const issuedWith = (authority: TestCertificates.Authority, keyType: "ed448" | "rsa-pss") =>
+  Effect.promise(async () => {
+    const keys = keyType === "ed448"
+      ? crypto.generateKeyPairSync("ed448")
+      : crypto.generateKeyPairSync("rsa-pss", { modulusLength: 2048 })
+    const signingKey = await crypto.webcrypto.subtle.importKey(
+      "pkcs8",
+      crypto.createPrivateKey(Redacted.value(authority.privateKey)).export({ format: "der", type: "pkcs8" }),
+      { name: "ECDSA", namedCurve: "P-256" },
+      false,
+      ["sign"]
+    )
+    const certificate = await X509.X509CertificateGenerator.create({
+      serialNumber: "01",
+      subject: "CN=worker",
+      issuer: new X509.X509Certificate(authority.certificate).subject,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+      signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+      publicKey: keys.publicKey.export({ format: "der", type: "spki" }),
+      signingKey: signingKey as CryptoKey
+    }, crypto.webcrypto as Crypto)
+    return {
+      certificate: Redacted.make(certificate.toString("pem")),
+      privateKey: Redacted.make(keys.privateKey.export({ format: "pem", type: "pkcs8" }).toString()),
+      thumbprint: crypto.createHash("sha256").update(new Uint8Array(certificate.rawData)).digest("base64url")
+    }
+  })
 
 const definition = (certificate: TestCertificates.Certificate, method: "tls_client_auth" = "tls_client_auth") =>
   ClientCredentialsClient.make({
@@ -108,6 +143,16 @@ describe("MutualTls.clientCertificate", () => {
           )
           assert.strictEqual(refused.field, "authentication.privateKey", `${keyType} ${type}`)
         }
+      }
+    }))
+
+  it.effect("takes a certificate whose key WebCrypto cannot read (Ed448, RSASSA-PSS), as the TLS stack does", () =>
+    Effect.gen(function*() {
+      const authority = yield* TestCertificates.authority()
+      for (const keyType of ["ed448", "rsa-pss"] as const) {
+        const worker = yield* issuedWith(authority, keyType)
+        const read = yield* MutualTls.clientCertificate(worker, "worker")
+        assert.strictEqual(read.thumbprint, worker.thumbprint, keyType)
       }
     }))
 

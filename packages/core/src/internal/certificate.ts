@@ -134,7 +134,11 @@ const pkcs8Of = (label: string, der: Uint8Array<ArrayBuffer>): Uint8Array<ArrayB
   }
 }
 
-/** What a TLS client key is tried as, one per key type WebCrypto can sign with, and its JOSE algorithm. */
+/**
+ * What a TLS client key is tried as, one per key type WebCrypto can sign with on every runtime, and
+ * its JOSE algorithm. Not Ed448: Node's WebCrypto reads it only as an experimental feature, with a
+ * warning on the process's stderr.
+ */
 const tlsKeyTypes = [
   ["RS256", { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }],
   ["PS256", { name: "RSA-PSS", hash: "SHA-256" }],
