@@ -1,7 +1,8 @@
-import { AuthorizationServerMetadata } from "@access-token/core"
+import { AuthorizationServerMetadata, ClientCredentialsClient } from "@access-token/core"
+import { TestCertificates } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Logger, Scope, TestClock } from "effect"
-import { lifetimesOf, make, refreshPoint } from "../src/internal/metadataCache.js"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Logger, Redacted, Scope, TestClock } from "effect"
+import { lifetimesOf, make, refreshPoint, targets } from "../src/internal/metadataCache.js"
 
 const ISSUER = "https://as.example.com"
 
@@ -180,6 +181,50 @@ describe("metadataCache", () => {
       yield* Effect.yieldNow()
       assert.strictEqual(calls, 3, "tried again after the minimum, not at the next scheduled refresh")
       assert.strictEqual(yield* get, `${ISSUER}/token/v3`)
+    }))
+
+  it.scoped("a refresh one kind of client can use keeps, for another kind of the same issuer, its last good document", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const withSecret = yield* ClientCredentialsClient.make(
+        { issuer: ISSUER, clientId: "billing", clientSecret: Redacted.make("secret") },
+        "billing"
+      )
+      const withCertificate = yield* ClientCredentialsClient.make({
+        issuer: ISSUER,
+        clientId: "bank",
+        authentication: {
+          method: "tls_client_auth",
+          certificate: Redacted.make(worker.certificate),
+          privateKey: worker.privateKey
+        }
+      }, "bank")
+      // A good document, then one whose mTLS alias is broken, which only the secret client can use.
+      let version = 1
+      const discover: AuthorizationServerMetadata.Discover = () =>
+        Effect.sync(() => {
+          const alias = version === 1 ? "https://mtls.as.example.com/token" : "not a url"
+          return {
+            ...document(version),
+            metadata: { ...document(version).metadata, mtls_endpoint_aliases: { token_endpoint: alias } }
+          }
+        })
+      const targetOf = targets(make(discover, lifetimes, yield* Effect.scope, 2))
+      const endpoint = (client: ClientCredentialsClient.ClientCredentialsClient) =>
+        Effect.map(targetOf(client), (target) => target?.tokenEndpoint)
+      assert.strictEqual(yield* endpoint(withCertificate), `${ISSUER}/token/v1`)
+      assert.strictEqual(yield* endpoint(withSecret), `${ISSUER}/token/v1`)
+      version = 2
+      yield* TestClock.adjust("1 hour")
+      // The secret client starts the refresh and takes its document.
+      yield* endpoint(withSecret)
+      yield* Effect.yieldNow()
+      assert.strictEqual(yield* endpoint(withSecret), `${ISSUER}/token/v2`)
+      // The certificate client keeps the last document it could use, while its own refresh fails.
+      for (let i = 0; i < 3; i++) {
+        assert.strictEqual(yield* endpoint(withCertificate), `${ISSUER}/token/v1`)
+        yield* Effect.yieldNow()
+      }
     }))
 
   it.scoped("a first document the caller cannot use is not kept: the next caller retrieves again", () =>

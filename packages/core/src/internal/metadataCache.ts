@@ -1,7 +1,8 @@
 /**
- * The token service's authorization server metadata, one document per issuer: retrieved once
- * whatever the number of clients and fibers that ask, kept, and refreshed in the background when it
- * is due, so that once a document is known no token request ever waits for metadata again.
+ * The token service's authorization server metadata, one document per issuer and reading (see
+ * {@link MetadataCache.get}): retrieved once whatever the number of clients and fibers that ask,
+ * kept, and refreshed in the background when it is due, so that once a document is known no token
+ * request ever waits for metadata again.
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -12,6 +13,7 @@ import type * as Scope from "effect/Scope"
 import type * as AuthorizationServerMetadata from "../AuthorizationServerMetadata.js"
 import type { MetadataError } from "../AuthorizationServerMetadata.js"
 import type * as ClientCredentialsClient from "../ClientCredentialsClient.js"
+import { certificateOf } from "../MutualTls.js"
 import { targetOf } from "./discovery.js"
 import type { Target } from "./tokenRequest.js"
 
@@ -59,21 +61,26 @@ export interface MetadataCache {
    * refresh (which then starts in the background); otherwise the one being retrieved, retrieved
    * once for all callers. A document `use` refuses is never kept: a failed first retrieval is not
    * remembered (the next caller tries again), and a refresh that `use` refuses is a failed refresh.
+   *
+   * `reading` names how `use` reads a document: callers of one issuer that read it alike (so accept
+   * and refuse the same documents) share one document; each reading keeps the last document it
+   * could use, so that a refresh one kind of client accepts never replaces another's good document
+   * with one it cannot use.
    */
   readonly get: {
     (issuer: string): Effect.Effect<AuthorizationServerMetadata.Discovered, MetadataError>
-    <A>(issuer: string, use: Use<A>): Effect.Effect<A, MetadataError>
+    <A>(issuer: string, use: Use<A>, reading?: string): Effect.Effect<A, MetadataError>
   }
-  /** How many issuers the cache holds state for. */
+  /** How many issuers and readings the cache holds state for. */
   readonly size: () => number
 }
 
 /**
  * A metadata cache on `discover` (which retries on its own schedule), its retrievals and refreshes
  * running in `scope`, so that no caller's interruption cancels them for the others. It holds at
- * most `capacity` issuers (as many as the service holds clients), the least recently used dropped
- * first: tenants with an issuer of their own come and go, and an issuer dropped while a client
- * still uses it is only retrieved again.
+ * most `capacity` issuers and readings (as many as the service holds clients: a client has one
+ * issuer and one reading), the least recently used dropped first: tenants with an issuer of their
+ * own come and go, and an issuer dropped while a client still uses it is only retrieved again.
  */
 export const make = (
   discover: AuthorizationServerMetadata.Discover,
@@ -81,26 +88,28 @@ export const make = (
   scope: Scope.Scope,
   capacity: number = Number.POSITIVE_INFINITY
 ): MetadataCache => {
-  // In order of use, the least recently used first.
+  // By reading and issuer, in order of use, the least recently used first.
   const entries = new Map<string, Entry>()
 
   /** Makes room for one more, dropping the least recently used entries that no retrieval is using. */
   const evict = () => {
-    for (const [issuer, entry] of entries) {
+    for (const [key, entry] of entries) {
       if (entries.size < capacity) return
-      if (entry.inflight === undefined && !entry.refreshing) entries.delete(issuer)
+      if (entry.inflight === undefined && !entry.refreshing) entries.delete(key)
     }
   }
 
-  const entryOf = (issuer: string): Entry => {
-    let entry = entries.get(issuer)
+  const entryOf = (issuer: string, reading: string): Entry => {
+    // No reading holds a space, so the key is unambiguous whatever the issuer.
+    const key = `${reading} ${issuer}`
+    let entry = entries.get(key)
     if (entry !== undefined) {
-      entries.delete(issuer)
+      entries.delete(key)
     } else {
       if (entries.size >= capacity) evict()
       entry = { current: undefined, refreshAt: 0, inflight: undefined, refreshing: false }
     }
-    entries.set(issuer, entry)
+    entries.set(key, entry)
     return entry
   }
 
@@ -167,9 +176,9 @@ export const make = (
       )
     }))
 
-  const get = <A>(issuer: string, use: Use<A>): Effect.Effect<A, MetadataError> =>
+  const get = <A>(issuer: string, use: Use<A>, reading: string): Effect.Effect<A, MetadataError> =>
     Effect.clockWith((clock) => {
-      const entry = entryOf(issuer)
+      const entry = entryOf(issuer, reading)
       const current = entry.current
       if (current === undefined) return Effect.flatMap(retrieve(issuer, entry, use), use)
       return clock.unsafeCurrentTimeMillis() < entry.refreshAt
@@ -178,7 +187,7 @@ export const make = (
     })
 
   return {
-    get: <A>(issuer: string, use?: Use<A>) => get(issuer, use ?? (Either.right as Use<A>)),
+    get: <A>(issuer: string, use?: Use<A>, reading = "any") => get(issuer, use ?? (Either.right as Use<A>), reading),
     size: () => entries.size
   }
 }
@@ -186,8 +195,16 @@ export const make = (
 const noTarget: Effect.Effect<undefined> = Effect.succeed(undefined)
 
 /**
+ * How {@link targetOf} reads a document for `client`, the only parts of the client it looks at: the
+ * mTLS alias of the token endpoint for a certificate client, and whether plain http is allowed.
+ */
+const readingOf = (client: ClientCredentialsClient.ClientCredentialsClient): string =>
+  `${certificateOf(client) === undefined ? "token_endpoint" : "mtls"}${client.allowInsecureTransport ? "+http" : ""}`
+
+/**
  * Where each client's token requests go: for a client configured by issuer, the token endpoint of
- * the issuer's metadata as `cache` holds it; for any other, nothing to add to its definition.
+ * the issuer's metadata as `cache` holds it for clients that read it as this one does; for any
+ * other, nothing to add to its definition.
  */
 export const targets = (cache: MetadataCache) =>
 (
@@ -195,5 +212,5 @@ export const targets = (cache: MetadataCache) =>
 ): Effect.Effect<Target | undefined, MetadataError> => {
   const issuer = client.issuer
   if (issuer === undefined) return noTarget
-  return cache.get(issuer, (discovered) => targetOf(client, issuer, discovered))
+  return cache.get(issuer, (discovered) => targetOf(client, issuer, discovered), readingOf(client))
 }
