@@ -178,3 +178,125 @@ describe("a client without credentials is declared public", () => {
       )
     }))
 })
+
+/** What `TokenService.layerConfig` fails with for `config("API")` read from `variables`, as it prints. */
+const configErrorOf = (variables: Record<string, string | undefined>) =>
+  Effect.gen(function*() {
+    const Tokens = TokenService.layerConfig({ clients: { api: ClientCredentialsClient.config("API") } }).pipe(
+      Layer.provide([TokenEndpointClient.layerTest(() => Effect.die("not called")), TokenCache.layerMemory()])
+    )
+    const entries = Object.entries({ ...base, ...variables }).filter((entry): entry is [string, string] =>
+      entry[1] !== undefined
+    )
+    const error = yield* Effect.flip(
+      Layer.build(Tokens).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries), { pathDelim: "_" })))
+    )
+    assert.notInclude(String(error), "PRIVATE KEY")
+    return String(error)
+  }).pipe(Effect.scoped)
+
+describe("config(prefix): the settings of client authentication name their variables", () => {
+  it.effect("API_CERTIFICATE_X5T without a certificate names API_CERTIFICATE", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* messageOf({ API_CLIENT_SECRET: undefined, API_PRIVATE_KEY: pem, API_CERTIFICATE_X5T: "true" }),
+        `Client "api" is misconfigured: API_CERTIFICATE_X5T needs API_CERTIFICATE: x5t is the certificate's SHA-1 ` +
+          `thumbprint`
+      )
+      assert.strictEqual(
+        yield* inCode({
+          tokenEndpoint: "https://auth.example.com/token",
+          clientId: "worker",
+          authentication: { method: "private_key_jwt", privateKey: Redacted.make(pem), x5t: true }
+        }),
+        `Client "api" is misconfigured: authentication.x5t needs certificate: x5t is the certificate's SHA-1 thumbprint`
+      )
+    }))
+
+  it.effect("an empty API_ASSERTION_AUDIENCE is said to be empty, with the keywords of the environment", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* messageOf({ API_CLIENT_SECRET: undefined, API_PRIVATE_KEY: pem, API_ASSERTION_AUDIENCE: "" }),
+        `Client "api" is misconfigured: API_ASSERTION_AUDIENCE is empty: set it to issuer, token_endpoint or the ` +
+          `audience itself`
+      )
+      assert.strictEqual(
+        yield* messageOf({
+          API_GRANT_TYPE: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+          API_PRIVATE_KEY: pem,
+          API_ASSERTION_AUDIENCE: ""
+        }),
+        `Client "api" is misconfigured: API_ASSERTION_AUDIENCE is empty: set it to issuer, token_endpoint or the ` +
+          `audience itself`
+      )
+      assert.strictEqual(
+        yield* inCode({
+          tokenEndpoint: "https://auth.example.com/token",
+          clientId: "worker",
+          authentication: { method: "private_key_jwt", privateKey: Redacted.make(pem), audience: "" }
+        }),
+        `Client "api" is misconfigured: authentication.audience must not be empty: give issuer, tokenEndpoint or the ` +
+          `audience itself`
+      )
+    }))
+
+  it.effect("API_AUTHENTICATION=none beside a client credential names every variable it contradicts", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* configErrorOf({
+          API_CLIENT_SECRET: undefined,
+          API_AUTHENTICATION: "none",
+          API_TOKEN_ENDPOINT_AUTH_METHOD: "private_key_jwt",
+          API_PRIVATE_KEY: pem
+        }),
+        `(Invalid data at API_AUTHENTICATION: "none declares a public client, which API_TOKEN_ENDPOINT_AUTH_METHOD ` +
+          `and API_PRIVATE_KEY contradict: remove API_AUTHENTICATION, or them")`
+      )
+      // Ignored before: the certificate of a public client that the server would never see.
+      assert.strictEqual(
+        yield* configErrorOf({ API_CLIENT_SECRET: undefined, API_AUTHENTICATION: "none", API_CERTIFICATE: "PEM" }),
+        `(Invalid data at API_AUTHENTICATION: "none declares a public client, which API_CERTIFICATE contradicts: ` +
+          `remove one of the two")`
+      )
+      assert.strictEqual(
+        yield* configErrorOf({ API_AUTHENTICATION: "none", API_CREDENTIAL_STYLE: "body" }),
+        `(Invalid data at API_AUTHENTICATION: "none declares a public client, which API_CLIENT_SECRET and ` +
+          `API_CREDENTIAL_STYLE contradict: remove API_AUTHENTICATION, or them")`
+      )
+    }))
+
+  it.effect("API_AUTHENTICATION=none with the JWT bearer grant: the key variables are the grant's", () =>
+    Effect.gen(function*() {
+      const client = yield* fromEnvironment({
+        API_CLIENT_SECRET: undefined,
+        API_AUTHENTICATION: "none",
+        API_GRANT_TYPE: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        API_PRIVATE_KEY: pem,
+        API_ASSERTION_AUDIENCE: "token_endpoint"
+      })
+      assert.isUndefined(client.authentication)
+      assert.isDefined(client.grant)
+    }))
+
+  it.effect("the JWT bearer grant's settings name the variables under the prefix", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* configErrorOf({ API_GRANT_TYPE: "urn:ietf:params:oauth:grant-type:jwt-bearer" }),
+        `(Missing data at API_PRIVATE_KEY: "API_GRANT_TYPE is the JWT bearer grant, which needs API_PRIVATE_KEY: ` +
+          `the key that signs its assertions")`
+      )
+      assert.strictEqual(
+        yield* configErrorOf({
+          API_GRANT_TYPE: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+          API_TOKEN_ENDPOINT_AUTH_METHOD: "client_secret_post",
+          API_PRIVATE_KEY: pem
+        }),
+        `(Invalid data at API_TOKEN_ENDPOINT_AUTH_METHOD: "with the JWT bearer grant, API_PRIVATE_KEY signs the ` +
+          `grant's assertions: authenticate the client with API_CLIENT_SECRET and API_CREDENTIAL_STYLE")`
+      )
+      assert.strictEqual(
+        yield* configErrorOf({ API_SERVICE_ACCOUNT_KEY: "{}", API_PRIVATE_KEY: pem }),
+        `(Invalid data at API_PRIVATE_KEY: "API_SERVICE_ACCOUNT_KEY holds the private key: remove API_PRIVATE_KEY")`
+      )
+    }))
+})

@@ -51,6 +51,7 @@ const keys: Readonly<Record<string, string>> = {
   keyId: "PRIVATE_KEY_ID",
   algorithm: "SIGNING_ALGORITHM",
   certificate: "CERTIFICATE",
+  x5t: "CERTIFICATE_X5T",
   audience: "ASSERTION_AUDIENCE",
   lifetime: "ASSERTION_LIFETIME",
   "grant.serviceAccountKey": "SERVICE_ACCOUNT_KEY",
@@ -99,14 +100,27 @@ export const firstIssue = (
   return { field, reason }
 }
 
+/**
+ * The phrases of messages written for a definition in code that name other fields, or the keywords
+ * of code, and their words in the environment's (where the audience keyword is `token_endpoint`).
+ */
+const phrases = (prefix: string | undefined): ReadonlyArray<readonly [string, string]> => [
+  ["set allowInsecureTransport", `set ${variable(prefix, "ALLOW_INSECURE_TRANSPORT")}=true`],
+  ["needs certificate:", `needs ${variable(prefix, "CERTIFICATE")}:`],
+  [
+    "must not be empty: give issuer, tokenEndpoint or the audience itself",
+    "is empty: set it to issuer, token_endpoint or the audience itself"
+  ]
+]
+
 /** `error` in the words of the configuration `input` was read from, if it was. */
 export const inWordsOf = (input: unknown) => (error: ClientConfigurationError): ClientConfigurationError => {
   const source = sourceOf(input)
   const name = source === undefined || error.variable !== undefined ? undefined : variableOf(source, error.field)
   if (source === undefined || name === undefined) return error
-  const reason = error.reason.replace(
-    "set allowInsecureTransport",
-    `set ${variable(source.prefix, "ALLOW_INSECURE_TRANSPORT")}=true`
+  const reason = phrases(source.prefix).reduce(
+    (reason, [inCode, inEnvironment]) => reason.replace(inCode, inEnvironment),
+    error.reason
   )
   return new ClientConfigurationError({ client: error.client, field: error.field, reason, variable: name })
 }

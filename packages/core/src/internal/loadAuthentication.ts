@@ -245,11 +245,20 @@ export const grantAndAuthentication = (fields: {
   readonly authentication: Option.Option<ClientAuthentication.Input>
   readonly grantType: Option.Option<string>
   readonly serviceAccountKey: Option.Option<Redacted.Redacted<string>>
-}): Either.Either<Pick<ClientCredentialsClient.Input, "authentication" | "grant">, ConfigError.ConfigError> => {
+}, prefix: string | undefined): Either.Either<
+  Pick<ClientCredentialsClient.Input, "authentication" | "grant">,
+  ConfigError.ConfigError
+> => {
   const authentication = Option.getOrUndefined(fields.authentication)
+  const name = (key: string) => variable(prefix, key)
   if (Option.isSome(fields.serviceAccountKey)) {
     return authentication?.method === "private_key_jwt"
-      ? Either.left(ConfigError.InvalidData(["PRIVATE_KEY"], "the service-account key file holds the private key"))
+      ? Either.left(
+        ConfigError.InvalidData(
+          ["PRIVATE_KEY"],
+          `${name("SERVICE_ACCOUNT_KEY")} holds the private key: remove ${name("PRIVATE_KEY")}`
+        )
+      )
       : Either.right({ authentication, grant: { serviceAccountKey: fields.serviceAccountKey.value } })
   }
   if (Option.getOrUndefined(fields.grantType) !== JwtBearerGrant.grantType) {
@@ -257,13 +266,20 @@ export const grantAndAuthentication = (fields: {
     return Either.right(authentication === undefined ? {} : { authentication })
   }
   if (authentication === undefined) {
-    return Either.left(ConfigError.MissingData(["PRIVATE_KEY"], "The JWT bearer grant needs PRIVATE_KEY"))
+    return Either.left(
+      ConfigError.MissingData(
+        ["PRIVATE_KEY"],
+        `${name("GRANT_TYPE")} is the JWT bearer grant, which needs ${name("PRIVATE_KEY")}: the key that signs its ` +
+          "assertions"
+      )
+    )
   }
   if (authentication.method !== "private_key_jwt") {
     return Either.left(
       ConfigError.InvalidData(
         ["TOKEN_ENDPOINT_AUTH_METHOD"],
-        "with the JWT bearer grant, authenticate the client with CLIENT_SECRET and CREDENTIAL_STYLE"
+        `with the JWT bearer grant, ${name("PRIVATE_KEY")} signs the grant's assertions: authenticate the client ` +
+          `with ${name("CLIENT_SECRET")} and ${name("CREDENTIAL_STYLE")}`
       )
     )
   }
