@@ -647,7 +647,9 @@ describe("TokenService with a resolver that hangs or dies", () => {
       ["throws", (): Effect.Effect<TokenService.ClientInput> => {
         throw new Error(`cannot reach postgres://tenant:${SECRET}@db`)
       }],
-      ["dies", () => Effect.die(new Error(`cannot reach postgres://tenant:${SECRET}@db`))]
+      ["dies", () => Effect.die(new Error(`cannot reach postgres://tenant:${SECRET}@db`))],
+      // Its own interruption, not its callers': they get an error, not an interruption.
+      ["interrupts itself", () => Effect.interrupt]
     ] as const
   ) {
     it.scoped(`a resolver that ${label} fails with a ClientResolutionError, not a defect, and is not kept`, () => {

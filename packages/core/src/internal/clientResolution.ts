@@ -4,11 +4,13 @@
  * definition refused with `invalid_client` is resolved again once, for all the callers it was
  * refused for.
  */
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { AccessToken } from "../AccessToken.js"
 import * as ClientResolver from "../ClientResolver.js"
@@ -172,8 +174,15 @@ export const make = (options: {
           duration: resolverTimeout,
           onTimeout: () => new ClientResolutionError({ client: name, reason: "TimedOut", timeout: resolverTimeout })
         }),
-        Effect.catchAllDefect((cause) =>
-          Effect.fail(new ClientResolutionError({ client: name, reason: "Died", cause }))
+        // A defect, or an interruption of the resolver's own (`Effect.interrupt`), fails this resolution
+        // alone: its callers get an error, not an interruption. The handler does not run when this fiber is
+        // interrupted itself (the service's scope closing).
+        Effect.catchAllCause((cause) =>
+          Option.match(Cause.failureOption(cause), {
+            onNone: () =>
+              Effect.fail(new ClientResolutionError({ client: name, reason: "Died", cause: Cause.squash(cause) })),
+            onSome: Effect.fail
+          })
         ),
         Effect.flatMap((input) =>
           Effect.tap(register(name, input, labelOf(name)), (registration) => {
