@@ -304,7 +304,8 @@ export const layerConfigDefault = (
 /**
  * A token service for unit tests, with no token endpoint: fixed tokens by client name, or a function of the client
  * name and the request's parameters returning a token (or a `TokenError`). Each `getToken` asks afresh, nothing is
- * cached, every client is ready.
+ * cached, every client is ready: `readiness` lists the clients of the record, or those asked for so far (in each
+ * build of the layer) with a function, each with its own token ready and the time the last one was handed out.
  *
  * @example
  * ```ts
@@ -319,7 +320,7 @@ export const layerConfigDefault = (
  * @category layers
  */
 export const layerTest = (tokens: testService.Tokens): Layer.Layer<TokenService> =>
-  Layer.succeed(TokenService, testService.make(tokens))
+  Layer.sync(TokenService, () => testService.make(tokens))
 
 /**
  * A token for `client`, from the `TokenService` of the context.

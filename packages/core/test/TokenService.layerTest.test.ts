@@ -1,6 +1,6 @@
 import { AccessToken, TokenError, TokenService } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Redacted } from "effect"
+import { DateTime, Effect, Redacted, TestClock } from "effect"
 
 describe("TokenService.layerTest", () => {
   it.effect("hands out the fixed token of each client, as a Bearer token", () =>
@@ -54,5 +54,57 @@ describe("TokenService.layerTest", () => {
       const refused = yield* Effect.flip(TokenService.getToken("refused"))
       assert.instanceOf(refused, TokenError.TokenRefusedError)
     }).pipe(Effect.provide(Tokens))
+  })
+})
+
+describe("TokenService.layerTest readiness", () => {
+  const readyToken = {
+    scope: undefined,
+    resource: [],
+    usable: true,
+    usableUntil: undefined,
+    refreshFrom: undefined,
+    renewing: false,
+    lastFailure: undefined,
+    consecutiveFailures: 0,
+    ready: true,
+    reason: undefined
+  }
+
+  it.effect("reports each fixed client ready with one token, its own, and when one was last handed out", () =>
+    Effect.gen(function*() {
+      const before = yield* TokenService.readiness
+      assert.deepStrictEqual(before, {
+        ready: true,
+        clients: [
+          { client: "api", ready: true, reason: undefined, tokens: [{ ...readyToken, lastSuccess: undefined }] },
+          { client: "billing", ready: true, reason: undefined, tokens: [{ ...readyToken, lastSuccess: undefined }] }
+        ],
+        resolved: undefined
+      })
+      yield* TestClock.adjust("1 minute")
+      yield* TokenService.getToken("billing")
+      const after = yield* TokenService.readiness
+      assert.deepStrictEqual(after.clients[1]!.tokens, [{ ...readyToken, lastSuccess: DateTime.unsafeMake(60_000) }])
+      assert.deepStrictEqual(after.clients[0]!.tokens, [{ ...readyToken, lastSuccess: undefined }])
+    }).pipe(Effect.provide(TokenService.layerTest({ api: "token-a", billing: "token-b" }))))
+
+  it.effect("with a function, reports the clients asked for so far, each layer afresh", () => {
+    const Tokens = TokenService.layerTest((client) => `${client}-token`)
+    return Effect.gen(function*() {
+      const first = yield* Effect.gen(function*() {
+        assert.deepStrictEqual(yield* TokenService.readiness, { ready: true, clients: [], resolved: undefined })
+        yield* TokenService.getToken("tenant-b")
+        yield* TokenService.getToken("tenant-a")
+        yield* TokenService.getToken("tenant-b", { scope: "admin" })
+        return yield* TokenService.readiness
+      }).pipe(Effect.provide(Tokens))
+      assert.deepStrictEqual(first.clients.map(({ client, ready, tokens }) => [client, ready, tokens.length]), [
+        ["tenant-b", true, 1],
+        ["tenant-a", true, 1]
+      ])
+      const second = yield* Effect.provide(TokenService.readiness, Tokens)
+      assert.deepStrictEqual(second.clients, [])
+    })
   })
 })

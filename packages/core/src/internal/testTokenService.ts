@@ -25,14 +25,34 @@ const asToken = (token: TestToken): Effect.Effect<AccessToken> =>
     ? Effect.succeed(token)
     : Effect.map(DateTime.now, (receivedAt) => makeToken({ value: token, receivedAt, expiresIn: lifetime }))
 
+/** The own token of a client of the test service: always at hand, so ready, whatever was asked before. */
+const readyToken = (lastSuccess: DateTime.Utc | undefined): TokenReadiness.TokenState => ({
+  scope: undefined,
+  resource: [],
+  usable: true,
+  usableUntil: undefined,
+  refreshFrom: undefined,
+  renewing: false,
+  lastSuccess,
+  lastFailure: undefined,
+  consecutiveFailures: 0,
+  ready: true,
+  reason: undefined
+})
+
 /**
  * A token service with no token endpoint behind it: every `getToken` asks `tokens` afresh (so that a
  * renewal after a rejection hands out the function's next answer), nothing is cached, and every client
- * is always ready. With a record, its keys are the registered clients; with a function, any name is.
+ * is always ready. With a record, its keys are the registered clients; with a function, any name is,
+ * and the readiness lists the names asked for so far (a service with `resolveClient` lists none).
  */
 export const make = (tokens: Tokens): TokenService.TokenService.Service => {
   const fixed = typeof tokens === "function" ? undefined : tokens
   const clients = fixed === undefined ? [] : Object.keys(fixed)
+  // The clients of the readiness, in the order they were registered or first asked for, and when
+  // each was last handed a token.
+  const handedOut = new Map<string, DateTime.Utc | undefined>(clients.map((client) => [client, undefined]))
+  const note = (client: string) => (token: AccessToken) => Effect.sync(() => handedOut.set(client, token.receivedAt))
   const resolve = (client: string | undefined): Effect.Effect<string, UnknownClientError> => {
     if (client === undefined) {
       return clients.length === 1
@@ -51,14 +71,17 @@ export const make = (tokens: Tokens): TokenService.TokenService.Service => {
     const token = tokens(client, parameters)
     return Effect.isEffect(token) ? Effect.flatMap(token, asToken) : asToken(token)
   }
-  const readiness: TokenReadiness.Readiness = {
+  const readiness = Effect.sync((): TokenReadiness.Readiness => ({
     ready: true,
-    clients: clients.map((client) => ({ client, ready: true, reason: undefined, tokens: [] })),
+    clients: Array.from(
+      handedOut,
+      ([client, lastSuccess]) => ({ client, ready: true, reason: undefined, tokens: [readyToken(lastSuccess)] })
+    ),
     resolved: undefined
-  }
+  }))
   return {
     clients,
-    readiness: Effect.succeed(readiness),
+    readiness,
     // A definition for code that reads the client (its name), pointing at no real server.
     client: (client) =>
       Effect.map(resolve(client), (name) =>
@@ -71,7 +94,10 @@ export const make = (tokens: Tokens): TokenService.TokenService.Service => {
         })),
     getToken: (client, parameters) => {
       const { forceRenewal: _, rejected: __, ...request } = parameters ?? {}
-      return Effect.flatMap(resolve(client), (name) => tokenOf(name, request))
+      return Effect.flatMap(resolve(client), (name) => {
+        if (!handedOut.has(name)) handedOut.set(name, undefined)
+        return Effect.tap(tokenOf(name, request), note(name))
+      })
     },
     drop: () => Effect.void,
     invalidate: (client) => Effect.asVoid(resolve(client))
