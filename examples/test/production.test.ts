@@ -6,11 +6,8 @@ import { ProtectedApi, RedisServer, TokenServer } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as Crypto from "node:crypto"
-import * as Fs from "node:fs"
-import * as path from "node:path"
 import { interrupt, type Run, run } from "./utils/run.js"
 
-const examples = path.resolve(import.meta.dirname, "..")
 const encryptionKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
 const pem = (key: Crypto.KeyObject) => key.export({ type: "pkcs8", format: "pem" }).toString()
@@ -142,11 +139,4 @@ describe("examples/production.ts", () => {
       assert.include(worker.output() + worker.errors(), "ACCESS_TOKEN_CACHE_ENCRYPTION_KEY")
       assert.notInclude(worker.output(), "API response")
     }).pipe(Effect.provide(RedisServer.layerUrl), Effect.scoped), 120_000)
-
-  it("is shown in the core README as it is", () => {
-    const readme = Fs.readFileSync(path.join(examples, "..", "packages", "core", "README.md"), "utf8")
-    const source = Fs.readFileSync(path.join(examples, "production.ts"), "utf8")
-    const code = source.slice(source.indexOf("import "))
-    assert.include(readme, "```ts\n" + code + "```\n")
-  })
 })
