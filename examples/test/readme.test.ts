@@ -35,3 +35,40 @@ describe("the core README", () => {
     }
   })
 })
+
+const packages = Fs.readdirSync(path.join(examples, "..", "packages"))
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
+const anchor = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-")
+
+describe("the package READMEs, as npm shows them", () => {
+  for (const name of packages) {
+    it(`${name}: every link is an anchor of the README or an absolute URL, repository links into the repository`, () => {
+      const directory = path.join(examples, "..", "packages", name)
+      const text = Fs.readFileSync(path.join(directory, "README.md"), "utf8")
+      const manifest = JSON.parse(Fs.readFileSync(path.join(directory, "package.json"), "utf8")) as {
+        readonly repository?: { readonly url: string; readonly directory: string }
+      }
+      assert.isDefined(manifest.repository, "package.json names its repository")
+      assert.strictEqual(manifest.repository!.directory, `packages/${name}`)
+      const repository = manifest.repository!.url.replace(/^git\+/, "").replace(/\.git$/, "")
+      const prose = text.replace(/```[\s\S]*?```/g, "")
+      const headings = new Set(
+        prose.split("\n").filter((line) => /^#+ /.test(line)).map((line) => anchor(line.replace(/^#+ /, "")))
+      )
+      const links = Array.from(prose.matchAll(/\]\(([^)\s]+)\)/g), (match) => match[1])
+      assert.isNotEmpty(links)
+      for (const link of links) {
+        if (link.startsWith("#")) {
+          assert.isTrue(headings.has(link.slice(1)), `${link} names no heading`)
+        } else {
+          assert.match(link, /^https:\/\//, `${link} is relative: it breaks on npm`)
+          if (!link.startsWith(repository)) continue
+          // A file of the repository: it must exist on the branch the link names.
+          const file = /^\/(?:blob|tree|raw)\/main\/([^#]+)/.exec(link.slice(repository.length))?.[1]
+          if (file !== undefined) assert.isTrue(Fs.existsSync(path.join(examples, "..", file)), `${link} names no file`)
+        }
+      }
+    })
+  }
+})
