@@ -72,3 +72,35 @@ describe("the package READMEs, as npm shows them", () => {
     })
   }
 })
+
+describe("the versions the API reference names", () => {
+  const compare = (a: string, b: string) => {
+    const [x, y] = [a.split(".").map(Number), b.split(".").map(Number)]
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]
+  }
+  for (const name of packages) {
+    it(`${name}: no @since is later than the version the package ships as, and its own packages are required at it`, () => {
+      const directory = path.join(examples, "..", "packages", name)
+      const manifest = JSON.parse(Fs.readFileSync(path.join(directory, "package.json"), "utf8")) as {
+        readonly version: string
+        readonly peerDependencies?: Record<string, string>
+        readonly devDependencies?: Record<string, string>
+      }
+      const sources = Fs.readdirSync(path.join(directory, "src"), { recursive: true, encoding: "utf8" })
+        .filter((file) => file.endsWith(".ts"))
+      for (const file of sources) {
+        const text = Fs.readFileSync(path.join(directory, "src", file), "utf8")
+        for (const [, since] of text.matchAll(/@since (\d+\.\d+\.\d+)/g)) {
+          assert.isAtMost(compare(since, manifest.version), 0, `${file}: @since ${since} in ${manifest.version}`)
+        }
+      }
+      for (const [dependency, range] of Object.entries({ ...manifest.peerDependencies, ...manifest.devDependencies })) {
+        if (!dependency.startsWith("@access-token/")) continue
+        const other = JSON.parse(
+          Fs.readFileSync(path.join(examples, "..", "packages", dependency.slice(14), "package.json"), "utf8")
+        ) as { readonly version: string }
+        assert.strictEqual(range, `^${other.version}`, `${dependency} in ${name}`)
+      }
+    })
+  }
+})

@@ -126,7 +126,7 @@ export class InsecureTransportError extends Schema.TaggedError<InsecureTransport
  * What an authenticated client can fail with besides its transport's errors. (Named so that it
  * does not shadow the global `Error` where the module's names are imported.)
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type AccessTokenError =
