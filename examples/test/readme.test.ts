@@ -104,3 +104,17 @@ describe("the versions the API reference names", () => {
     })
   }
 })
+
+describe("the API reference pages", () => {
+  for (const name of packages) {
+    it(`${name}: each page opens with front matter that GitHub reads as such, not as a heading`, () => {
+      const modules = path.join(examples, "..", "packages", name, "docs", "modules")
+      const pages = Fs.readdirSync(modules).filter((file) => file.endsWith(".md"))
+      assert.isNotEmpty(pages)
+      for (const page of pages) {
+        const text = Fs.readFileSync(path.join(modules, page), "utf8")
+        assert.match(text, /^---\ntitle: .+\n(?:[a-z_]+: .*\n)*---\n/, page)
+      }
+    })
+  }
+})
