@@ -19,7 +19,8 @@ import { htuOf } from "./targetUri.js"
 /** @internal */
 export const KeyTypeId: typeof DPoP.KeyTypeId = Symbol.for("@access-token/core/DPoP/Key") as typeof DPoP.KeyTypeId
 
-/** @internal */
+// Kept in the declarations (not marked internal): the public DPoP.Algorithm is declared with it, and
+// stripping it would leave the published DPoP.d.ts pointing at a type that is not there.
 export type Algorithm =
   | "ES256"
   | "ES384"
