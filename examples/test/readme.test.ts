@@ -118,3 +118,36 @@ describe("the API reference pages", () => {
     })
   }
 })
+
+describe("the install lines of the READMEs", () => {
+  const rootManifest = JSON.parse(Fs.readFileSync(path.join(examples, "..", "package.json"), "utf8")) as {
+    readonly devDependencies: Record<string, string>
+  }
+  const readmes = ["README.md", ...packages.map((name) => path.join("packages", name, "README.md"))]
+  for (const file of readmes) {
+    it(`${file}: each names the peers of the packages it installs, in the ranges the packages accept`, () => {
+      const text = Fs.readFileSync(path.join(examples, "..", file), "utf8")
+      const lines = Array.from(text.matchAll(/npm install ([^\n`|(]+)/g), (match) => match[1].trim())
+      assert.isNotEmpty(lines)
+      for (const line of lines) {
+        const words = line.split(/\s+/).filter((word) => !word.startsWith("-"))
+        const named = new Map(words.map((word) => {
+          const at = word.indexOf("@", 1)
+          return at === -1 ? [word, undefined] as const : [word.slice(0, at), word.slice(at + 1)] as const
+        }))
+        for (const [name, range] of named) {
+          if (name.startsWith("@access-token/")) {
+            const manifest = JSON.parse(
+              Fs.readFileSync(path.join(examples, "..", "packages", name.slice(14), "package.json"), "utf8")
+            ) as { readonly peerDependencies?: Record<string, string> }
+            for (const peer of Object.keys(manifest.peerDependencies ?? {})) {
+              assert.isTrue(named.has(peer), `${line}: ${name} needs ${peer}`)
+            }
+          } else if (rootManifest.devDependencies[name] !== undefined) {
+            assert.strictEqual(range, rootManifest.devDependencies[name], `${line}: ${name}`)
+          }
+        }
+      }
+    })
+  }
+})
