@@ -15,6 +15,7 @@ const pem = (key: Crypto.KeyObject) => key.export({ type: "pkcs8", format: "pem"
 /** The token server (orders by secret, billing by `private_key_jwt`), the two APIs, and the environment. */
 const deployment = Effect.gen(function*() {
   const billingKey = Crypto.generateKeyPairSync("ec", { namedCurve: "P-256" })
+  const billingJwk = { ...billingKey.publicKey.export({ format: "jwk" }), kid: "billing-2026" }
   const server = yield* TokenServer.make({
     scopes: ["orders", "billing"],
     clients: [
@@ -22,7 +23,7 @@ const deployment = Effect.gen(function*() {
       {
         clientId: "billing-worker",
         tokenEndpointAuthMethod: "private_key_jwt",
-        jwks: { keys: [{ ...billingKey.publicKey.export({ format: "jwk" }), kid: "billing-2026" }] },
+        jwks: { keys: [billingJwk] },
         scopes: ["billing"]
       }
     ]
