@@ -11,6 +11,17 @@ const readme = Fs.readFileSync(path.join(examples, "..", "packages", "core", "RE
 const source = (file: string) => Fs.readFileSync(path.join(examples, file), "utf8")
 
 describe("the core README", () => {
+  it("lists every section in its contents", () => {
+    const prose = readme.replace(/```[\s\S]*?```/g, "")
+    const contents = prose.slice(
+      prose.indexOf("## Contents\n"),
+      prose.indexOf("\n## ", prose.indexOf("## Contents\n") + 1)
+    )
+    const sections = prose.split("\n").filter((line) => line.startsWith("## ") && line !== "## Contents")
+    assert.isNotEmpty(sections)
+    for (const section of sections) assert.include(contents, `(#${anchor(section.slice(3))})`, section)
+  })
+
   it("shows examples/production.ts as it is, from its imports on", () => {
     const code = source("production.ts")
     assert.include(readme, "```ts\n" + code.slice(code.indexOf("import ")) + "```\n")
