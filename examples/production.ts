@@ -31,8 +31,8 @@ const Tokens = TokenService.layerConfig({
     // BILLING_ISSUER, BILLING_CLIENT_ID, BILLING_PRIVATE_KEY, BILLING_PRIVATE_KEY_ID, BILLING_SCOPE
     billing: ClientCredentialsClient.config("BILLING")
   },
-  warmUp: Config.succeed(true),
-  failFast: Config.succeed(true)
+  warmUp: true,
+  failFast: true
 }).pipe(
   Layer.provide([
     TokenEndpointClient.layer(),
@@ -46,15 +46,9 @@ const Tokens = TokenService.layerConfig({
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
-const Apis = Layer.unwrapEffect(
-  Effect.map(
-    Config.all({ orders: Config.string("ORDERS_API_URL"), billing: Config.string("BILLING_API_URL") }),
-    (urls) =>
-      Layer.mergeAll(
-        OrdersApi.layer({ client: "orders", baseUrl: urls.orders }),
-        BillingApi.layer({ client: "billing", baseUrl: urls.billing })
-      )
-  )
+const Apis = Layer.mergeAll(
+  OrdersApi.layerConfig({ client: "orders", baseUrl: Config.string("ORDERS_API_URL") }),
+  BillingApi.layerConfig({ client: "billing", baseUrl: Config.string("BILLING_API_URL") })
 )
 
 // GET /ready: 200 while every client's token flows, 503 otherwise. It is up once the tokens are.
