@@ -22,6 +22,27 @@ describe("the core README", () => {
     for (const section of sections) assert.include(contents, `(#${anchor(section.slice(3))})`, section)
   })
 
+  it("gathers every option of TokenService.Options in its options table, with the module that documents it", () => {
+    const options = readme.slice(
+      readme.indexOf("\n## Options\n"),
+      readme.indexOf("\n## ", readme.indexOf("\n## Options\n") + 1)
+    )
+    const modules = ["TokenService", "TokenLifetime", "ClientResolver", "TokenReadiness", "TokenCache"]
+    for (const module of modules) {
+      const source = Fs.readFileSync(path.join(examples, "..", "packages", "core", "src", `${module}.ts`), "utf8")
+      const start = source.indexOf("export interface Options")
+      assert.isAbove(start, 0, module)
+      const body = source.slice(start, source.indexOf("\n}\n", start))
+      const fields = Array.from(body.matchAll(/^ {2}readonly (\w+)\??:/gm), (match) => match[1])
+      assert.isNotEmpty(fields, module)
+      for (const field of fields) {
+        const row = options.split("\n").find((line) => line.startsWith(`| \`${field}\` |`))
+        assert.isDefined(row, `the options table lacks ${module}'s ${field}`)
+        assert.isTrue(row!.trimEnd().endsWith(`| \`${module}\` |`), `${field} is documented in ${module}: ${row}`)
+      }
+    }
+  })
+
   it("shows examples/production.ts as it is, from its imports on", () => {
     const code = source("production.ts")
     assert.include(readme, "```ts\n" + code.slice(code.indexOf("import ")) + "```\n")
