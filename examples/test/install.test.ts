@@ -15,23 +15,26 @@ import { promisify } from "node:util"
 const exec = promisify(execFile)
 const root = path.resolve(import.meta.dirname, "..", "..")
 const readme = Fs.readFileSync(path.join(root, "README.md"), "utf8")
+const coreReadme = Fs.readFileSync(path.join(root, "packages", "core", "README.md"), "utf8")
 
-/** The first fenced block of `language` in the section under `heading`. */
-const block = (heading: string, language: string) => {
-  const section = readme.slice(readme.indexOf(`\n## ${heading}\n`))
+/** The first fenced block of `language` in the section of `text` under `heading`. */
+const block = (heading: string, language: string, text = readme) => {
+  assert.include(text, `\n## ${heading}\n`)
+  const section = text.slice(text.indexOf(`\n## ${heading}\n`))
   const start = section.indexOf("```" + language + "\n")
   assert.isAbove(start, 0, `no ${language} block under "${heading}"`)
   const body = section.slice(start + language.length + 4)
   return body.slice(0, body.indexOf("```"))
 }
 
-/** The README's install line: each package it names, with the range it asks for (`*` when none). */
-const installLine = () => {
-  const line = block("Install", "sh").trim()
+/** An install line: each package it names, with the range it asks for (`*` when none), and whether for development. */
+const installLine = (line: string) => {
   assert.match(line, /^npm install /)
-  return line.slice("npm install ".length).split(/\s+/).filter((word) => !word.startsWith("-")).map((word) => {
+  const words = line.slice("npm install ".length).split(/\s+/)
+  const dev = words.includes("--save-dev") || words.includes("-D")
+  return words.filter((word) => !word.startsWith("-")).map((word) => {
     const at = word.indexOf("@", 1)
-    return at === -1 ? { name: word, range: "*" } : { name: word.slice(0, at), range: word.slice(at + 1) }
+    return at === -1 ? { name: word, range: "*", dev } : { name: word.slice(0, at), range: word.slice(at + 1), dev }
   })
 }
 
@@ -58,7 +61,10 @@ interface Manifest {
  * linked), so that the install needs no network and nothing resolves back into the repository. A
  * peer of ours that the line does not name fails here, as it would leave the user's import broken.
  */
-const lockFor = (wanted: ReadonlyArray<{ name: string; range: string }>, tarballs: Map<string, string>) => {
+const lockFor = (
+  wanted: ReadonlyArray<{ name: string; range: string; dev: boolean }>,
+  tarballs: Map<string, string>
+) => {
   const lock: Record<string, LockEntry> = JSON.parse(Fs.readFileSync(path.join(root, "package-lock.json"), "utf8"))
     .packages
   const workspaces = new Map<string, string>() // package name -> its folder in the repository
@@ -104,11 +110,12 @@ const lockFor = (wanted: ReadonlyArray<{ name: string; range: string }>, tarball
     }
   }
   const dependencies: Record<string, string> = {}
+  const devDependencies: Record<string, string> = {}
   const packed: Record<string, LockEntry> = {}
-  for (const { name, range } of wanted) {
+  for (const { dev, name, range } of wanted) {
     const tarball = tarballs.get(name)
     if (tarball === undefined) {
-      dependencies[name] = range
+      ;(dev ? devDependencies : dependencies)[name] = range
       visit("", name, false)
       continue
     }
@@ -129,8 +136,8 @@ const lockFor = (wanted: ReadonlyArray<{ name: string; range: string }>, tarball
       visit(folder, dependency, false)
     }
   }
-  const project = { name: "reads-the-readme", private: true, type: "module", dependencies }
-  const packages = { "": { name: project.name, dependencies }, ...entries, ...packed }
+  const project = { name: "reads-the-readme", private: true, type: "module", dependencies, devDependencies }
+  const packages = { "": { name: project.name, dependencies, devDependencies }, ...entries, ...packed }
   return { project, lock: { name: project.name, lockfileVersion: 3, requires: true, packages } }
 }
 
@@ -155,14 +162,18 @@ const runUntil = (cwd: string, script: string, env: Record<string, string>, text
 
 describe("the root README, followed in a project of its own", () => {
   it.scoped(
-    "its install line installs the packed packages, and its quick start compiles and calls the API",
+    "its install line installs the packed packages; its quick start compiles and calls the API, its unit test passes",
     () =>
       Effect.gen(function*() {
         const outside = yield* Effect.acquireRelease(
           Effect.sync(() => Fs.mkdtempSync(path.join(Os.tmpdir(), "access-token-readme-"))),
           (directory) => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true }))
         )
-        const wanted = installLine()
+        // The root README's line, and the test tools of the core README's "Testing a worker".
+        const wanted = [
+          ...installLine(block("Install", "sh").trim()),
+          ...installLine(block("Testing a worker", "sh", coreReadme).trim())
+        ]
         const ours = wanted.filter(({ name }) => name.startsWith("@access-token/"))
         assert.isNotEmpty(ours)
         const tarballs = new Map<string, string>()
@@ -202,11 +213,12 @@ describe("the root README, followed in a project of its own", () => {
           types: ["node"]
         }
         Fs.writeFileSync(path.join(project, "quickstart.ts"), block("Quick start", "ts"))
+        Fs.writeFileSync(path.join(project, "worker.test.ts"), block("Testing a worker", "ts", coreReadme))
         Fs.writeFileSync(
           path.join(project, "tsconfig.json"),
           JSON.stringify({
             compilerOptions: { ...compilerOptions, skipLibCheck: true, outDir: "dist" },
-            files: ["quickstart.ts"]
+            files: ["quickstart.ts", "worker.test.ts"]
           })
         )
         Fs.writeFileSync(
@@ -247,6 +259,17 @@ describe("the root README, followed in a project of its own", () => {
         assert.include(output, `{"type":"client_id","value":"readme"}`)
         assert.notInclude(output, "readme-secret-7d2e")
         assert.notInclude(output, "API call failed")
+        // The unit test of "Testing a worker", run by the project's own vitest, with no server.
+        const { stdout: tested } = yield* Effect.promise(() =>
+          exec(process.execPath, [path.join("node_modules", "vitest", "vitest.mjs"), "run", "worker.test.ts"], {
+            cwd: project,
+            env: { PATH: process.env.PATH, CI: "true", NO_COLOR: "1" }
+          }).catch((error: { stdout?: string; stderr?: string }) => {
+            throw new Error(`the README's unit test fails in the project:\n${error.stdout}\n${error.stderr}`)
+          })
+        )
+        assert.match(tested, /Tests {2}1 passed/)
+
         // Nothing in the project resolves back into the repository.
         for (const { name } of ours) {
           assert.isFalse(Fs.lstatSync(path.join(project, "node_modules", name)).isSymbolicLink(), name)
