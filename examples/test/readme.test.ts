@@ -27,7 +27,10 @@ describe("the core README", () => {
       readme.indexOf("\n## Options\n"),
       readme.indexOf("\n## ", readme.indexOf("\n## Options\n") + 1)
     )
-    const modules = ["TokenService", "TokenLifetime", "ClientResolver", "TokenReadiness", "TokenCache"]
+    const service = Fs.readFileSync(path.join(examples, "..", "packages", "core", "src", "TokenService.ts"), "utf8")
+    const extended = /export interface Options\s+extends([^{]+)\{/.exec(service)![1]
+    const modules = ["TokenService", ...Array.from(extended.matchAll(/(\w+)\.Options/g), (match) => match[1])]
+    assert.isAtLeast(modules.length, 6)
     for (const module of modules) {
       const source = Fs.readFileSync(path.join(examples, "..", "packages", "core", "src", `${module}.ts`), "utf8")
       const start = source.indexOf("export interface Options")
