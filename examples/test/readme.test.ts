@@ -91,6 +91,9 @@ describe("the package READMEs, as npm shows them", () => {
       const headings = new Set(
         prose.split("\n").filter((line) => /^#+ /.test(line)).map((line) => anchor(line.replace(/^#+ /, "")))
       )
+      // A path of the repository named in prose is a link to it: on npm there is no such file beside the README.
+      const bare = Array.from(prose.matchAll(/(?<!\[)`((?:examples|test|bench|core\/test|platform\/test)\/[^`]*)`/g))
+      assert.deepStrictEqual(bare.map((match) => match[1]), [], "repository paths without a link")
       const links = Array.from(prose.matchAll(/\]\(([^)\s]+)\)/g), (match) => match[1])
       assert.isNotEmpty(links)
       for (const link of links) {
