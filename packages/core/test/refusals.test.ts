@@ -248,6 +248,63 @@ describe("refusal backoff of resolved clients", () => {
     }).pipe(Effect.provide(endpoint.layer))
   })
 
+  it.scoped("a background renewal refused with invalid_client resolves again once, then is held back", () => {
+    const endpoint = scriptedEndpoint()
+    const logs = capture()
+    endpoint.state.refusal = undefined
+    return Effect.gen(function*() {
+      let resolutions = 0
+      const service = yield* TokenService.make({
+        clients: {},
+        resolveClient: () => Effect.sync(() => (resolutions++, definition())),
+        resolvedClientTimeToLive: "2 hours",
+        refreshRetrySchedule: Schedule.spaced("10 seconds"),
+        refusalBackoff: Schedule.spaced("1 minute")
+      })
+      yield* service.getToken("acme")
+      assert.deepStrictEqual([resolutions, endpoint.state.requests], [1, 1])
+      // Refused from now on; a call in the refresh window starts the renewal and keeps the current token.
+      endpoint.state.refusal = "invalid_client"
+      yield* TestClock.adjust("41 minutes")
+      yield* service.getToken("acme")
+      for (let second = 0; second < 300; second++) yield* TestClock.adjust("1 second")
+      // As a registered client's: one request per minute of backoff, each resolved again once, not one
+      // every 10 s of the renewal's retries; one warning for the episode.
+      assert.deepStrictEqual([resolutions, endpoint.state.requests], [7, 7])
+      assert.strictEqual(logs.warnings().length, 1)
+      assert.include(logs.warnings()[0], `client "acme"`)
+    }).pipe(Effect.provide([endpoint.layer, logs.layer]))
+  })
+
+  it.scoped("a background renewal refused for a secret rotated at its source moves to the new definition", () => {
+    const endpoint = scriptedEndpoint()
+    const logs = capture()
+    endpoint.state.refusal = undefined
+    return Effect.gen(function*() {
+      let secret = "old"
+      let resolutions = 0
+      const service = yield* TokenService.make({
+        clients: {},
+        resolveClient: () => Effect.sync(() => (resolutions++, definition(secret))),
+        resolvedClientTimeToLive: "2 hours",
+        refreshRetrySchedule: Schedule.spaced("10 seconds"),
+        refusalBackoff: Schedule.spaced("1 minute")
+      })
+      yield* service.getToken("acme")
+      secret = "new"
+      endpoint.state.refusal = "invalid_client"
+      yield* TestClock.adjust("41 minutes")
+      yield* service.getToken("acme")
+      yield* TestClock.adjust("1 second")
+      // The old definition went with its token: the next call asks with the new one at once.
+      assert.deepStrictEqual([resolutions, endpoint.state.requests], [2, 2])
+      endpoint.state.refusal = undefined
+      const token = yield* service.getToken("acme")
+      assert.strictEqual(Redacted.value(token.value), "token-3")
+      assert.strictEqual(logs.warnings().length, 0)
+    }).pipe(Effect.provide([endpoint.layer, logs.layer]))
+  })
+
   it.scoped("drop ends the wait of a resolved client at once", () => {
     const endpoint = scriptedEndpoint()
     return Effect.gen(function*() {

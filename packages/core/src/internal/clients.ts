@@ -21,7 +21,11 @@ export const make = (
     registration: Registration,
     parameters: TokenService.GetTokenParameters | undefined
   ) => Effect.Effect<AccessToken, TokenError>
-): Effect.Effect<TokenService.TokenService.Service> =>
+): Effect.Effect<{
+  readonly service: TokenService.TokenService.Service
+  /** What a failed background renewal of a registration ends with: a resolved client's refusal is resolved again. */
+  readonly renewalFailed: (registration: Registration, error: TokenError) => Effect.Effect<void, TokenError>
+}> =>
   Effect.gen(function*() {
     const { cache, dropped, register, scope, table } = parts
 
@@ -70,7 +74,7 @@ export const make = (
     }
 
     const rule = options.resolvedClientReadiness
-    return {
+    const service: TokenService.TokenService.Service = {
       clients: table.names,
       readiness: Effect.clockWith((clock) =>
         Effect.sync(() =>
@@ -104,5 +108,12 @@ export const make = (
             slot.current = undefined
             return Effect.flatMap(slots.cacheKeyOf(slot), (key) => cache.remove(slot.registration, key))
           }))
+    }
+    return {
+      service,
+      renewalFailed: (registration, error) =>
+        resolution === undefined || registered.get(registration.name) === registration
+          ? Effect.fail(error)
+          : resolution.renewalFailed(registration, error)
     }
   })

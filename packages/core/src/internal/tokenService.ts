@@ -144,7 +144,10 @@ export const make = (
         )
       })).pipe(Effect.flatMap(Deferred.await))
 
-    /** Renews the token in the background while callers keep the current one. */
+    /**
+     * Renews the token in the background while callers keep the current one; a refusal goes where a
+     * caller's would (`renewalFailed`, made with the methods by name below), so that it is held back.
+     */
     const refresh = (slot: Slot): Effect.Effect<void> =>
       // Uninterruptible from marking the slot to forking the renewal: a caller interrupted in between
       // would leave `refreshing` set with no renewal to clear it, and no renewal would start again.
@@ -155,7 +158,10 @@ export const make = (
           const current = slot.current
           return current !== undefined && clock.unsafeCurrentTimeMillis() < current.refreshAt
             ? Effect.void
-            : Effect.asVoid(shared(slot, "refresh"))
+            : Effect.catchAll(
+              Effect.asVoid(shared(slot, "refresh")),
+              (error) => renewalFailed(slot.registration, error)
+            )
         })
         const stillUsable = () =>
           Effect.clockWith((clock) =>
@@ -209,7 +215,7 @@ export const make = (
         return slots.isFailure(slot) ? Effect.fail(slot) : acquire(slot, parameters, now)
       })
 
-    const service = yield* clients.make(parts, options, tokenOf)
+    const { renewalFailed, service } = yield* clients.make(parts, options, tokenOf)
     yield* warmUp(service, options, refreshRetry, scope)
     return service
   })
