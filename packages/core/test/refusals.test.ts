@@ -180,6 +180,30 @@ describe("refusal backoff", () => {
     }).pipe(Effect.provide(endpoint.layer))
   })
 
+  it.scoped("warm-up waits out the backoff: no retry, and no warning, for a refusal it holds back", () => {
+    const endpoint = scriptedEndpoint()
+    const logs = capture()
+    return Effect.gen(function*() {
+      let retries = 0
+      yield* TokenService.make({
+        clients: { api: definition() },
+        warmUp: true,
+        refreshRetrySchedule: Schedule.spaced("1 second").pipe(Schedule.tapInput(() => Effect.sync(() => retries++))),
+        refusalBackoff: Schedule.spaced("1 minute")
+      })
+      for (let second = 0; second < 300; second++) yield* TestClock.adjust("1 second")
+      // One request a minute, each the retry after the wait: none spent on a refusal held back.
+      assert.deepStrictEqual([endpoint.state.requests, retries], [6, 6])
+      assert.strictEqual(logs.warnings().length, 1, logs.warnings().join("\n"))
+      assert.include(logs.warnings()[0], "check the client's credentials")
+      // Once the server takes the credentials, the retry after the wait gets the token.
+      endpoint.state.refusal = undefined
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual([endpoint.state.requests, retries], [7, 6])
+      assert.strictEqual(logs.warnings().length, 1)
+    }).pipe(Effect.provide([endpoint.layer, logs.layer]))
+  })
+
   it.effect("the default waits 5 s (with jitter), then longer, and at most 5 minutes", () =>
     Effect.gen(function*() {
       const delays = yield* Schedule.run(

@@ -9,7 +9,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Schedule from "effect/Schedule"
+import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type { TokenError, TokenRefusedError } from "../TokenError.js"
@@ -40,6 +40,14 @@ export interface Refusals {
   readonly accepted: (registration: Registration) => Effect.Effect<void>
   /** Ends the episode of `registration` at once (`drop`). */
   readonly end: (registration: Registration) => void
+  /**
+   * `schedule`, each delay lengthened to the end of `registration`'s wait: a retry the backoff would
+   * fail at once, without a request, is not made.
+   */
+  readonly paced: <Out, In, R>(
+    registration: Registration,
+    schedule: Schedule.Schedule<Out, In, R>
+  ) => Schedule.Schedule<Out, In, R>
 }
 
 /** A refusal that says the client's own credentials are refused, which no retry can fix. */
@@ -108,6 +116,13 @@ export const make = (schedule: Schedule.Schedule<unknown, TokenRefusedError>): R
     accepted,
     end: (registration) => {
       episodes.delete(registration)
-    }
+    },
+    paced: (registration, schedule) =>
+      Schedule.modifyDelayEffect(schedule, (_, delay) =>
+        Effect.clockWith((clock) => {
+          const retryAt = episodes.get(registration)?.retryAt
+          const wait = retryAt === undefined ? 0 : retryAt - clock.unsafeCurrentTimeMillis()
+          return Effect.succeed(wait > Duration.toMillis(delay) ? Duration.millis(wait) : delay)
+        }))
   }
 }

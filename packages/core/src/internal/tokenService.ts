@@ -216,6 +216,6 @@ export const make = (
       })
 
     const { renewalFailed, service } = yield* clients.make(parts, options, tokenOf)
-    yield* warmUp(service, options, refreshRetry, scope)
+    yield* warmUp(service, options, parts)
     return service
   })

@@ -5,10 +5,10 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
 import { ClientConfigurationError, isRetryable, type TokenError, type TokenRefusedError } from "../TokenError.js"
 import type * as TokenService from "../TokenService.js"
+import type { Parts } from "./serviceParts.js"
+import * as slots from "./slots.js"
 
 /** A failure no retry can fix: the client's credentials or definition are wrong. */
 const isDefinite = (error: TokenError): error is ClientConfigurationError | TokenRefusedError =>
@@ -18,13 +18,14 @@ const isDefinite = (error: TokenError): error is ClientConfigurationError | Toke
  * Acquires the own tokens of the clients `options.warmUp` names, concurrently, before the service is
  * handed out. A failure is logged and retried in the background until a token arrives, except a
  * definite one under `failFast`, which fails the build so that the process stops with its error.
+ * A client whose credentials were refused waits out the refusal backoff, which warned once.
  */
 export const warmUp = (
   service: TokenService.TokenService.Service,
   options: TokenService.Options,
-  retry: Schedule.Schedule<unknown, TokenError>,
-  scope: Scope.Scope
+  parts: Parts
 ): Effect.Effect<void, ClientConfigurationError | TokenRefusedError> => {
+  const { refreshRetry, refusals, scope, table } = parts
   const names = options.warmUp === true ? service.clients : options.warmUp === undefined || options.warmUp === false
     ? []
     : options.warmUp
@@ -45,14 +46,18 @@ export const warmUp = (
   const warm = (name: string) =>
     Effect.gen(function*() {
       const first = yield* Deferred.make<void, TokenError>()
+      const registration = table.registration(name)
+      // Every name is registered (checked above); the schedule as is if not.
+      const schedule = slots.isFailure(registration) ? refreshRetry : refusals.paced(registration, refreshRetry)
+      const held = (error: TokenError) => !slots.isFailure(registration) && refusals.isHeld(registration, error)
       yield* service.getToken(name).pipe(
         Effect.onExit((exit) => Deferred.done(first, Exit.asVoid(exit))),
         Effect.tapError((error) =>
-          isFatal(error) ? Effect.void : Effect.logWarning(
+          isFatal(error) || held(error) ? Effect.void : Effect.logWarning(
             `Warm-up could not get a token: ${error.message}; retrying in the background`
           ).pipe(Effect.annotateLogs({ client: name }))
         ),
-        Effect.retry({ schedule: retry, while: (error) => !isFatal(error) }),
+        Effect.retry({ schedule, while: (error) => !isFatal(error) }),
         Effect.ignore,
         Effect.forkIn(scope)
       )
