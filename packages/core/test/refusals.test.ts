@@ -180,6 +180,30 @@ describe("refusal backoff", () => {
     }).pipe(Effect.provide(endpoint.layer))
   })
 
+  it.scoped("a token another replica stored in the shared TokenCache ends the episode", () => {
+    const endpoint = scriptedEndpoint()
+    const logs = capture()
+    return Effect.gen(function*() {
+      const options = { clients: { api: definition() }, refusalBackoff: Schedule.spaced("1 minute") }
+      const replica = yield* TokenService.make(options)
+      yield* refusals(replica, "api", 2)
+      // Fixed at the server; another replica, sharing the cache, gets a token and stores it.
+      endpoint.state.refusal = undefined
+      const other = yield* TokenService.make(options)
+      yield* other.getToken("api")
+      assert.strictEqual(endpoint.state.requests, 2)
+      yield* TestClock.adjust("1 minute")
+      const token = yield* replica.getToken("api")
+      assert.strictEqual(Redacted.value(token.value), "token-2")
+      assert.strictEqual(endpoint.state.requests, 2)
+      assert.isTrue(logs.lines.some((line) => line.startsWith("INFO") && line.includes("no longer held back")))
+      // The episode is over: a refusal now starts a new one, with its own warning.
+      endpoint.state.refusal = "invalid_client"
+      yield* Effect.flip(replica.getToken("api", { forceRenewal: true }))
+      assert.strictEqual(logs.warnings().length, 2)
+    }).pipe(Effect.provide([endpoint.layer, logs.layer]))
+  })
+
   it.scoped("warm-up waits out the backoff: no retry, and no warning, for a refusal it holds back", () => {
     const endpoint = scriptedEndpoint()
     const logs = capture()

@@ -37,8 +37,9 @@ const store = (parts: serviceParts.Parts, registration: Registration, key: strin
 
 /**
  * What a token request's outcome tells the rest: the counters, the `TokenCache` and the refusal
- * backoff. A resolved client's `invalid_client` is told once its definition was resolved again
- * (`clientResolution.ts`): a secret rotated at its source is no refusal to hold the client back for.
+ * backoff (a token from anywhere, the `TokenCache` too, ends an episode: `fetch`). A resolved
+ * client's `invalid_client` is told once its definition was resolved again (`clientResolution.ts`):
+ * a secret rotated at its source is no refusal to hold the client back for.
  */
 const settled = (parts: serviceParts.Parts, registration: Registration, key: string) => ({
   onFailure: (error: TokenEndpointError) =>
@@ -49,8 +50,7 @@ const settled = (parts: serviceParts.Parts, registration: Registration, key: str
         ? Effect.void
         : parts.refusals.refused(registration, error)
     ),
-  onSuccess: (token: AccessToken) =>
-    Effect.zipRight(store(parts, registration, key, token), parts.refusals.accepted(registration))
+  onSuccess: (token: AccessToken) => store(parts, registration, key, token)
 })
 
 /**
@@ -104,6 +104,7 @@ export const make = (
       }).pipe(
         // Bound to the definition it was requested with, from the cache or not: a later one may have another key.
         Effect.map((token) => bind(token, slot.registration.client)),
+        Effect.tap(() => parts.refusals.accepted(slot.registration)),
         Effect.tapBoth({
           onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
           onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")
@@ -144,10 +145,7 @@ export const make = (
         )
       })).pipe(Effect.flatMap(Deferred.await))
 
-    /**
-     * Renews the token in the background while callers keep the current one; a refusal goes where a
-     * caller's would (`renewalFailed`, made with the methods by name below), so that it is held back.
-     */
+    /** Renews the token in the background while callers keep the current one; a refusal goes as a call's would. */
     const refresh = (slot: Slot): Effect.Effect<void> =>
       // Uninterruptible from marking the slot to forking the renewal: a caller interrupted in between
       // would leave `refreshing` set with no renewal to clear it, and no renewal would start again.
@@ -215,6 +213,7 @@ export const make = (
         return slots.isFailure(slot) ? Effect.fail(slot) : acquire(slot, parameters, now)
       })
 
+    // `refresh` reads `renewalFailed` (a resolved client's rotation): no token is asked for before it is made.
     const { renewalFailed, service } = yield* clients.make(parts, options, tokenOf)
     yield* warmUp(service, options, parts)
     return service
