@@ -39,7 +39,8 @@ export interface Options {
    * The authorization server of a token endpoint, as the bound counts it: token requests to
    * endpoints with one key share one queue of `maxConcurrentRequests` (default
    * {@link defaultRequestBoundKey}, the endpoint's origin). For a client configured by issuer, the
-   * token endpoint of its issuer's metadata. Called once per token request, never on a cached token.
+   * token endpoint of its issuer's metadata. Called once per token request, never on a cached token;
+   * and once per retrieval of an issuer's metadata, with the issuer's URL, which queues under its key.
    */
   readonly requestBoundKey?: ((tokenEndpoint: URL) => string) | undefined
 }

@@ -508,21 +508,38 @@ describe("TokenService request bound by authorization server", () => {
   const heldEndpoint = (keyOf: (tokenEndpoint: string) => string) => {
     const state = { requests: 0, inFlight: new Map<string, number>(), most: new Map<string, number>() }
     const held: Array<Deferred.Deferred<void>> = []
-    const layer = TokenEndpointClient.layerTest((definition) =>
+    /** `answer` once the test lets the requests in flight go, counted in flight under `keyOf(url)`. */
+    const inFlight = <A>(url: string, answer: Effect.Effect<A>) =>
       Effect.suspend(() => {
-        const key = keyOf(definition.tokenEndpoint!)
+        const key = keyOf(url)
         const now = (state.inFlight.get(key) ?? 0) + 1
-        const n = ++state.requests
+        state.requests++
         state.inFlight.set(key, now)
         state.most.set(key, Math.max(state.most.get(key) ?? 0, now))
         const turn = Deferred.unsafeMake<void>(FiberId.none)
         held.push(turn)
         return Deferred.await(turn).pipe(
-          Effect.zipRight(DateTime.now),
-          Effect.map((receivedAt) => AccessToken.make({ value: `token-${n}`, receivedAt, expiresIn: 3600 })),
+          Effect.zipRight(answer),
           Effect.ensuring(Effect.sync(() => state.inFlight.set(key, state.inFlight.get(key)! - 1)))
         )
       })
+    const layer = TokenEndpointClient.layerTest(
+      (definition, _request, target) =>
+        inFlight(
+          target?.tokenEndpoint ?? definition.tokenEndpoint!,
+          Effect.map(DateTime.now, (receivedAt) =>
+            AccessToken.make({ value: `token-${state.requests}`, receivedAt, expiresIn: 3600 }))
+        ),
+      // An issuer per tenant: `<issuer>/token` is its token endpoint.
+      (issuer) =>
+        inFlight(
+          issuer,
+          Effect.succeed({
+            metadata: { issuer, token_endpoint: `${issuer}/token` },
+            location: `${issuer}/.well-known/openid-configuration`,
+            maxAge: undefined
+          })
+        )
     )
     /** Lets every caller run as far as it can, then answers the requests in flight; until all are done. */
     const serve = <A, E>(callers: Effect.Effect<A, E>) =>
@@ -550,6 +567,23 @@ describe("TokenService request bound by authorization server", () => {
       const tenants = Array.from({ length: 50 }, (_, i) => `tenant-${i}`)
       yield* endpoint.serve(Effect.forEach(tenants, (tenant) => service.getToken(tenant), { concurrency: "unbounded" }))
       assert.strictEqual(endpoint.state.requests, 50)
+      assert.strictEqual(endpoint.state.most.get("https://login.example.com"), 4)
+    }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
+  })
+
+  it.scoped("50 cold tenants with an issuer each on one host retrieve their metadata within the bound too", () => {
+    const endpoint = heldEndpoint((url) => new URL(url).origin)
+    return Effect.gen(function*() {
+      const service = yield* TokenService.make({
+        clients: {},
+        resolveClient: (tenant) =>
+          Effect.succeed(client({ tokenEndpoint: undefined, issuer: `https://login.example.com/${tenant}/v2.0` })),
+        maxConcurrentRequests: 4
+      })
+      const tenants = Array.from({ length: 50 }, (_, i) => `tenant-${i}`)
+      yield* endpoint.serve(Effect.forEach(tenants, (tenant) => service.getToken(tenant), { concurrency: "unbounded" }))
+      // 50 metadata documents and 50 tokens, never more than 4 requests of either kind at once.
+      assert.strictEqual(endpoint.state.requests, 100)
       assert.strictEqual(endpoint.state.most.get("https://login.example.com"), 4)
     }).pipe(Effect.provide(Layer.merge(endpoint.layer, TokenCache.layerMemory())))
   })

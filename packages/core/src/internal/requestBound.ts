@@ -24,6 +24,12 @@ export interface RequestBound {
     target: Target | undefined,
     request: Effect.Effect<A, E>
   ) => Effect.Effect<A, E>
+  /**
+   * Runs `request` in its turn among the requests to the authorization server at `address` (a URL
+   * keyed as a token endpoint is): an issuer's metadata retrieval, which tenants with an issuer each
+   * on one host would otherwise send all at once.
+   */
+  readonly queuedAt: <A, E>(address: string, request: Effect.Effect<A, E>) => Effect.Effect<A, E>
   /** How many authorization servers have requests under way or waiting: all the state the bound holds. */
   readonly size: () => number
 }
@@ -95,27 +101,29 @@ export const make = (
     return gate
   }
 
+  const inTurn = <A, E>(address: string, request: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    // Uninterruptible from finding the gate to arranging to leave it, so that a gate is never
+    // dropped while a request counts on it; the wait and the request themselves may be interrupted.
+    Effect.uninterruptibleMask((restore) => {
+      const gate = gateOf(keyFor(keyOf, address))
+      return Effect.zipRight(
+        enter(gate, restore),
+        Effect.ensuring(restore(request), Effect.sync(() => leave(gate)))
+      )
+    })
+
   const queued = <A, E>(registration: Registration, target: Target | undefined, request: Effect.Effect<A, E>) =>
     Effect.clockWith((clock): Effect.Effect<A, E> => {
       const client = registration.client
-      const key = keyFor(keyOf, target?.tokenEndpoint ?? client.tokenEndpoint ?? client.issuer ?? "")
       const queuedAt = clock.unsafeCurrentTimeMillis()
-      // Uninterruptible from finding the gate to arranging to leave it, so that a gate is never
-      // dropped while a request counts on it; the wait and the request themselves may be interrupted.
-      return Effect.uninterruptibleMask((restore) => {
-        const gate = gateOf(key)
-        return Effect.zipRight(
-          enter(gate, restore),
-          Effect.ensuring(
-            restore(Effect.suspend(() => {
-              wait.unsafeUpdate(Duration.millis(clock.unsafeCurrentTimeMillis() - queuedAt), registration.labels)
-              return request
-            })),
-            Effect.sync(() => leave(gate))
-          )
-        )
-      })
+      return inTurn(
+        target?.tokenEndpoint ?? client.tokenEndpoint ?? client.issuer ?? "",
+        Effect.suspend(() => {
+          wait.unsafeUpdate(Duration.millis(clock.unsafeCurrentTimeMillis() - queuedAt), registration.labels)
+          return request
+        })
+      )
     })
 
-  return { queued, size: () => gates.size }
+  return { queued, queuedAt: inTurn, size: () => gates.size }
 }

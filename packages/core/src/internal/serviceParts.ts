@@ -79,6 +79,14 @@ export const make = (
       Object.entries(options.clients),
       ([name, input]) => register(name, input)
     )
+    const bound = requestBound.make(
+      Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests),
+      options.requestBoundKey ?? TokenRequestBound.defaultRequestBoundKey,
+      TokenMetrics.tokenRequestWait
+    )
+    // An issuer's metadata is retrieved in its turn with the token requests to the same server: a
+    // cold start of tenants with an issuer each on one host queues there too.
+    const discover: AuthorizationServerMetadata.Discover = (issuer) => bound.queuedAt(issuer, endpoint.discover(issuer))
     return {
       endpoint,
       cache: guardedCache.make(
@@ -88,7 +96,7 @@ export const make = (
       scope,
       refreshRetry: options.refreshRetrySchedule ?? TokenLifetime.defaultRefreshRetrySchedule,
       targetOf: metadataCache.targets(metadataCache.make(
-        endpoint.discover,
+        discover,
         metadataCache.lifetimesOf(
           options.metadataRefreshInterval ?? AuthorizationServerMetadata.defaultRefreshInterval
         ),
@@ -100,11 +108,7 @@ export const make = (
             (options.resolveClient === undefined ? 0 : options.resolvedClientCapacity ?? ClientResolver.defaultCapacity)
         )
       )),
-      bound: requestBound.make(
-        Math.max(1, options.maxConcurrentRequests ?? TokenService.defaultMaxConcurrentRequests),
-        options.requestBoundKey ?? TokenRequestBound.defaultRequestBoundKey,
-        TokenMetrics.tokenRequestWait
-      ),
+      bound,
       register,
       table: slots.make(registrations, Math.max(1, options.capacity ?? TokenService.defaultCapacity)),
       refusals: refusals.make(options.refusalBackoff ?? TokenLifetime.defaultRefusalBackoff),
