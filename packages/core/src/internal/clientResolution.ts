@@ -39,12 +39,8 @@ export interface ClientResolution {
   >
   /** Forgets the definitions of `name`: the one held, the one before it, and any being resolved. */
   readonly drop: (name: string) => Effect.Effect<void>
-  /**
-   * The background renewal of `registration` failed with `error`: an `invalid_client` not yet held
-   * back is resolved again once, as a caller's is, so that an unchanged definition enters the
-   * backoff; fails with `error` otherwise, or with the refusal when the definition is unchanged.
-   */
-  readonly renewalFailed: (registration: Registration, error: TokenError) => Effect.Effect<void, TokenError>
+  /** Resolves the client of `refused` again, once for all, after `refused` was refused with `invalid_client`. */
+  readonly rotate: (refused: Registration, error: TokenRefusedError) => Effect.Effect<Registration, TokenError>
 }
 
 type ResolutionError = ClientResolutionError | ClientConfigurationError
@@ -399,11 +395,6 @@ export const make = (options: {
             : entry.previous
           return registration === undefined ? Effect.void : retire(registration)
         }),
-      // Without this, a refused renewal would never reach the backoff: it would ask again at every
-      // retry of `refreshRetrySchedule` for as long as the current token is usable.
-      renewalFailed: (registration, error) =>
-        isInvalidClient(error) && !refusals.isHeld(registration, error) && !retired.has(registration)
-          ? Effect.asVoid(rotate(registration.name, registration, error))
-          : Effect.fail(error)
+      rotate: (refused, error) => rotate(refused.name, refused, error)
     }
   })

@@ -111,9 +111,14 @@ export const make = (
     }
     return {
       service,
+      // Without this, a resolved client's refused renewal would never reach the backoff: it would ask
+      // again at every retry of `refreshRetrySchedule` for as long as the current token is usable. A
+      // refusal the backoff holds back with was resolved again already; a dropped definition is let go.
       renewalFailed: (registration, error) =>
-        resolution === undefined || registered.get(registration.name) === registration
-          ? Effect.fail(error)
-          : resolution.renewalFailed(registration, error)
+        resolution !== undefined && registered.get(registration.name) !== registration &&
+          error._tag === "TokenRefusedError" && error.error === "invalid_client" &&
+          !parts.refusals.isHeld(registration, error) && !dropped.has(registration)
+          ? Effect.asVoid(resolution.rotate(registration, error))
+          : Effect.fail(error)
     }
   })
