@@ -12,7 +12,7 @@ import {
 } from "@access-token/core"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { NodeMutualTls } from "@access-token/platform-node"
-import { ProtectedApi, TestCertificates, TokenServer } from "@access-token/testing"
+import { ProtectedApi, SpanRecorder, TestCertificates, TokenServer } from "@access-token/testing"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import Undici from "@effect/platform-node/Undici"
@@ -106,6 +106,41 @@ const tokenService = <E>(
 
 const thumbprintOf = (token: Redacted.Redacted<string>) =>
   (Jose.decodeJwt(Redacted.value(token)).cnf as Record<string, unknown> | undefined)?.["x5t#S256"]
+
+/** Runs `effect` with its spans recorded whole and its log lines (message, cause, annotations) kept as text. */
+const watched = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const logs: Array<string> = []
+    const logger = Logger.make(({ annotations, cause, message }) => {
+      logs.push(
+        Inspectable.toStringUnknown(message),
+        Cause.pretty(cause, { renderErrorCause: true }),
+        Inspectable.format([...annotations])
+      )
+    })
+    const { exit, spans } = yield* SpanRecorder.record(
+      effect.pipe(
+        Logger.withMinimumLogLevel(LogLevel.All),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+    )
+    return { exit, spans, logs }
+  })
+
+/** Which of `secrets` a span or a log line of `watched` holds, one line each: empty when none does. */
+const leaks = (
+  { logs, spans }: { readonly logs: ReadonlyArray<string>; readonly spans: ReadonlyArray<SpanRecorder.RecordedSpan> },
+  secrets: ReadonlyArray<string>
+) => [
+  ...SpanRecorder.leaks(spans, secrets),
+  ...secrets.filter((secret) => logs.some((line) => line.includes(secret))).map((secret) => `"${secret}" is logged`)
+]
+
+/** A private key as configured (PEM), and a piece of its base64 body, found however it is re-wrapped. */
+const keyMaterial = (certificate: TestCertificates.Certificate) => {
+  const pem = Redacted.value(certificate.privateKey)
+  return [pem, pem.replace(/-----[A-Z ]+-----|\s+/g, "").slice(64, 128)]
+}
 
 /** A span that writes its name, attributes, events and outcome to `seen` as they come. */
 class SeenSpan implements Tracer.Span {
@@ -247,6 +282,31 @@ describe("mutual TLS against oidc-provider", () => {
       }).pipe(Effect.provide(services))
     }))
 
+  it.scoped("that refusal holds no token and no private key, in its message, the logs or the spans", () =>
+    Effect.gen(function*() {
+      const servers = yield* setup()
+      const services = TokenService.layer({
+        clients: { pki: certificateClient(servers, "pki", "tls_client_auth", servers.worker) }
+      }).pipe(
+        Layer.provide(TokenEndpointClient.layer()),
+        Layer.provideMerge(Layer.mergeAll(servers.transport, servers.plainHttpClient, TokenCache.layerMemory()))
+      )
+      yield* Effect.gen(function*() {
+        const plain = (yield* HttpClient.HttpClient).pipe(AccessTokenHttpClient.withAccessToken({ client: "pki" }))
+        const watch = yield* watched(plain.get(`${servers.api.baseUrl}test`))
+        const error = Exit.isFailure(watch.exit) ? Cause.squash(watch.exit.cause) : assert.fail("the request was sent")
+        assert.instanceOf(error, MutualTls.CertificateNotPresentedError)
+        // The token the middleware held, taken from the cache it used (not requested again).
+        const token = Redacted.value((yield* (yield* TokenService.TokenService).getToken("pki")).value)
+        assert.strictEqual(yield* servers.tokenServer.tokenRequestCount, 1)
+        const secrets = [token, ...keyMaterial(servers.worker)]
+        assert.deepStrictEqual(leaks(watch, secrets), [])
+        const texts = [String(error), Inspectable.format(error), Cause.pretty(Cause.fail(error))]
+        assert.deepStrictEqual(secrets.filter((secret) => texts.some((text) => text.includes(secret))), [])
+        assert.isNotEmpty(watch.spans, "spans are recorded")
+      }).pipe(Effect.provide(services))
+    }))
+
   it.scoped("a rotated certificate gets a new token, never the one bound to the old certificate", () =>
     Effect.gen(function*() {
       const servers = yield* setup()
@@ -313,13 +373,22 @@ describe("mutual TLS against oidc-provider", () => {
         clientId: "pki",
         authentication: new MutualTls.TlsClientAuth({ certificate })
       }, "pki")
-      const error = yield* Effect.flatMap(
-        TokenEndpointClient.make(),
-        (endpoint) => Effect.flip(endpoint.requestToken(definition))
-      ).pipe(
-        Effect.provide(Layer.merge(servers.transport, servers.plainHttpClient))
+      const watch = yield* watched(
+        Effect.flatMap(
+          TokenEndpointClient.make(),
+          (endpoint) => Effect.flip(endpoint.requestToken(definition))
+        ).pipe(
+          Effect.provide(Layer.merge(servers.transport, servers.plainHttpClient))
+        )
       )
+      const error = Exit.isSuccess(watch.exit) ? watch.exit.value : assert.fail("a token was issued")
       assert.strictEqual(error._tag, "ClientConfigurationError")
+      // Neither key, in the error, the logs or the spans: the transport's error text is all it passes on.
+      const secrets = [...keyMaterial(servers.rotated), ...keyMaterial(servers.worker)]
+      assert.deepStrictEqual(leaks(watch, secrets), [])
+      const texts = [String(error), Inspectable.format(error), Cause.pretty(Cause.fail(error))]
+      assert.deepStrictEqual(secrets.filter((secret) => texts.some((text) => text.includes(secret))), [])
+      assert.isNotEmpty(watch.spans, "spans are recorded")
       assert.isFalse(TokenError.isRetryable(error))
       assert.strictEqual(error._tag === "ClientConfigurationError" && error.field, "authentication")
       assert.include(error.message, "ERR_OSSL_X509_KEY_VALUES_MISMATCH")
