@@ -10,7 +10,22 @@ import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@ef
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
-import { Cause, Context, Data, DateTime, Effect, Fiber, Layer, Metric, Redacted, Stream } from "effect"
+import {
+  Cause,
+  Context,
+  Data,
+  DateTime,
+  Effect,
+  Exit,
+  Fiber,
+  Inspectable,
+  Layer,
+  Logger,
+  LogLevel,
+  Metric,
+  Redacted,
+  Stream
+} from "effect"
 import * as Jose from "jose"
 
 /** The token server and API with DPoP and nonces required at both, and a DPoP token service on them. */
@@ -27,7 +42,8 @@ const setup = Effect.gen(function*() {
 
 const tokenService = (
   server: TokenServer.TokenServer.Service,
-  transport: Layer.Layer<HttpClient.HttpClient>
+  transport: Layer.Layer<HttpClient.HttpClient>,
+  dpop: true | DPoP.Input = true
 ) =>
   Effect.gen(function*() {
     const [client] = server.clients
@@ -39,7 +55,7 @@ const tokenService = (
             clientId: client!.clientId,
             clientSecret: client!.clientSecret,
             scope: "api",
-            dpop: true
+            dpop
           }
         }
       }).pipe(
@@ -49,6 +65,35 @@ const tokenService = (
     )
     return Context.get(context, TokenService.TokenService)
   })
+
+/** Runs `effect` with its spans recorded whole and its log lines (message, cause, annotations) kept as text. */
+const watched = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const logs: Array<string> = []
+    const logger = Logger.make(({ annotations, cause, message }) => {
+      logs.push(
+        Inspectable.toStringUnknown(message),
+        Cause.pretty(cause, { renderErrorCause: true }),
+        Inspectable.format([...annotations])
+      )
+    })
+    const { exit, spans } = yield* SpanRecorder.record(
+      effect.pipe(
+        Logger.withMinimumLogLevel(LogLevel.All),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+    )
+    return { exit, spans, logs }
+  })
+
+/** Which of `secrets` a span or a log line of `watched` holds, one line each: empty when none does. */
+const leaks = (
+  { logs, spans }: { readonly logs: ReadonlyArray<string>; readonly spans: ReadonlyArray<SpanRecorder.RecordedSpan> },
+  secrets: ReadonlyArray<string>
+) => [
+  ...SpanRecorder.leaks(spans, secrets),
+  ...secrets.filter((secret) => logs.some((line) => line.includes(secret))).map((secret) => `"${secret}" is logged`)
+]
 
 const nonceRetries = Metric.value(Metric.tagged(AccessTokenHttpClient.dpopNonceRetries, "client", "api")).pipe(
   Effect.map((state) => state.count)
@@ -139,6 +184,46 @@ describe("DPoP through the middleware, against oidc-provider", () => {
       assert.deepStrictEqual((yield* outcomes(api)).slice(2), ["503", "200"])
       // The token was good all along: nothing renewed it.
       assert.strictEqual(yield* server.tokenRequestCount, tokenRequests)
+    }).pipe(Effect.scoped))
+
+  it.live("that retry's proofs, the token and the DPoP key are in no log line and no span", () =>
+    Effect.gen(function*() {
+      const { api, server } = yield* setup
+      const { privateKey } = yield* Effect.promise(() => Jose.generateKeyPair("ES256", { extractable: true }))
+      const pem = yield* Effect.promise(() => Jose.exportPKCS8(privateKey))
+      const jwk = yield* Effect.promise(() => Jose.exportJWK(privateKey))
+      const tokens = yield* tokenService(server, NodeHttpClient.layerUndici, { key: Redacted.make(pem) })
+      // What the transport is given to send, as signed: the token and every proof, the retried request's included.
+      const sent: Array<{ readonly authorization: string; readonly proof: string }> = []
+      const base = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+      const seeing = HttpClient.make((request) => {
+        sent.push({ authorization: request.headers.authorization!, proof: request.headers.dpop! })
+        return base.execute(request)
+      })
+      const client = AccessTokenHttpClient.make(
+        seeing.pipe(
+          HttpClient.filterStatusOk,
+          HttpClient.retryTransient({ times: 2 })
+        ),
+        tokens,
+        { client: "api" }
+      )
+      const url = new URL("test", api.baseUrl).href
+      const watch = yield* watched(Effect.gen(function*() {
+        assert.strictEqual((yield* client.get(url)).status, 200)
+        yield* api.answerUnavailable(1)
+        assert.strictEqual((yield* client.get(url)).status, 200)
+      }))
+      assert.isTrue(Exit.isSuccess(watch.exit))
+      // The path was taken: the nonce asked for, then a 503 retried with a proof of its own.
+      assert.deepStrictEqual(yield* outcomes(api), ["401 use_dpop_nonce", "200", "503", "200"])
+      assert.strictEqual(new Set(sent.map(({ proof }) => proof)).size, 4)
+      const token = sent[0]!.authorization.replace(/^DPoP /, "")
+      assert.isTrue(sent.every(({ authorization }) => authorization === `DPoP ${token}`))
+      const body = pem.replace(/-----[A-Z ]+-----|\s+/g, "")
+      const secrets = [token, ...sent.map(({ proof }) => proof), pem, body.slice(64, 128), jwk.d!]
+      assert.deepStrictEqual(leaks(watch, secrets), [])
+      assert.isNotEmpty(watch.spans, "spans are recorded")
     }).pipe(Effect.scoped))
 
   it.live("an error of the wrapped client's own stays typed, against the strict API", () =>
