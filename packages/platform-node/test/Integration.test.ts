@@ -107,35 +107,6 @@ const tokenService = <E>(
 const thumbprintOf = (token: Redacted.Redacted<string>) =>
   (Jose.decodeJwt(Redacted.value(token)).cnf as Record<string, unknown> | undefined)?.["x5t#S256"]
 
-/** Runs `effect` with its spans recorded whole and its log lines (message, cause, annotations) kept as text. */
-const watched = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const logs: Array<string> = []
-    const logger = Logger.make(({ annotations, cause, message }) => {
-      logs.push(
-        Inspectable.toStringUnknown(message),
-        Cause.pretty(cause, { renderErrorCause: true }),
-        Inspectable.format([...annotations])
-      )
-    })
-    const { exit, spans } = yield* SpanRecorder.record(
-      effect.pipe(
-        Logger.withMinimumLogLevel(LogLevel.All),
-        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
-      )
-    )
-    return { exit, spans, logs }
-  })
-
-/** Which of `secrets` a span or a log line of `watched` holds, one line each: empty when none does. */
-const leaks = (
-  { logs, spans }: { readonly logs: ReadonlyArray<string>; readonly spans: ReadonlyArray<SpanRecorder.RecordedSpan> },
-  secrets: ReadonlyArray<string>
-) => [
-  ...SpanRecorder.leaks(spans, secrets),
-  ...secrets.filter((secret) => logs.some((line) => line.includes(secret))).map((secret) => `"${secret}" is logged`)
-]
-
 /** A private key as configured (PEM), and a piece of its base64 body, found however it is re-wrapped. */
 const keyMaterial = (certificate: TestCertificates.Certificate) => {
   const pem = Redacted.value(certificate.privateKey)
@@ -293,14 +264,14 @@ describe("mutual TLS against oidc-provider", () => {
       )
       yield* Effect.gen(function*() {
         const plain = (yield* HttpClient.HttpClient).pipe(AccessTokenHttpClient.withAccessToken({ client: "pki" }))
-        const watch = yield* watched(plain.get(`${servers.api.baseUrl}test`))
+        const watch = yield* SpanRecorder.watch(plain.get(`${servers.api.baseUrl}test`))
         const error = Exit.isFailure(watch.exit) ? Cause.squash(watch.exit.cause) : assert.fail("the request was sent")
         assert.instanceOf(error, MutualTls.CertificateNotPresentedError)
         // The token the middleware held, taken from the cache it used (not requested again).
         const token = Redacted.value((yield* (yield* TokenService.TokenService).getToken("pki")).value)
         assert.strictEqual(yield* servers.tokenServer.tokenRequestCount, 1)
         const secrets = [token, ...keyMaterial(servers.worker)]
-        assert.deepStrictEqual(leaks(watch, secrets), [])
+        assert.deepStrictEqual(SpanRecorder.leaksOf(watch, secrets), [])
         const texts = [String(error), Inspectable.format(error), Cause.pretty(Cause.fail(error))]
         assert.deepStrictEqual(secrets.filter((secret) => texts.some((text) => text.includes(secret))), [])
         assert.isNotEmpty(watch.spans, "spans are recorded")
@@ -373,7 +344,7 @@ describe("mutual TLS against oidc-provider", () => {
         clientId: "pki",
         authentication: new MutualTls.TlsClientAuth({ certificate })
       }, "pki")
-      const watch = yield* watched(
+      const watch = yield* SpanRecorder.watch(
         Effect.flatMap(
           TokenEndpointClient.make(),
           (endpoint) => Effect.flip(endpoint.requestToken(definition))
@@ -385,7 +356,7 @@ describe("mutual TLS against oidc-provider", () => {
       assert.strictEqual(error._tag, "ClientConfigurationError")
       // Neither key, in the error, the logs or the spans: the transport's error text is all it passes on.
       const secrets = [...keyMaterial(servers.rotated), ...keyMaterial(servers.worker)]
-      assert.deepStrictEqual(leaks(watch, secrets), [])
+      assert.deepStrictEqual(SpanRecorder.leaksOf(watch, secrets), [])
       const texts = [String(error), Inspectable.format(error), Cause.pretty(Cause.fail(error))]
       assert.deepStrictEqual(secrets.filter((secret) => texts.some((text) => text.includes(secret))), [])
       assert.isNotEmpty(watch.spans, "spans are recorded")

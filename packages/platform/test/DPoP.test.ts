@@ -10,22 +10,7 @@ import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "@ef
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
-import {
-  Cause,
-  Context,
-  Data,
-  DateTime,
-  Effect,
-  Exit,
-  Fiber,
-  Inspectable,
-  Layer,
-  Logger,
-  LogLevel,
-  Metric,
-  Redacted,
-  Stream
-} from "effect"
+import { Cause, Context, Data, DateTime, Effect, Exit, Fiber, Layer, Metric, Redacted, Stream } from "effect"
 import * as Jose from "jose"
 
 /** The token server and API with DPoP and nonces required at both, and a DPoP token service on them. */
@@ -65,35 +50,6 @@ const tokenService = (
     )
     return Context.get(context, TokenService.TokenService)
   })
-
-/** Runs `effect` with its spans recorded whole and its log lines (message, cause, annotations) kept as text. */
-const watched = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const logs: Array<string> = []
-    const logger = Logger.make(({ annotations, cause, message }) => {
-      logs.push(
-        Inspectable.toStringUnknown(message),
-        Cause.pretty(cause, { renderErrorCause: true }),
-        Inspectable.format([...annotations])
-      )
-    })
-    const { exit, spans } = yield* SpanRecorder.record(
-      effect.pipe(
-        Logger.withMinimumLogLevel(LogLevel.All),
-        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
-      )
-    )
-    return { exit, spans, logs }
-  })
-
-/** Which of `secrets` a span or a log line of `watched` holds, one line each: empty when none does. */
-const leaks = (
-  { logs, spans }: { readonly logs: ReadonlyArray<string>; readonly spans: ReadonlyArray<SpanRecorder.RecordedSpan> },
-  secrets: ReadonlyArray<string>
-) => [
-  ...SpanRecorder.leaks(spans, secrets),
-  ...secrets.filter((secret) => logs.some((line) => line.includes(secret))).map((secret) => `"${secret}" is logged`)
-]
 
 const nonceRetries = Metric.value(Metric.tagged(AccessTokenHttpClient.dpopNonceRetries, "client", "api")).pipe(
   Effect.map((state) => state.count)
@@ -209,7 +165,7 @@ describe("DPoP through the middleware, against oidc-provider", () => {
         { client: "api" }
       )
       const url = new URL("test", api.baseUrl).href
-      const watch = yield* watched(Effect.gen(function*() {
+      const watch = yield* SpanRecorder.watch(Effect.gen(function*() {
         assert.strictEqual((yield* client.get(url)).status, 200)
         yield* api.answerUnavailable(1)
         assert.strictEqual((yield* client.get(url)).status, 200)
@@ -222,7 +178,7 @@ describe("DPoP through the middleware, against oidc-provider", () => {
       assert.isTrue(sent.every(({ authorization }) => authorization === `DPoP ${token}`))
       const body = pem.replace(/-----[A-Z ]+-----|\s+/g, "")
       const secrets = [token, ...sent.map(({ proof }) => proof), pem, body.slice(64, 128), jwk.d!]
-      assert.deepStrictEqual(leaks(watch, secrets), [])
+      assert.deepStrictEqual(SpanRecorder.leaksOf(watch, secrets), [])
       assert.isNotEmpty(watch.spans, "spans are recorded")
     }).pipe(Effect.scoped))
 

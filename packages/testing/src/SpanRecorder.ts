@@ -25,9 +25,13 @@
  *
  * @since 0.2.0
  */
+import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import * as Inspectable from "effect/Inspectable"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 
@@ -285,3 +289,74 @@ export const leaks = (spans: ReadonlyArray<RecordedSpan>, secrets: ReadonlyArray
   }
   return Array.from(found)
 }
+
+/**
+ * What {@link watch} saw of an effect: its exit, its spans recorded whole, and its log lines (each
+ * message, cause and annotation) as text.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Watched<A, E> {
+  readonly exit: Exit.Exit<A, E>
+  readonly spans: ReadonlyArray<RecordedSpan>
+  readonly logs: ReadonlyArray<string>
+}
+
+/**
+ * {@link record}, with every log line at every level kept as text too, for {@link leaksOf}.
+ *
+ * @example
+ * ```ts
+ * import { SpanRecorder } from "@access-token/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const watched = yield* SpanRecorder.watch(Effect.logDebug("token sent"))
+ *   assert.deepStrictEqual(SpanRecorder.leaksOf(watched, ["s3cr3t"]), [])
+ *   assert.deepStrictEqual(SpanRecorder.leaksOf(watched, ["token sent"]), ['"token sent" is logged'])
+ * })
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const watch = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Watched<A, E>, never, R> =>
+  Effect.suspend(() => {
+    const logs: Array<string> = []
+    const logger = Logger.make(({ annotations, cause, message }) => {
+      logs.push(
+        Inspectable.toStringUnknown(message),
+        Cause.pretty(cause, { renderErrorCause: true }),
+        Inspectable.format([...annotations])
+      )
+    })
+    return Effect.map(
+      record(
+        effect.pipe(
+          Logger.withMinimumLogLevel(LogLevel.All),
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        )
+      ),
+      ({ exit, spans }) => ({ exit, spans, logs })
+    )
+  })
+
+/**
+ * Which of `secrets` a span or a log line of {@link watch} holds, one line each (empty when none
+ * does): {@link leaks}, and the logs besides.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const leaksOf = (
+  watched: Pick<Watched<unknown, unknown>, "logs" | "spans">,
+  secrets: ReadonlyArray<string>
+): Array<string> => [
+  ...leaks(watched.spans, secrets),
+  ...secrets.filter((secret) => watched.logs.some((line) => line.includes(secret))).map((secret) =>
+    `"${secret}" is logged`
+  )
+]
