@@ -1,0 +1,10 @@
+// @ts-nocheck
+import { defineConfig } from "vitest/config"
+import projects from "./vitest.workspace.js"
+
+export default defineConfig({
+  test: {
+    projects,
+    reporters: ["default"]
+  }
+})
