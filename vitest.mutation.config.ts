@@ -18,7 +18,7 @@ class QuickestFirst extends BaseSequencer {
   }
 }
 
-const project = mergeConfig(shared, { test: { name: "mutation", setupFiles: ["scripts/mutation-setup.ts"] } })
+const project = mergeConfig(shared, { test: { name: "mutation" } })
 // mergeConfig concatenates arrays: the shared `test/**` pattern would take in every package.
 project.test.include = ["packages/core/test/**/*.test.ts", "packages/platform/test/**/*.test.ts"]
 
