@@ -165,6 +165,22 @@ describe("TokenService", () => {
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
     }))
 
+  it.scoped("keeps a token without expires_in for the client's own default lifetime when it sets one", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      endpoint.expiresIn = undefined
+      const service = yield* makeService(endpoint, {
+        refreshWindow: { fraction: 0 },
+        defaultLifetime: "5 minutes",
+        clients: { api: client({ defaultLifetime: "20 minutes" }) }
+      })
+      yield* service.getToken("api")
+      yield* TestClock.adjust(Duration.millis(1_200_000 - 1))
+      assert.strictEqual(valueOf(yield* service.getToken("api")), "token-1")
+      yield* TestClock.adjust(Duration.millis(1))
+      assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
+    }))
+
   it.scoped("does not keep a token that expires at once, but hands it to its callers", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
