@@ -332,7 +332,17 @@ describe("TokenService", () => {
       ], { concurrency: "unbounded" })
       const values = new Set([a, b, c, d, e].map(valueOf))
       assert.strictEqual(values.size, 5)
-      assert.strictEqual(valueOf(yield* service.getToken("api", { scope: "write" })), valueOf(b))
+      // Asked for again, each is a hit on the token kept for it.
+      const misses = Effect.map(Metric.value(Metric.tagged(TokenMetrics.cacheMisses, "client", "api")), (s) => s.count)
+      const missed = yield* misses
+      const again = yield* Effect.all([
+        service.getToken("api", { scope: "write" }),
+        service.getToken("api", { resource: "https://api.example.com" }),
+        service.getToken("api", { parameters: { audience: "x" } }),
+        service.getToken("api", { scope: "api" })
+      ])
+      assert.deepStrictEqual(again.map(valueOf), [b, c, d, e].map(valueOf))
+      assert.strictEqual(yield* misses, missed)
       assert.strictEqual(endpoint.requests, 5)
       assert.deepStrictEqual(
         endpoint.log.map((entry) => entry.scope).sort(),
