@@ -7,7 +7,8 @@ import { AccessToken, ClientCredentialsClient, TokenError } from "@access-token/
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Deferred, Effect, FiberId, Redacted } from "effect"
 import { lifetimeOf, type Timed, timed } from "../src/internal/lifetime.js"
-import { isFailure, make, register, type Registration, type Slot } from "../src/internal/slots.js"
+import { cacheKeyOf, isFailure, make, register, type Registration, type Slot } from "../src/internal/slots.js"
+import { cacheKey } from "../src/internal/tokenRequest.js"
 
 const now = 1_765_000_000_000
 
@@ -132,10 +133,32 @@ describe("slots", () => {
       assert.strictEqual(single.registration("api"), api)
       const unknown = single.registration("billing")
       assert.instanceOf(unknown, TokenError.UnknownClientError)
-      assert.deepStrictEqual([(unknown as TokenError.UnknownClientError).client, single.names], ["billing", ["api"]])
+      assert.strictEqual(
+        (unknown as TokenError.UnknownClientError).message,
+        "No client named \"billing\" is registered (known clients: \"api\")"
+      )
       const other = yield* Effect.flatMap(clientOf(), (client) => register("other", client, lifetimeOf({}, client)))
       // With two clients, a name is needed.
-      assert.instanceOf(make([api, other], 10).registration(undefined), TokenError.UnknownClientError)
+      const unnamed = make([api, other], 10).registration(undefined)
+      assert.instanceOf(unnamed, TokenError.UnknownClientError)
+      assert.strictEqual(
+        (unnamed as TokenError.UnknownClientError).message,
+        "No client name was given and 2 clients are registered (\"api\", \"other\"): name one"
+      )
+    }))
+})
+
+describe("cacheKeyOf", () => {
+  it.effect("is the key of the slot's own request in the TokenCache, one per slot, the same every time", () =>
+    Effect.gen(function*() {
+      const registration = yield* registered()
+      const table = make([registration], 10)
+      const slots = [registration.defaultSlot, slotOf(table, registration, { scope: "read" })]
+      const keys = yield* Effect.forEach(slots, cacheKeyOf)
+      assert.deepStrictEqual(keys, yield* Effect.forEach(slots, (slot) => cacheKey(registration.client, slot.request)))
+      assert.notStrictEqual(keys[0], keys[1])
+      assert.isTrue(keys.every((key) => key.startsWith("api:")))
+      assert.deepStrictEqual(yield* Effect.forEach(slots, cacheKeyOf), keys)
     }))
 })
 
