@@ -105,6 +105,10 @@ describe("slots", () => {
         assert.notStrictEqual(after, before)
         assert.strictEqual(after.registration, later)
         assert.strictEqual(slotOf(table, later, parameters), after)
+        // A call still under way with the earlier definition takes the place back: the later one
+        // then gets a slot of its own again, never the earlier's.
+        assert.strictEqual(slotOf(table, earlier, parameters).registration, earlier)
+        assert.strictEqual(slotOf(table, later, parameters).registration, later)
       }
       // The client's own scope, asked for by name, is the later definition's own slot.
       assert.strictEqual(slotOf(table, later, { scope: "api" }), later.defaultSlot)
@@ -145,6 +149,78 @@ describe("slots", () => {
         (unnamed as TokenError.UnknownClientError).message,
         "No client name was given and 2 clients are registered (\"api\", \"other\"): name one"
       )
+    }))
+})
+
+describe("slots of a scope asked for alone", () => {
+  /**
+   * A registration whose client counts the requests resolved for it: resolving reads the client's
+   * `resource` (a hit should resolve nothing, a JSON encoding).
+   */
+  const counted = Effect.gen(function*() {
+    const client = yield* clientOf()
+    const resolved = { count: 0 }
+    const counting = new Proxy(client, {
+      get: (target, property) => {
+        if (property === "resource") resolved.count++
+        return Reflect.get(target, property, target)
+      }
+    })
+    const registration = yield* register("api", counting, lifetimeOf({}, client))
+    return { registration, resolved }
+  })
+
+  it.effect("are found again without resolving the request again, the client's own scope too", () =>
+    Effect.gen(function*() {
+      const { registration, resolved } = yield* counted
+      const table = make([registration], 10)
+      const read = slotOf(table, registration, { scope: "read" })
+      slotOf(table, registration, { scope: "api" })
+      const before = resolved.count
+      for (let i = 0; i < 3; i++) {
+        assert.strictEqual(slotOf(table, registration, { scope: "read" }), read)
+        assert.strictEqual(slotOf(table, registration, { scope: "api" }), registration.defaultSlot)
+        assert.strictEqual(slotOf(table, registration, {}), registration.defaultSlot)
+        assert.strictEqual(slotOf(table, registration, undefined), registration.defaultSlot)
+      }
+      assert.strictEqual(resolved.count, before, "nothing resolved again")
+      // With a resource or parameters beside it, a scope is another request, resolved each time.
+      const withResource = slotOf(table, registration, { scope: "read", resource: "https://api.example.com" })
+      assert.notStrictEqual(withResource, read)
+      assert.strictEqual(slotOf(table, registration, { scope: "read" }), read)
+      assert.strictEqual(
+        slotOf(table, registration, { scope: "read", resource: "https://api.example.com" }),
+        withResource
+      )
+      assert.strictEqual(
+        slotOf(table, registration, { scope: "read", parameters: { audience: "x" } }).request.scope,
+        "read"
+      )
+      assert.strictEqual(slotOf(table, registration, { scope: "read" }), read)
+    }))
+
+  it.effect("remembers several scopes at once", () =>
+    Effect.gen(function*() {
+      const { registration, resolved } = yield* counted
+      const table = make([registration], 10)
+      const slots = ["a", "b", "c"].map((scope) => slotOf(table, registration, { scope }))
+      const before = resolved.count
+      assert.deepStrictEqual(["a", "b", "c"].map((scope) => slotOf(table, registration, { scope })), slots)
+      assert.strictEqual(resolved.count, before)
+    }))
+
+  it.effect("a scope remembered whose slot was dropped gets a new slot", () =>
+    Effect.gen(function*() {
+      const { registration } = yield* counted
+      const table = make([registration], 10)
+      const read = slotOf(table, registration, { scope: "read" })
+      // Nine other requests fill the table; the tenth drops the slots that hold nothing, read's too.
+      for (let i = 0; i < 10; i++) slotOf(table, registration, { resource: `https://api.example.com/${i}` })
+      assert.isFalse(Array.from(table.requested()).includes(read))
+      const again = slotOf(table, registration, { scope: "read" })
+      assert.notStrictEqual(again, read)
+      assert.strictEqual(again.request.scope, "read")
+      assert.strictEqual(slotOf(table, registration, { scope: "read" }), again)
     }))
 })
 
@@ -233,8 +309,12 @@ describe("slots capacity", () => {
     Effect.gen(function*() {
       const registration = yield* registered()
       const table = make([registration], 10)
-      for (let i = 0; i < 35; i++) slotOf(table, registration, { scope: `s${i}` })
-      assert.isAtMost(registration.scopeKeys!.size, 10)
+      let most = 0
+      for (let i = 0; i < 35; i++) {
+        slotOf(table, registration, { scope: `s${i}` })
+        most = Math.max(most, registration.scopeKeys!.size)
+      }
+      assert.strictEqual(most, 10)
       // Found again after the scope keys were cleared: the slot is the one the table still holds.
       const last = slotOf(table, registration, { scope: "s34" })
       assert.strictEqual(slotOf(table, registration, { scope: "s34" }), last)
