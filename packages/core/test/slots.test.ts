@@ -197,6 +197,7 @@ describe("slots of a scope asked for alone", () => {
         "read"
       )
       assert.strictEqual(slotOf(table, registration, { scope: "read" }), read)
+      assert.deepStrictEqual(Array.from(registration.scopeKeys!.keys()), ["read", "api"], "scopes asked for alone only")
     }))
 
   it.effect("remembers several scopes at once", () =>
