@@ -236,6 +236,8 @@ describe("cacheKeyOf", () => {
       assert.notStrictEqual(keys[0], keys[1])
       assert.isTrue(keys.every((key) => key.startsWith("api:")))
       assert.deepStrictEqual(yield* Effect.forEach(slots, cacheKeyOf), keys)
+      // Kept on the slot, so that the digest is computed once.
+      assert.deepStrictEqual(slots.map((slot) => slot.cacheKey), keys)
     }))
 })
 
