@@ -223,6 +223,17 @@ describe("slots of a scope asked for alone", () => {
       assert.strictEqual(again.request.scope, "read")
       assert.strictEqual(slotOf(table, registration, { scope: "read" }), again)
     }))
+  it.effect("a scope whose slot is made again keeps the other scopes remembered, the table full of them", () =>
+    Effect.gen(function*() {
+      const { registration } = yield* counted
+      const table = make([registration], 10)
+      const scopes = Array.from({ length: 10 }, (_, i) => `s${i}`)
+      for (const scope of scopes) slotOf(table, registration, { scope })
+      // Another request drops them all (none holds a token), but the scopes are still remembered.
+      slotOf(table, registration, { resource: "https://api.example.com" })
+      assert.strictEqual(slotOf(table, registration, { scope: "s0" }).request.scope, "s0")
+      assert.deepStrictEqual(Array.from(registration.scopeKeys!.keys()), scopes)
+    }))
 })
 
 describe("cacheKeyOf", () => {
