@@ -165,6 +165,22 @@ describe("TokenService", () => {
       assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
     }))
 
+  it.scoped("keeps a token without expires_in for the client's own default lifetime when it sets one", () =>
+    Effect.gen(function*() {
+      const endpoint = new FakeEndpoint()
+      endpoint.expiresIn = undefined
+      const service = yield* makeService(endpoint, {
+        refreshWindow: { fraction: 0 },
+        defaultLifetime: "5 minutes",
+        clients: { api: client({ defaultLifetime: "20 minutes" }) }
+      })
+      yield* service.getToken("api")
+      yield* TestClock.adjust(Duration.millis(1_200_000 - 1))
+      assert.strictEqual(valueOf(yield* service.getToken("api")), "token-1")
+      yield* TestClock.adjust(Duration.millis(1))
+      assert.strictEqual(valueOf(yield* service.getToken("api")), "token-2")
+    }))
+
   it.scoped("does not keep a token that expires at once, but hands it to its callers", () =>
     Effect.gen(function*() {
       const endpoint = new FakeEndpoint()
@@ -316,7 +332,17 @@ describe("TokenService", () => {
       ], { concurrency: "unbounded" })
       const values = new Set([a, b, c, d, e].map(valueOf))
       assert.strictEqual(values.size, 5)
-      assert.strictEqual(valueOf(yield* service.getToken("api", { scope: "write" })), valueOf(b))
+      // Asked for again, each is a hit on the token kept for it.
+      const misses = Effect.map(Metric.value(Metric.tagged(TokenMetrics.cacheMisses, "client", "api")), (s) => s.count)
+      const missed = yield* misses
+      const again = yield* Effect.all([
+        service.getToken("api", { scope: "write" }),
+        service.getToken("api", { resource: "https://api.example.com" }),
+        service.getToken("api", { parameters: { audience: "x" } }),
+        service.getToken("api", { scope: "api" })
+      ])
+      assert.deepStrictEqual(again.map(valueOf), [b, c, d, e].map(valueOf))
+      assert.strictEqual(yield* misses, missed)
       assert.strictEqual(endpoint.requests, 5)
       assert.deepStrictEqual(
         endpoint.log.map((entry) => entry.scope).sort(),
@@ -466,10 +492,34 @@ describe("TokenService metrics", () => {
 })
 
 describe("TokenService request bound", () => {
-  it.scoped("queues token requests beyond maxConcurrentRequests per token endpoint, interruptibly, and measures the wait", () =>
+  /**
+   * A shared cache that hands a caller another replica's token the moment that replica publishes it,
+   * abandoning the request of its own (interrupted wherever it is, waiting for its turn too).
+   * `publish(client, token)` publishes for the request under way of `client`.
+   */
+  const replicaCache = Effect.map(TokenCache.makeMemory(), (memory) => {
+    const published = new Map<string, Deferred.Deferred<AccessToken.AccessToken>>()
+    const service: TokenCache.TokenCache.Service = {
+      ...memory,
+      coordinate: (key, request) =>
+        Effect.suspend(() => {
+          const other = Deferred.unsafeMake<AccessToken.AccessToken>(FiberId.none)
+          // A key is the client's name and a digest.
+          published.set(key.split(":")[0], other)
+          return Effect.race(request, Deferred.await(other))
+        })
+    }
+    const publish = (client: string, token: AccessToken.AccessToken) => Deferred.succeed(published.get(client)!, token)
+    return { service, published, publish }
+  })
+
+  it.scoped("queues token requests beyond maxConcurrentRequests per token endpoint, gives up the place of one abandoned while it waits, and measures each wait", () =>
     Effect.gen(function*() {
+      // A clock that does not start at 0, so that a wait measured from the wrong end shows.
+      yield* TestClock.adjust("1 hour")
       const endpoint = new FakeEndpoint()
       const gate = yield* endpoint.hold
+      const replicas = yield* replicaCache
       const names = Array.from({ length: 10 }, (_, i) => `bounded-${i}-${Math.random().toString(36).slice(2)}`)
       const service = yield* makeService(endpoint, {
         clients: {
@@ -477,26 +527,53 @@ describe("TokenService request bound", () => {
           elsewhere: client({ tokenEndpoint: "https://other.example.com/connect/token" })
         },
         maxConcurrentRequests: 4
-      })
-      const callers = yield* Effect.forEach(names, (name) => Effect.fork(service.getToken(name)))
+      }, Layer.succeed(TokenCache.TokenCache, replicas.service))
+      const callers = yield* Effect.forEach(names.slice(0, 9), (name) => Effect.fork(service.getToken(name)))
       yield* endpoint.awaitRequests(4)
       for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
       assert.strictEqual(endpoint.requests, 4, "the others wait for their turn")
+      assert.strictEqual(replicas.published.size, 9)
+      const first = endpoint.log.map((entry) => entry.client)
+      const waiting = names.slice(0, 9).filter((name) => !first.includes(name))
+      // The last comes when five wait already: its request waits behind theirs.
+      const last = names[9]
+      const lastCaller = yield* Effect.fork(service.getToken(last))
+      for (let i = 0; i < 100 && !replicas.published.has(last); i++) yield* Effect.yieldNow()
+      for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
       // Another token endpoint has a bound of its own.
       const elsewhere = yield* Effect.fork(service.getToken("elsewhere"))
       yield* endpoint.awaitRequests(5)
-      // A caller waiting for its turn can be interrupted.
-      yield* Fiber.interrupt(callers[9])
+
+      // Another replica's token comes for the last: its request, waiting for its turn, is abandoned,
+      // and its place given up without handing a turn to anyone (four requests still hold them).
+      const fromReplica = AccessToken.make({ value: "from-replica", receivedAt: yield* DateTime.now, expiresIn: 3600 })
+      yield* replicas.publish(last, fromReplica)
+      assert.strictEqual(valueOf(yield* Fiber.join(lastCaller)), "from-replica")
+      for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
+      assert.strictEqual(endpoint.requests, 5, "an abandoned request frees no turn that is not its")
+      // A caller interrupted while its request waits does not cancel the request.
+      const interrupted = names.indexOf(waiting[waiting.length - 1])
+      yield* Fiber.interrupt(callers[interrupted])
+
+      yield* TestClock.adjust("2 seconds")
       yield* Deferred.succeed(gate, void 0)
-      for (const caller of callers.slice(0, 9)) yield* Fiber.join(caller)
+      for (const [i, caller] of callers.entries()) if (i !== interrupted) yield* Fiber.join(caller)
       yield* Fiber.join(elsewhere)
-      assert.strictEqual(endpoint.requests, 11, "the interrupted caller's request still completes for later callers")
-      const waits = yield* Effect.forEach(
-        names,
-        (name) =>
-          Effect.map(Metric.value(Metric.tagged(TokenMetrics.tokenRequestWait, "client", name)), (state) => state.count)
+      // The four first, the five that waited (the interrupted caller's among them), and elsewhere's.
+      assert.strictEqual(endpoint.requests, 10)
+      assert.isFalse(endpoint.log.some((entry) => entry.client === last), "the abandoned request was never sent")
+      const waited = (name: string) =>
+        Effect.map(
+          Metric.value(Metric.tagged(TokenMetrics.tokenRequestWait, "client", name)),
+          (state) => [state.count, state.sum]
+        )
+      assert.deepStrictEqual(
+        yield* Effect.forEach(names, waited),
+        names.map((name) => name === last ? [0, 0] : first.includes(name) ? [1, 0] : [1, 2000])
       )
-      assert.deepStrictEqual(waits, names.map(() => 1))
+      // Nothing is left of its place: the next request of the last goes at once.
+      assert.strictEqual(valueOf(yield* service.getToken(last, { forceRenewal: true })), "token-11")
+      assert.deepStrictEqual(yield* waited(last), [1, 0])
     }))
 })
 

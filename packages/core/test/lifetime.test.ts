@@ -1,11 +1,12 @@
-import { AccessToken } from "@access-token/core"
+import { AccessToken, ClientCredentialsClient, TokenLifetime } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, FastCheck, Redacted } from "effect"
+import { DateTime, Duration, Effect, FastCheck, Redacted } from "effect"
 import {
   effectiveBuffer,
   expiryRounding,
   isFresh,
   type Lifetime,
+  lifetimeOf,
   refreshPoint,
   timed
 } from "../src/internal/lifetime.js"
@@ -151,6 +152,48 @@ describe("timed", () => {
       runs
     )
   })
+  it("renews in the refresh window when refresh_in falls exactly when the token is stale", () => {
+    fc.assert(
+      fc.property(
+        settings,
+        epoch,
+        // Whole milliseconds of usable life divisible by 4, so that the moment it is stale is a whole millisecond.
+        fc.integer({ min: 250, max: 21_600_000 }).map((quarters) => expiryRounding + 4 * quarters),
+        (lifetime: Lifetime, receivedAt, expiresIn) => {
+          const plain = timed(lifetime, token(receivedAt, expiresIn))
+          const hinted = timed(lifetime, token(receivedAt, expiresIn, plain.staleAt - receivedAt))
+          assert.strictEqual(hinted.refreshAt, plain.refreshAt)
+        }
+      ),
+      runs
+    )
+  })
+})
+
+describe("lifetimeOf", () => {
+  it.effect("takes each setting from the client, else from the service, else the default", () =>
+    Effect.gen(function*() {
+      const clientWith = (settings: Pick<ClientCredentialsClient.Input, "defaultLifetime" | "expirationBuffer">) =>
+        ClientCredentialsClient.make({
+          tokenEndpoint: "https://auth.example.com/token",
+          clientId: "worker",
+          clientSecret: Redacted.make("secret"),
+          ...settings
+        }, "worker")
+      const service = { defaultLifetime: "7 minutes", expirationBuffer: "3 minutes" } as const
+      const own = yield* clientWith({ defaultLifetime: "20 minutes", expirationBuffer: "2 minutes" })
+      const plain = yield* clientWith({})
+      const settingsOf = ({ defaultLifetime, expirationBuffer }: Lifetime) => [defaultLifetime, expirationBuffer]
+      assert.deepStrictEqual(settingsOf(lifetimeOf(service, own)), [1_200_000, 120_000])
+      assert.deepStrictEqual(settingsOf(lifetimeOf({}, own)), [1_200_000, 120_000])
+      assert.deepStrictEqual(settingsOf(lifetimeOf(service, plain)), [420_000, 180_000])
+      assert.deepStrictEqual(settingsOf(lifetimeOf({}, plain)), [
+        Duration.toMillis(TokenLifetime.defaultLifetime),
+        Duration.toMillis(TokenLifetime.defaultExpirationBuffer)
+      ])
+      assert.deepStrictEqual(lifetimeOf({ refreshWindow: { fraction: 0.5 } }, plain).refreshWindow, { fraction: 0.5 })
+      assert.deepStrictEqual(lifetimeOf({}, plain).refreshWindow, TokenLifetime.defaultRefreshWindow)
+    }))
 })
 
 describe("isFresh", () => {

@@ -84,10 +84,9 @@ export const timed = (lifetime: Lifetime, token: AccessToken): Timed => {
     const usable = Math.max(DateTime.toEpochMillis(token.expiresAt) - receivedAt - expiryRounding, 0)
     staleAt = receivedAt + usable - effectiveBuffer(lifetime.expirationBuffer, usable)
   }
-  const hinted = token.refreshAt === undefined ? undefined : DateTime.toEpochMillis(token.refreshAt)
-  const refreshAt = hinted !== undefined && hinted < staleAt
-    ? hinted
-    : refreshPoint(lifetime.refreshWindow, receivedAt, staleAt)
+  // No hint is one that never comes before the token is stale.
+  const hinted = token.refreshAt === undefined ? Infinity : DateTime.toEpochMillis(token.refreshAt)
+  const refreshAt = hinted < staleAt ? hinted : refreshPoint(lifetime.refreshWindow, receivedAt, staleAt)
   return { token, staleAt, refreshAt, effect: Effect.succeed(token) }
 }
 

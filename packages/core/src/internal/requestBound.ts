@@ -117,6 +117,8 @@ export const make = (
       const client = registration.client
       const queuedAt = clock.unsafeCurrentTimeMillis()
       return inTurn(
+        // A client has a token endpoint or an issuer (whose metadata gives the target's): none gets here.
+        // Stryker disable next-line StringLiteral: any constant keys the one gate of such clients alike
         target?.tokenEndpoint ?? client.tokenEndpoint ?? client.issuer ?? "",
         Effect.suspend(() => {
           wait.unsafeUpdate(Duration.millis(clock.unsafeCurrentTimeMillis() - queuedAt), registration.labels)
