@@ -96,12 +96,17 @@ export const parseObject = (text: string): Record<string, unknown> | string => {
 
 const decodeMetadata = Schema.decodeUnknownEither(Metadata, { errors: "all" })
 
-/** Names what is wrong with a document without quoting any of its values. */
-const describeIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
+/**
+ * Names what is wrong with a document without quoting any of its values, each member once: an
+ * optional member of the wrong type fails both its type and `undefined`, an issue for each.
+ */
+const describeIssues = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
     const field = issue.path.map(String).join(".")
     return issue._tag === "Missing" ? `${field} is missing` : `${field} has the wrong type`
-  }).join("; ")
+  })
+  return Array.from(new Set(issues)).join("; ")
+}
 
 /**
  * Decodes a document and checks that it may be used for `issuer`: its `issuer` is exactly the
