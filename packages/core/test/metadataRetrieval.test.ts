@@ -170,6 +170,15 @@ describe("metadataRetrieval", () => {
       assert.strictEqual(span?.attributes.get("outcome"), "MetadataUnavailableError")
     }))
 
+  it.effect("no location to read is a typed error, not a defect", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({})
+      const error = errorOf(yield* retrieve(server, { order: [] }))
+      assert.strictEqual(error._tag === "MetadataUnavailableError" && error.reason, "Status")
+      assert.deepStrictEqual(error._tag === "MetadataUnavailableError" && error.locations, [])
+      assert.deepStrictEqual(server.urls, [])
+    }))
+
   it.effect("an issuer that cannot be one fails before any request", () =>
     Effect.gen(function*() {
       const server = fakeServer({})
