@@ -91,6 +91,14 @@ describe("metadataRetrieval", () => {
       assert.deepStrictEqual(server.urls, [RFC8414, OIDC], "a location without a document is not retried")
     }))
 
+  it.effect("a 1xx status that a client hands over as the answer is no document, whatever its body", () =>
+    Effect.gen(function*() {
+      const informational = () => Object.defineProperty(document(), "status", { value: 103 })
+      const server = fakeServer({ [RFC8414]: [informational], [OIDC]: [informational] })
+      const error = errorOf(yield* retrieve(server))
+      assert.include(error.message, `${OIDC}: HTTP 103; then HTTP 103`)
+    }))
+
   it.effect("a 2xx answer that is no JSON object hands over to the next location, saying what it was", () =>
     Effect.gen(function*() {
       const server = fakeServer({
