@@ -1,7 +1,7 @@
 import { AuthorizationServerMetadata, ClientCredentialsClient } from "@access-token/core"
 import { TestCertificates } from "@access-token/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Logger, Redacted, Scope, TestClock } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, HashMap, Logger, Redacted, Scope, TestClock } from "effect"
 import { lifetimesOf, make, refreshPoint, targets } from "../src/internal/metadataCache.js"
 
 const ISSUER = "https://as.example.com"
@@ -48,6 +48,27 @@ describe("metadataCache", () => {
     assert.strictEqual(refreshPoint(document(1, Duration.zero), lifetimes, 0), Duration.toMillis("1 minute"))
     assert.strictEqual(refreshPoint(document(1, Duration.days(30)), lifetimes, 0), Duration.toMillis("1 day"))
     assert.strictEqual(refreshPoint(document(1, Duration.minutes(10)), lifetimes, 0), Duration.toMillis("10 minutes"))
+  })
+
+  it("the bounds hold whatever the interval says: a maximum below the minimum is the minimum, the default within them", () => {
+    assert.deepStrictEqual(lifetimesOf({ default: "1 hour", minimum: "10 minutes", maximum: "1 minute" }), {
+      default: Duration.minutes(10),
+      min: Duration.minutes(10),
+      max: Duration.minutes(10)
+    })
+    assert.deepStrictEqual(
+      lifetimesOf({ default: "1 second", minimum: "1 minute", maximum: "1 day" }).default,
+      Duration.minutes(1)
+    )
+    assert.deepStrictEqual(
+      lifetimesOf({ default: "1 week", minimum: "1 minute", maximum: "1 day" }).default,
+      Duration.days(1)
+    )
+    assert.deepStrictEqual(lifetimesOf({ default: "2 hours", minimum: "1 minute", maximum: "1 day" }), {
+      default: Duration.hours(2),
+      min: Duration.minutes(1),
+      max: Duration.days(1)
+    })
   })
 
   it.scoped("a thousand concurrent callers share one retrieval", () =>
@@ -119,8 +140,10 @@ describe("metadataCache", () => {
   it.scoped("a failed refresh keeps the last good document, warns, and tries again after the minimum", () =>
     Effect.gen(function*() {
       const warnings: Array<string> = []
-      const logger = Logger.make(({ message }) => {
+      const issuers: Array<unknown> = []
+      const logger = Logger.make(({ annotations, message }) => {
         warnings.push(String(message))
+        issuers.push(HashMap.unsafeGet(annotations, "issuer"))
       })
       const server = scripted([1, "fail", 2])
       const scope = yield* Effect.scope
@@ -134,7 +157,11 @@ describe("metadataCache", () => {
       assert.strictEqual(endpointOf(yield* get), `${ISSUER}/token/v1`, "the last good document")
       assert.strictEqual(server.calls(), 2, "no new attempt before the minimum")
       assert.strictEqual(warnings.length, 1)
-      assert.include(warnings[0], "the last good document is kept")
+      assert.strictEqual(
+        warnings[0],
+        `Refreshing the authorization server metadata failed: ${unavailable.message}; the last good document is kept`
+      )
+      assert.deepStrictEqual(issuers, [ISSUER], "the warning names the issuer")
       yield* TestClock.adjust("1 minute")
       yield* get
       yield* Effect.yieldNow()
@@ -227,6 +254,46 @@ describe("metadataCache", () => {
       }
     }))
 
+  it.scoped("a client that allows plain http keeps, for one that does not, its last good document", () =>
+    Effect.gen(function*() {
+      const client = (allowInsecureTransport: boolean) =>
+        ClientCredentialsClient.make({
+          issuer: ISSUER,
+          clientId: allowInsecureTransport ? "lab" : "billing",
+          clientSecret: Redacted.make("secret"),
+          allowInsecureTransport
+        }, "billing")
+      const strict = yield* client(false)
+      const lenient = yield* client(true)
+      // A good document, then one whose token endpoint is plain http, which only the lenient client can use.
+      let endpoint = `${ISSUER}/token`
+      const discover: AuthorizationServerMetadata.Discover = () =>
+        Effect.sync(() => ({ ...document(1), metadata: { issuer: ISSUER, token_endpoint: endpoint } }))
+      const targetOf = targets(make(discover, lifetimes, yield* Effect.scope))
+      const sentTo = (client: ClientCredentialsClient.ClientCredentialsClient) =>
+        Effect.map(targetOf(client), (target) => target?.tokenEndpoint)
+      assert.strictEqual(yield* sentTo(strict), `${ISSUER}/token`)
+      assert.strictEqual(yield* sentTo(lenient), `${ISSUER}/token`)
+      endpoint = "http://as.example.com/token"
+      yield* TestClock.adjust("1 hour")
+      yield* sentTo(lenient)
+      yield* Effect.yieldNow()
+      assert.strictEqual(yield* sentTo(lenient), "http://as.example.com/token")
+      assert.strictEqual(yield* sentTo(strict), `${ISSUER}/token`)
+    }))
+
+  it.scoped("a client configured by token endpoint needs no metadata", () =>
+    Effect.gen(function*() {
+      const server = scripted([1])
+      const client = yield* ClientCredentialsClient.make({
+        tokenEndpoint: `${ISSUER}/token`,
+        clientId: "billing",
+        clientSecret: Redacted.make("secret")
+      }, "billing")
+      assert.strictEqual(yield* targets(make(server.discover, lifetimes, yield* Effect.scope))(client), undefined)
+      assert.strictEqual(server.calls(), 0)
+    }))
+
   it.scoped("a first document the caller cannot use is not kept: the next caller retrieves again", () =>
     Effect.gen(function*() {
       const server = scripted([1, 2])
@@ -304,5 +371,33 @@ describe("metadataCache capacity", () => {
       yield* Fiber.join(waiting)
       yield* cache.get(issuer(0))
       assert.strictEqual(server.calls.get(issuer(0)), 1, "its callers were answered by the one retrieval, then kept")
+    }))
+
+  it.scoped("never drops an issuer whose refresh is under way", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      let hold = false
+      let refreshes = 0
+      const server = perTenant()
+      const discover: AuthorizationServerMetadata.Discover = (issuer) =>
+        Effect.suspend(() => {
+          if (!hold) return server.discover(issuer)
+          refreshes++
+          return Effect.zipRight(Deferred.await(gate), server.discover(issuer))
+        })
+      const cache = make(discover, lifetimes, yield* Effect.scope, 2)
+      yield* cache.get(issuer(0))
+      hold = true
+      yield* TestClock.adjust("1 hour")
+      // Due: the held document is served while its refresh waits on the server.
+      yield* cache.get(issuer(0))
+      yield* Effect.yieldNow()
+      assert.strictEqual(refreshes, 1)
+      hold = false
+      for (let i = 1; i < 10; i++) yield* cache.get(issuer(i))
+      yield* Deferred.succeed(gate, void 0)
+      yield* Effect.yieldNow()
+      yield* cache.get(issuer(0))
+      assert.strictEqual(server.calls.get(issuer(0)), 2, "the refreshed document was kept, not retrieved again")
     }))
 })
