@@ -145,12 +145,13 @@ describe("dpopProof", () => {
         assert.deepStrictEqual(result, Either.left("cannot be generated for HS256 on this runtime"))
       }))
 
-    it.effect("render as their algorithm and thumbprint", () =>
+    it.effect("render as their algorithm and thumbprint, and carry the key type id", () =>
       Effect.gen(function*() {
         const key = yield* DPoP.generate()
         const json = { _id: "DPoP.Key", algorithm: "ES256", thumbprint: key.thumbprint }
         assert.deepStrictEqual(JSON.parse(JSON.stringify(key)), json)
         assert.strictEqual(String(key), JSON.stringify(json, null, 2))
+        assert.strictEqual(key[DPoP.KeyTypeId], DPoP.KeyTypeId)
       }))
   })
 

@@ -290,6 +290,7 @@ export const accessTokenHash = (token: Redacted.Redacted<string>): Effect.Effect
 }
 
 let lastNames: ReadonlyArray<string | RegExp> | undefined
+// Stryker disable next-line ArrayDeclaration: never read before the first list sets it, as no list is undefined
 let lastWithProof: ReadonlyArray<string | RegExp> = []
 
 /** The redacted header names with `dpop` added, computed once per distinct list. */
