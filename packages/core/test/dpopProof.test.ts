@@ -112,6 +112,11 @@ describe("dpopProof", () => {
           yield* imported(JSON.stringify({ ...es, kty: "foo" })),
           "The DPoP key has an unsupported key type (kty)"
         )
+        const { kty: _kty, ...withoutType } = es
+        assert.strictEqual(
+          yield* imported(JSON.stringify(withoutType)),
+          "The DPoP key has an unsupported key type (kty)"
+        )
         assert.strictEqual(
           yield* imported(JSON.stringify({ ...es, crv: "secp256k1" })),
           "The DPoP key has a curve that no DPoP signing algorithm uses"
@@ -130,6 +135,12 @@ describe("dpopProof", () => {
           yield* imported(yield* privatePem("ES256"), "RS256"),
           "The DPoP key is not a PKCS#8 private key usable with RS256"
         )
+        for (const block of ["EC PRIVATE KEY", "PUBLIC KEY", "CERTIFICATE"]) {
+          assert.strictEqual(
+            yield* imported(`-----BEGIN ${block}-----\nAAAA\n-----END ${block}-----`),
+            "The DPoP key is a PEM block other than PKCS#8 (-----BEGIN PRIVATE KEY-----)"
+          )
+        }
         assert.strictEqual(
           yield* imported("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
           "The DPoP key is not a PKCS#8 private key of a supported type (EC P-256/P-384/P-521, Ed25519, RSA)"
