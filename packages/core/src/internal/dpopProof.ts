@@ -142,8 +142,6 @@ const fromPrivateJwk = async (
   const { alg: _alg, ext: _ext, key_ops: _keyOps, use: _use, ...material } = jwk
   let privateKey: CryptoKey
   try {
-    // Stryker disable next-line ObjectLiteral,BooleanLiteral: jose imports a private key non-extractable by default,
-    // and no code outside this module can reach the CryptoKey (privateKeys) to try an export
     privateKey = await Jose.importJWK(material, algorithm, { extractable: false }) as CryptoKey
   } catch {
     return Either.left(`cannot be imported as a ${algorithm} signing key`)
