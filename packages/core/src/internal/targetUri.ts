@@ -1,5 +1,6 @@
 /** The target URI a DPoP proof names (`htu`), as the transport sends it. */
 let lastUrl: string | undefined
+// Stryker disable next-line StringLiteral: never read before the first URL sets it, as no string equals undefined
 let lastHtu = ""
 
 /**
