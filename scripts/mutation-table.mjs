@@ -30,14 +30,18 @@ const count = (mutants) => {
   const timeout = by("Timeout")
   const survived = by("Survived")
   const noCoverage = by("NoCoverage")
-  const ignored = by("Ignored")
+  // Disabled in the code with a reason, or static and left out of a run with `--ignoreStatic`.
+  const ignored = mutants.filter((mutant) => mutant.status === "Ignored")
+  const staticNotRun = ignored.filter((mutant) => /^Static mutant/.test(mutant.statusReason ?? "")).length
+  const disabled = ignored.length - staticNotRun
   const valid = killed + timeout + survived + noCoverage
   return {
     killed,
     timeout,
     survived,
     noCoverage,
-    ignored,
+    disabled,
+    staticNotRun,
     valid,
     score: valid === 0 ? 100 : (100 * (killed + timeout)) / valid
   }
@@ -46,7 +50,7 @@ const count = (mutants) => {
 const row = (name, c) =>
   `| ${name} | ${
     c.score.toFixed(1)
-  } % | ${c.valid} | ${c.killed} | ${c.timeout} | ${c.survived} | ${c.noCoverage} | ${c.ignored} |`
+  } % | ${c.valid} | ${c.killed} | ${c.timeout} | ${c.survived} | ${c.noCoverage} | ${c.disabled} | ${c.staticNotRun} |`
 
 const groups = [
   ["`packages/core/src/internal`", "packages/core/src/internal/"],
@@ -54,8 +58,8 @@ const groups = [
   ["`packages/core/src` (public modules)", /^packages\/core\/src\/[^/]+$/]
 ]
 const lines = [
-  "| file | score | mutants | killed | timeout | survived | no coverage | disabled |",
-  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  "| file | score | mutants | killed | timeout | survived | no coverage | disabled | static, not run |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 ]
 for (const [title, prefix] of groups) {
   const members = [...files.keys()].filter((name) =>
