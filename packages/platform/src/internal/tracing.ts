@@ -135,7 +135,7 @@ export const withoutRequestsInSpans = <E, R>(inner: Stages<E, R>): Stages<E, R> 
           ).pipe(
             Effect.catchAll(() => Effect.void),
             Effect.flatMap(() =>
-              // Stryker disable next-line ConditionalExpression: set by now (a defect or an interruption skips this)
+              // Stryker disable next-line ConditionalExpression: outcome is set once the span's effect has ended
               outcome !== undefined && "response" in outcome
                 ? Effect.succeed(outcome.response)
                 : Effect.fail((outcome as { readonly error: E }).error)
