@@ -73,6 +73,11 @@ describe("insecureTransport", () => {
     refused("http://api.example.com/", { allowInsecureTransport: undefined })
   })
 
+  it("leaves other schemes to the transport: only plain http is this rule's to refuse", () => {
+    assert.isUndefined(insecureTransport("wss://api.example.com/events", undefined))
+    assert.isUndefined(insecureTransport("ftp://files.example.com/report", undefined))
+  })
+
   it("leaves a URL it cannot parse to the transport, which reports it", () => {
     assert.isUndefined(insecureTransport("/orders", undefined))
     assert.isUndefined(insecureTransport("http://", undefined))
