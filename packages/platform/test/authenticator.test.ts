@@ -4,11 +4,12 @@
  * client named in what it reports.
  */
 import type { TokenService } from "@access-token/core"
-import { AccessToken, DPoP } from "@access-token/core"
+import { AccessToken, DPoP, MutualTls } from "@access-token/core"
+import { bindings } from "@access-token/core/internal/tokenBinding"
 import { AccessTokenHttpClient } from "@access-token/platform"
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Logger, LogLevel, Metric, Stream } from "effect"
+import { DateTime, Effect, Logger, LogLevel, Metric, Redacted, Stream } from "effect"
 
 interface Seen {
   readonly method: string
@@ -310,5 +311,77 @@ describe("the middleware", () => {
         "default",
         "default"
       ])
+    }))
+})
+
+describe("a token bound to a client certificate", () => {
+  const certificate = (thumbprint: string) =>
+    new MutualTls.ClientCertificate({
+      certificate: Redacted.make("-----BEGIN CERTIFICATE-----"),
+      privateKey: Redacted.make("-----BEGIN PRIVATE KEY-----"),
+      thumbprint
+    })
+  const worker = certificate("thumbprint-of-worker")
+
+  /** A token service double whose tokens are bound to `worker`'s certificate, as the token service binds them. */
+  const boundTokens = () => {
+    const tokens = tokenService({ clients: ["worker"] })
+    const getToken = tokens.service.getToken
+    const service: TokenService.TokenService.Service = {
+      ...tokens.service,
+      getToken: (client, parameters) =>
+        Effect.tap(getToken(client, parameters), (token) => {
+          bindings.set(token, { key: undefined, certificate: worker })
+        })
+    }
+    return service
+  }
+
+  it.effect("goes only through a client presenting that very certificate", () =>
+    Effect.gen(function*() {
+      const api = scriptedApi()
+      yield* AccessTokenHttpClient.make(MutualTls.presenting(api.client, worker), boundTokens())
+        .get("https://api.example.com/orders")
+      assert.strictEqual(api.seen[0]!.headers.authorization, "Bearer token-1")
+    }))
+
+  it.effect("is not sent through a client presenting no certificate, or another one", () =>
+    Effect.gen(function*() {
+      const api = scriptedApi()
+      for (
+        const [client, presentsAnother] of [
+          [api.client, false],
+          [MutualTls.presenting(api.client, certificate("thumbprint-of-another")), true]
+        ] as const
+      ) {
+        const error = yield* Effect.flip(
+          AccessTokenHttpClient.make(client, boundTokens()).get("https://api.example.com/orders")
+        )
+        assert.instanceOf(error, MutualTls.CertificateNotPresentedError)
+        assert.deepStrictEqual({ ...error }, {
+          _tag: "CertificateNotPresentedError",
+          client: "worker",
+          presentsAnother
+        })
+      }
+      assert.deepStrictEqual(api.seen, [])
+    }))
+})
+
+describe("the 401 guard, on a client that fails on 401 (filterStatusOk)", () => {
+  it.effect("sees a renewed token rejected too, and holds further renewals back", () =>
+    Effect.gen(function*() {
+      const api = scriptedApi(() => new Response(null, { status: 401 }))
+      const tokens = tokenService()
+      const client = AccessTokenHttpClient.make(api.client.pipe(HttpClient.filterStatusOk), tokens.service)
+      for (let i = 0; i < 5; i++) {
+        const error = yield* Effect.flip(client.get("https://api.example.com/orders"))
+        assert.strictEqual(error._tag, "ResponseError")
+      }
+      // The double hands out a new token on every call: count the renewals, which name the rejected token.
+      const renewals = tokens.requests.filter((request) =>
+        (request.parameters as { readonly rejected?: unknown } | undefined)?.rejected !== undefined
+      )
+      assert.strictEqual(renewals.length, 1)
     }))
 })
