@@ -385,3 +385,65 @@ describe("the 401 guard, on a client that fails on 401 (filterStatusOk)", () => 
       assert.strictEqual(renewals.length, 1)
     }))
 })
+
+describe("a DPoP token and a resource server's nonces", () => {
+  const nonceChallenge = (nonce?: string) =>
+    new Response(null, {
+      status: 401,
+      headers: {
+        "www-authenticate": "DPoP error=\"use_dpop_nonce\"",
+        ...(nonce === undefined ? {} : { "dpop-nonce": nonce })
+      }
+    })
+  const nonceOf = (request: Seen): unknown =>
+    JSON.parse(Buffer.from(request.headers.dpop!.split(".")[1]!, "base64url").toString()).nonce
+
+  const dpopClient = (api: ReturnType<typeof scriptedApi>, options?: AccessTokenHttpClient.Options) =>
+    Effect.map(DPoP.generate(), (key) => {
+      const tokens = tokenService({ type: "DPoP", client: () => Effect.succeed({ dpop: { key } } as never) })
+      return { tokens, client: AccessTokenHttpClient.make(api.client, tokens.service, options) }
+    })
+
+  it.effect("a request answers one nonce challenge and one rejection, each once", () =>
+    Effect.gen(function*() {
+      const api = scriptedApi((_, n) =>
+        n === 1
+          ? nonceChallenge("n-1")
+          : n === 2
+          ? new Response(null, { status: 401, headers: { "www-authenticate": "DPoP error=\"invalid_token\"" } })
+          : nonceChallenge("n-2")
+      )
+      const { client, tokens } = yield* dpopClient(api)
+      const response = yield* client.get("https://api.example.com/orders")
+      assert.strictEqual(response.status, 401)
+      assert.deepStrictEqual(api.seen.map((request) => [request.headers.authorization, nonceOf(request)]), [
+        ["DPoP token-1", undefined],
+        ["DPoP token-1", "n-1"],
+        ["DPoP token-2", "n-1"]
+      ])
+      assert.strictEqual(tokens.requests.length, 2)
+    }))
+
+  it.effect("a challenge without a nonce is not answered", () =>
+    Effect.gen(function*() {
+      const api = scriptedApi(() => nonceChallenge())
+      const { client } = yield* dpopClient(api)
+      assert.strictEqual((yield* client.get("https://api.example.com/orders")).status, 401)
+      assert.strictEqual(api.seen.length, 1)
+    }))
+
+  it.effect("the origin's nonce stays until the server sends another, and is counted by client", () =>
+    Effect.gen(function*() {
+      const count = Metric.value(Metric.tagged(AccessTokenHttpClient.dpopNonceRetries, "client", "default")).pipe(
+        Effect.map((state) => state.count)
+      )
+      const before = yield* count
+      const api = scriptedApi((_, n) =>
+        n === 1 ? nonceChallenge("n-1") : new Response("{}", { headers: n === 4 ? { "dpop-nonce": "n-2" } : {} })
+      )
+      const { client } = yield* dpopClient(api)
+      for (let i = 0; i < 4; i++) yield* client.get("https://api.example.com/orders")
+      assert.deepStrictEqual(api.seen.map(nonceOf), [undefined, "n-1", "n-1", "n-1", "n-2"])
+      assert.strictEqual((yield* count) - before, 1)
+    }))
+})
