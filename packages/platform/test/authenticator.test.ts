@@ -314,6 +314,31 @@ describe("the middleware", () => {
     }))
 })
 
+describe("the 401 guard's warning", () => {
+  it.effect("names the API by its origin, or says its URL could not be parsed", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel === LogLevel.Warning) warnings.push((Array.isArray(message) ? message : [message]).join(" "))
+      })
+      // A transport that answers any URL, parsable or not, with a 401.
+      const rejecting = HttpClient.makeWith(
+        (request) =>
+          Effect.map(request, (request) => HttpClientResponse.fromWeb(request, new Response(null, { status: 401 }))),
+        Effect.succeed
+      )
+      for (const url of ["https://api.example.com/orders?id=1", "not a url"]) {
+        yield* AccessTokenHttpClient.make(rejecting, tokenService().service).get(url).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        )
+      }
+      assert.deepStrictEqual(warnings.map((warning) => warning.split(" rejects")[0]), [
+        "The API at https://api.example.com",
+        "The API at (unparsable URL)"
+      ])
+    }))
+})
+
 describe("a token bound to a client certificate", () => {
   const certificate = (thumbprint: string) =>
     new MutualTls.ClientCertificate({
