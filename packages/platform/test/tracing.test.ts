@@ -172,6 +172,27 @@ describe("the span of an authenticated request", () => {
       assert.isUndefined(seen[1])
     }).pipe(Effect.provide(tokens)))
 
+  it.effect("carries the trace context on a retry inside the wrapped client too, unless propagation is off", () =>
+    Effect.gen(function*() {
+      const seen: Array<string | undefined> = []
+      const client = HttpClient.make((request) =>
+        Effect.suspend(() => {
+          seen.push(request.headers.traceparent)
+          return seen.length % 2 === 1
+            ? Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", description: "reset" }))
+            : Effect.succeed(HttpClientResponse.fromWeb(request, new Response("{}")))
+        })
+      ).pipe(HttpClient.retryTransient({ times: 1 }), AccessTokenHttpClient.withAccessToken("api"))
+      const { spans: [span] } = yield* httpSpans(client.get("https://api.example.com/orders"))
+      assert.deepStrictEqual(seen, [`00-${span.traceId}-${span.spanId}-01`, `00-${span.traceId}-${span.spanId}-01`])
+      yield* httpSpans(
+        client.get("https://api.example.com/orders").pipe(
+          Effect.locally(HttpClient.currentTracerPropagation, false)
+        )
+      )
+      assert.deepStrictEqual(seen.slice(2), [undefined, undefined])
+    }).pipe(Effect.provide(tokens)))
+
   it.effect("is not made when tracing is off, or off for that request", () =>
     Effect.gen(function*() {
       const client = answering(200).pipe(AccessTokenHttpClient.withAccessToken("api"))
