@@ -322,7 +322,7 @@ describe("the 401 guard's warning", () => {
         if (logLevel === LogLevel.Warning) warnings.push((Array.isArray(message) ? message : [message]).join(" "))
       })
       // A transport that answers any URL, parsable or not, with a 401.
-      const rejecting = HttpClient.makeWith(
+      const rejecting = HttpClient.makeWith<never, never, never, never>(
         (request) =>
           Effect.map(request, (request) => HttpClientResponse.fromWeb(request, new Response(null, { status: 401 }))),
         Effect.succeed
