@@ -123,6 +123,7 @@ describe("Rejections.make", () => {
 
   it.effect("a schedule that does not wait lets the renewal go at once, then stops when it is done", () =>
     Effect.gen(function*() {
+      yield* TestClock.adjust("1 hour")
       const guard = Rejections.make(Schedule.recurs(1), "api")
       guard.renewed(token("renewed"))
       assert.isTrue(yield* guard.rejected(token("renewed"), API))

@@ -47,7 +47,8 @@ const annotateRequest = (
   if (url.port !== "") span.attribute("server.port", +url.port)
   // Never the userinfo (OpenTelemetry's semantic conventions: a password in the URL is a secret).
   // Stryker disable next-line ConditionalExpression,StringLiteral: a URL without userinfo is copied as it is
-  span.attribute("url.full", url.username === "" && url.password === "" ? url.href : withoutUserinfo(url))
+  const full = url.username === "" && url.password === "" ? url.href : withoutUserinfo(url)
+  span.attribute("url.full", full)
   span.attribute("url.path", url.pathname)
   span.attribute("url.scheme", url.protocol.slice(0, -1))
   const query = url.search.slice(1)
