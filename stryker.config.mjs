@@ -15,7 +15,7 @@ export default {
     "packages/platform/src/**/*.ts",
     "!packages/*/src/index.ts"
   ],
-  ignorePatterns: ["**/docs/**", "bench", "reports", ".stryker-tmp", "**/dist/**", "**/build/**"],
+  ignorePatterns: ["**/docs/**", "bench", "reports", ".stryker-tmp*", "**/dist/**", "**/build/**"],
   reporters: ["clear-text", "progress", "html", "json"],
   htmlReporter: { fileName: "reports/mutation/index.html" },
   jsonReporter: { fileName: "reports/mutation/mutation.json" },
