@@ -134,13 +134,22 @@ describe("the published test kit", () => {
               { readonly filename: string; readonly files: Array<{ readonly path: string }> }
             >
             const paths = files.map((file) => file.path)
-            for (const expected of ["README.md", "LICENSE", "package.json", "dist/index.js", "dist/index.d.ts"]) {
+            for (
+              const expected of [
+                "README.md",
+                "CHANGELOG.md",
+                "LICENSE",
+                "package.json",
+                "dist/index.js",
+                "dist/index.d.ts"
+              ]
+            ) {
               assert.include(paths, expected)
             }
             // Nothing but the build and the package's own files: no sources, no tests.
             assert.deepStrictEqual(
               paths.filter((file) =>
-                !file.startsWith("dist/") && !["README.md", "LICENSE", "package.json"].includes(file)
+                !file.startsWith("dist/") && !["README.md", "CHANGELOG.md", "LICENSE", "package.json"].includes(file)
               ),
               []
             )
