@@ -382,7 +382,18 @@ describe("the token request", () => {
       )
     }))
 
-  for (const name of ["grant_type", "client_id", "client_secret", "scope", "resource", "client_assertion"]) {
+  for (
+    const name of [
+      "grant_type",
+      "client_id",
+      "client_secret",
+      "client_assertion",
+      "client_assertion_type",
+      "assertion",
+      "scope",
+      "resource"
+    ]
+  ) {
     it.effect(`a per-request extra parameter named ${name} is a configuration error, and nothing is sent`, () =>
       Effect.gen(function*() {
         const { requests, result } = yield* run({
@@ -405,6 +416,17 @@ describe("the token request", () => {
         assert.include(error.message, `"billing"`)
       }))
   }
+
+  it.effect("a per-request extra parameter named __proto__ is a configuration error, and nothing is sent", () =>
+    Effect.gen(function*() {
+      const { requests, result } = yield* run({
+        replies: [tokenReply()],
+        parameters: { parameters: JSON.parse(`{"__proto__":"x"}`) }
+      })
+      const error = errorWithTag(result, "ClientConfigurationError")
+      assert.strictEqual(error.field, "parameters.__proto__")
+      assert.strictEqual(requests.length, 0)
+    }))
 
   it.effect("an invalid per-request scope or resource is a configuration error, and nothing is sent", () =>
     Effect.gen(function*() {
