@@ -46,6 +46,7 @@ export const parseBasicAuthorization = (
   if (colon < 0) return undefined
   try {
     return { clientId: formUrlDecode(decoded.slice(0, colon)), clientSecret: formUrlDecode(decoded.slice(colon + 1)) }
+    // Stryker disable next-line BlockStatement: an empty catch falls through to the end, which returns undefined too
   } catch {
     return undefined
   }
