@@ -141,6 +141,12 @@ describe("readResponse", () => {
       assert.strictEqual(error.body, "scope=[redacted]&token=[redacted]&note=[redacted]")
     }))
 
+  it.effect("a member named __proto__ is shown, masked, like any other", () =>
+    Effect.gen(function*() {
+      const error = invalid(yield* judged(chunked([`{"__proto__":{"token":"tok"},"note":"n"}`])))
+      assert.strictEqual(error.body, `{"__proto__":{"token":"[redacted]"},"note":"[redacted]"}`)
+    }))
+
   it.effect("a JSON body nested deeper than eight levels is shown only that deep", () =>
     Effect.gen(function*() {
       const deep = `${"[".repeat(10)}"x"${"]".repeat(10)}`
