@@ -4,6 +4,8 @@
  * deep the platform buried it; and a success that is no token response shown only by its shape.
  */
 import { ClientCredentialsClient, type TokenError } from "@access-token/core"
+import { TestCertificates } from "@access-token/testing"
+// After the test kit, which loads the Reflect metadata polyfill its certificates need.
 import { HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Redacted } from "effect"
@@ -85,6 +87,12 @@ describe("readBody", () => {
       // The body itself is short: the announcement alone is enough to stop.
       const error = yield* Effect.flip(readBody(chunked(["{}"], { headers: { "content-length": "16" } }), 15))
       assert.strictEqual(error._tag, "BodyTooLarge")
+    }))
+
+  it.effect("reads bytes that are not UTF-8 as replacement characters, without failing", () =>
+    Effect.gen(function*() {
+      const text = yield* readBody(chunked([new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])]), 1024)
+      assert.strictEqual(text, "{\uFFFD\uFFFD}")
     }))
 
   it.effect("reads an answer without a body (204) as an empty body", () =>
@@ -229,9 +237,15 @@ describe("transportFailure", () => {
     assert.deepStrictEqual(transportFailure(fetchFailed(cause)), { reason: "Connect", description: "ENOTFOUND" })
   })
 
-  it("finds a code four causes below the platform's error", () => {
-    const cause = { cause: { cause: { cause: systemError("EHOSTUNREACH") } } }
-    assert.deepStrictEqual(transportFailure(fetchFailed(cause)), { reason: "Connect", description: "EHOSTUNREACH" })
+  it("searches five causes below the platform's error, and no deeper", () => {
+    const fifth = { cause: { cause: { cause: systemError("EHOSTUNREACH") } } }
+    assert.deepStrictEqual(transportFailure(fetchFailed(fifth)), { reason: "Connect", description: "EHOSTUNREACH" })
+    const sixth = { cause: fifth }
+    assert.deepStrictEqual(transportFailure(fetchFailed(sixth)), { reason: "Transport", description: "Transport" })
+  })
+
+  it("ends on a cause that is null", () => {
+    assert.deepStrictEqual(transportFailure(fetchFailed(null)), { reason: "Transport", description: "Transport" })
   })
 
   it("ends on a chain of causes that loops, without a code", () => {
@@ -259,4 +273,42 @@ describe("transportFailure", () => {
     })
     assert.deepStrictEqual(transportFailure(resetWhileReading), { reason: "Reset", description: "ECONNRESET" })
   })
+})
+
+describe("transportError", () => {
+  const certificateError = () => fetchFailed(systemError("ERR_OSSL_X509_KEY_VALUES_MISMATCH", "key values mismatch"))
+
+  it.effect("a client certificate and key that TLS refuses is the client's configuration, not the transport", () =>
+    Effect.gen(function*() {
+      const worker = yield* TestCertificates.selfSigned("worker")
+      const mtls = yield* ClientCredentialsClient.make({
+        tokenEndpoint: ENDPOINT,
+        clientId: "worker",
+        authentication: {
+          method: "tls_client_auth",
+          certificate: Redacted.make(worker.certificate),
+          privateKey: worker.privateKey
+        }
+      }, "billing")
+      const error = transportError(mtls, ENDPOINT, certificateError())
+      assert.strictEqual(error._tag, "ClientConfigurationError")
+      assert.strictEqual(
+        error.message,
+        `Client "billing" is misconfigured: authentication holds a certificate and key that the TLS library refuses ` +
+          "(ERR_OSSL_X509_KEY_VALUES_MISMATCH): check that the private key is the certificate's own"
+      )
+      // Any other failure of the same client stays a transport failure.
+      const refused = transportError(mtls, ENDPOINT, fetchFailed(systemError("ECONNREFUSED")))
+      assert.strictEqual(refused._tag, "TokenTransportError")
+    }))
+
+  it.effect("an OpenSSL code without a client certificate is a transport failure that says the code", () =>
+    Effect.gen(function*() {
+      const error = yield* transportOf(certificateError())
+      assert.strictEqual(error._tag, "TokenTransportError")
+      assert.strictEqual(
+        error.message,
+        `Client "billing" failed to talk to the token endpoint ${ENDPOINT}: ERR_OSSL_X509_KEY_VALUES_MISMATCH`
+      )
+    }))
 })

@@ -46,10 +46,10 @@ export const parseBasicAuthorization = (
   if (colon < 0) return undefined
   try {
     return { clientId: formUrlDecode(decoded.slice(0, colon)), clientSecret: formUrlDecode(decoded.slice(colon + 1)) }
-    // Stryker disable next-line BlockStatement: an empty catch falls through to the end, which returns undefined too
   } catch {
-    return undefined
+    // A percent-escape that is not UTF-8 (`%E0%A4%A`): malformed, as below.
   }
+  return undefined
 }
 
 /**
