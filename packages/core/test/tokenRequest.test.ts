@@ -34,6 +34,27 @@ describe("resolve", () => {
       )
     }))
 
+  it.effect("says what is wrong with a per-request scope, resource or extra parameter", () =>
+    Effect.gen(function*() {
+      const c = yield* client()
+      const reasonOf = (parameters: TokenEndpointClient.RequestParameters) => {
+        const resolved = resolve(c, parameters)
+        return Either.isLeft(resolved) ? resolved.left.message : "resolved"
+      }
+      assert.strictEqual(
+        reasonOf({ scope: "a  b" }),
+        `Client "billing" is misconfigured: scope must be scope tokens separated by single spaces (RFC 6749 §3.3)`
+      )
+      assert.strictEqual(
+        reasonOf({ resource: "https://api.example.com/#f" }),
+        `Client "billing" is misconfigured: resource must be an absolute URI without a fragment (RFC 8707)`
+      )
+      assert.strictEqual(
+        reasonOf({ parameters: { grant_type: "x" } }),
+        `Client "billing" is misconfigured: parameters.grant_type may not be set as an extra parameter`
+      )
+    }))
+
   it.effect("a per-request resource given as one string is one indicator", () =>
     Effect.gen(function*() {
       const resolved = Either.getOrThrow(
