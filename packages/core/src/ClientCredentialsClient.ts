@@ -16,7 +16,7 @@ import * as DPoP from "./DPoP.js"
 import * as internal from "./internal/clientConfig.js"
 import { firstIssue, inWordsOf, say, type Source, sourceOf } from "./internal/configNames.js"
 import { issuerOfUrl } from "./internal/discovery.js"
-import { reservedParameters } from "./internal/form.js"
+import { refusePrototypeParameter, reservedParameters } from "./internal/form.js"
 import { checkAuthentication } from "./internal/loadAuthentication.js"
 import { checkTransport } from "./internal/transport.js"
 import * as JwtBearerGrant from "./JwtBearerGrant.js"
@@ -303,8 +303,9 @@ const define = (
       Effect.flatMap((authentication) => define({ ...input, authentication }, name, declaredPublic, source))
     )
   }
-  const authenticationMisfit = checkAuthentication(input, clientName, source)
-  if (authenticationMisfit !== undefined) return Effect.fail(authenticationMisfit)
+  const misfit = checkAuthentication(input, clientName, source) ??
+    refusePrototypeParameter(clientName, input.parameters)
+  if (misfit !== undefined) return Effect.fail(misfit)
   const duration = (value: Duration.DurationInput | undefined) =>
     value === undefined ? undefined : Option.getOrElse(Duration.decodeUnknown(value), () => value)
   const decoded = decodeClient({

@@ -323,7 +323,12 @@ describe("the client credentials request", () => {
           assert.strictEqual(formBody([["v", clientId]]), `v=${formUrlEncode(clientId)}`)
         }
       ),
-      { numRuns: 2000 }
+      {
+        numRuns: 2000,
+        // Once found at random: an extra parameter named `__proto__` (an own key, as `JSON.parse` makes
+        // it) that decoding dropped from the form unseen. It is refused now; this keeps it checked.
+        examples: [["\u0000", SECRET, "header", JSON.parse(`{"__proto__":""}`)]]
+      }
     )
   })
 })

@@ -16,6 +16,7 @@ import {
   Tracer
 } from "effect"
 import { inspect } from "node:util"
+import { basicAuthorization, formBody, formUrlEncode } from "../src/internal/form.js"
 
 // -----------------------------------------------------------------------------
 // Credentials every test watches for
@@ -265,19 +266,23 @@ const ownHeaders = (request: Recorded): Record<string, string> => {
 }
 
 describe("the token request", () => {
-  it("the hand-written expectations agree with the platform's encoder", () => {
+  it("the library's encoder writes the hand-written expectations, as the platform's encoder does", () => {
+    const pairs: ReadonlyArray<readonly [string, string]> = [
+      ["scope", "api.read api.write"],
+      ["resource", "https://api.example.com/"],
+      ["resource", "urn:example:audit"],
+      ["audience", "https://api.example.com/"],
+      ["tenant id", "a&b=c+d"]
+    ]
+    // The library's own encoder, which every request of this file goes through.
+    assert.strictEqual(formUrlEncode(SECRET), SECRET_FORM)
+    assert.strictEqual(formUrlEncode(CLIENT_ID), CLIENT_ID_FORM)
+    assert.strictEqual(formBody(pairs), scopeAndMore)
+    assert.strictEqual(basicAuthorization(CLIENT_ID, SECRET), BASIC)
+    // The platform's, so that the expectations are those of the WHATWG standard, not a copy of the library's.
     assert.strictEqual(new URLSearchParams({ s: SECRET }).toString(), `s=${SECRET_FORM}`)
     assert.strictEqual(new URLSearchParams({ s: CLIENT_ID }).toString(), `s=${CLIENT_ID_FORM}`)
-    assert.strictEqual(
-      new URLSearchParams([
-        ["scope", "api.read api.write"],
-        ["resource", "https://api.example.com/"],
-        ["resource", "urn:example:audit"],
-        ["audience", "https://api.example.com/"],
-        ["tenant id", "a&b=c+d"]
-      ]).toString(),
-      scopeAndMore
-    )
+    assert.strictEqual(new URLSearchParams(pairs.map(([name, value]) => [name, value])).toString(), scopeAndMore)
     const decoded = Buffer.from(BASIC.slice("Basic ".length), "base64").toString("utf8")
     assert.strictEqual(decoded, "svc%3Abilling:p%40ss%3Aw%2Brd%25%2F+x%7E")
   })
@@ -382,7 +387,18 @@ describe("the token request", () => {
       )
     }))
 
-  for (const name of ["grant_type", "client_id", "client_secret", "scope", "resource", "client_assertion"]) {
+  for (
+    const name of [
+      "grant_type",
+      "client_id",
+      "client_secret",
+      "client_assertion",
+      "client_assertion_type",
+      "assertion",
+      "scope",
+      "resource"
+    ]
+  ) {
     it.effect(`a per-request extra parameter named ${name} is a configuration error, and nothing is sent`, () =>
       Effect.gen(function*() {
         const { requests, result } = yield* run({
@@ -405,6 +421,17 @@ describe("the token request", () => {
         assert.include(error.message, `"billing"`)
       }))
   }
+
+  it.effect("a per-request extra parameter named __proto__ is a configuration error, and nothing is sent", () =>
+    Effect.gen(function*() {
+      const { requests, result } = yield* run({
+        replies: [tokenReply()],
+        parameters: { parameters: JSON.parse(`{"__proto__":"x"}`) }
+      })
+      const error = errorWithTag(result, "ClientConfigurationError")
+      assert.strictEqual(error.field, "parameters.__proto__")
+      assert.strictEqual(requests.length, 0)
+    }))
 
   it.effect("an invalid per-request scope or resource is a configuration error, and nothing is sent", () =>
     Effect.gen(function*() {

@@ -142,7 +142,13 @@ describe("parseBasicAuthorization", () => {
         `Basic ${b64("a:%zz")}`,
         `Basic ${b64("%E0%A4%A:b")}`,
         "Basic !!!!",
-        `Basic ${b64("a:b")} trailing`
+        `Basic ${b64("a:b")} trailing`,
+        // Leading text: the scheme must open the header.
+        `xBasic ${b64("a:b")}`,
+        `Bearer Basic ${b64("a:b")}`,
+        // Base64 characters, but not base64: the length is no multiple of 4.
+        `Basic ${b64("a:b").slice(0, -1)}`,
+        "Basic YWJj="
       ]
     ) {
       assert.isUndefined(parseBasicAuthorization(header), header)

@@ -176,6 +176,14 @@ describe("redactText", () => {
     assert.strictEqual(redactText(`xx${secret}yy`, [secret], 1000), "xx[redacted]yy")
   })
 
+  it("masks a secret of 12 characters inside a word, and keeps one of 11 there", () => {
+    const twelve = "0123456789ab"
+    assert.strictEqual(redactText(`xx${twelve}yy`, [twelve], 1000), "xx[redacted]yy")
+    const eleven = "0123456789a"
+    assert.strictEqual(redactText(`xx${eleven}yy`, [eleven], 1000), `xx${eleven}yy`)
+    assert.strictEqual(redactText(`xx ${eleven} yy`, [eleven], 1000), "xx [redacted] yy")
+  })
+
   it("masks overlapping forms of the secret whole", () => {
     assert.strictEqual(redactText("got %25 and %", ["%"], 1000), "got [redacted] and [redacted]")
     assert.strictEqual(redactText("aa aaa", ["aa"], 1000), "[redacted] aaa")

@@ -1,5 +1,6 @@
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
+import { ClientConfigurationError } from "../TokenError.js"
 
 /**
  * The `application/x-www-form-urlencoded` serializer of the WHATWG URL standard, which RFC 6749
@@ -46,8 +47,9 @@ export const parseBasicAuthorization = (
   try {
     return { clientId: formUrlDecode(decoded.slice(0, colon)), clientSecret: formUrlDecode(decoded.slice(colon + 1)) }
   } catch {
-    return undefined
+    // A percent-escape that is not UTF-8 (`%E0%A4%A`): malformed, as below.
   }
+  return undefined
 }
 
 /**
@@ -64,3 +66,21 @@ export const reservedParameters: ReadonlySet<string> = new Set([
   "scope",
   "resource"
 ])
+
+/**
+ * Refuses an extra parameter named `__proto__`, whatever the path it comes by: an object holds it as
+ * its own key only where `JSON.parse` or a computed key made it, and a copy by assignment (Schema's
+ * decoding, among others) makes it the copy's prototype instead, so that the parameter would be sent
+ * on one path and vanish unseen on another. No OAuth parameter is named so.
+ */
+export const refusePrototypeParameter = (
+  client: string,
+  parameters: object | undefined
+): ClientConfigurationError | undefined =>
+  parameters !== undefined && Object.hasOwn(parameters, "__proto__")
+    ? new ClientConfigurationError({
+      client,
+      field: "parameters.__proto__",
+      reason: "is a name that a JavaScript object does not keep through a copy (it becomes the prototype): rename it"
+    })
+    : undefined

@@ -70,8 +70,9 @@ const unmistakableLength = 12
 const mustMask = (text: string, start: number, form: string): boolean => {
   if (form.length >= unmistakableLength) return true
   const end = start + form.length
+  // `substring`, unlike `slice`, reads a negative start as 0: the three characters before, or fewer.
   const openBefore = !isWordCharacter(form[0]) || !isWordCharacter(text[start - 1]) ||
-    percentEscape.test(text.slice(Math.max(0, start - 3), start))
+    percentEscape.test(text.substring(start - 3, start))
   const openAfter = !isWordCharacter(form[form.length - 1]) || !isWordCharacter(text[end])
   return openBefore && openAfter
 }
@@ -198,6 +199,7 @@ export const maskedShape = (text: string, form: boolean): string | undefined => 
   try {
     return JSON.stringify(maskValues(JSON.parse(text), 0))
   } catch {
-    return undefined
+    // Not JSON: no shape, as below.
   }
+  return undefined
 }

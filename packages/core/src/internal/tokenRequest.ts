@@ -8,7 +8,7 @@ import { certificateOf } from "../MutualTls.js"
 import type { RequestParameters } from "../TokenEndpointClient.js"
 import { ClientConfigurationError } from "../TokenError.js"
 import { credentials, type Grant, grantOf } from "./clientAuthentication.js"
-import { formBody, reservedParameters } from "./form.js"
+import { formBody, refusePrototypeParameter, reservedParameters } from "./form.js"
 import { checkTransport } from "./transport.js"
 
 /**
@@ -71,7 +71,7 @@ const invalid = (client: string, field: string, reason: string) =>
 /**
  * Resolves `parameters` against the client's defaults: `scope` and `resource` replace the client's,
  * extra parameters add to (or override) its own. Fails on a malformed scope or resource indicator,
- * or an extra parameter that would set a reserved field.
+ * or an extra parameter that would set a reserved field or is named `__proto__`.
  */
 export const resolve = (
   client: ClientCredentialsClient.ClientCredentialsClient,
@@ -88,6 +88,8 @@ export const resolve = (
     return invalid(client.name, "resource", "must be an absolute URI without a fragment (RFC 8707)")
   }
   const extra = { ...client.parameters, ...parameters?.parameters }
+  const unkept = refusePrototypeParameter(client.name, extra)
+  if (unkept !== undefined) return Either.left(unkept)
   for (const name of Object.keys(extra)) {
     if (reservedParameters.has(name)) {
       return invalid(client.name, `parameters.${name}`, "may not be set as an extra parameter")
