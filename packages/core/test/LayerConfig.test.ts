@@ -37,6 +37,23 @@ describe("LayerConfig", () => {
     TokenService.layerConfig({ clients: { api: ClientCredentialsClient.config("API") }, warmUp: true, failFast: true })
   })
 
+  it.effect("takes an empty object, or one with an own __proto__ member, as it is", () =>
+    Effect.gen(function*() {
+      const options = yield* LayerConfig.unwrap<{
+        readonly clientId: string
+        readonly parameters: Readonly<Record<string, string>>
+        readonly clients: Readonly<Record<string, unknown>>
+      }>({ clientId: Config.string("API_CLIENT_ID"), parameters: {}, clients: {} })
+      assert.deepStrictEqual(options, { clientId: "worker", parameters: {}, clients: {} })
+      // As JSON.parse makes it: an own member named __proto__, which a copy by assignment loses.
+      const parameters = JSON.parse(`{"__proto__":"x","tenant":"a"}`) as Record<string, string>
+      const read = yield* LayerConfig.unwrap<{ readonly parameters: Readonly<Record<string, string>> }>({
+        parameters
+      })
+      assert.strictEqual(read.parameters, parameters)
+      assert.deepStrictEqual(Object.keys(read.parameters), ["__proto__", "tenant"])
+    }).pipe(Effect.withConfigProvider(environment)))
+
   it.effect("reads Configs and lifts plain values, nested objects field by field", () =>
     Effect.gen(function*() {
       const run = (name: string) => name.length

@@ -22,13 +22,19 @@ const isPlainObject = (u: unknown): u is Readonly<Record<string, unknown>> => {
   return prototype === Object.prototype || prototype === null
 }
 
+const holdsConfig = (u: unknown): boolean =>
+  Config.isConfig(u) || (isPlainObject(u) && Object.values(u).some(holdsConfig))
+
 /**
  * Like `Config.unwrap`, which would read a plain `true` as an empty struct: a `Config` is read, an
- * object literal is unwrapped field by field, and any other value is taken as it is.
+ * object literal holding one is unwrapped field by field, and any other value is taken as it is.
+ * Taken as it is, not copied: `Config.all` of an empty record dies (it reads its first entry), and
+ * a copy by assignment turns an own `__proto__` member (as `JSON.parse` makes one) into the
+ * prototype, so that the client's check of its extra parameters would never see it.
  */
 export const unwrap = <A>(wrapped: Wrap<A>): Config.Config<A> => {
   if (Config.isConfig(wrapped)) return wrapped as Config.Config<A>
-  if (!isPlainObject(wrapped)) return Config.succeed(wrapped as A)
+  if (!isPlainObject(wrapped) || !holdsConfig(wrapped)) return Config.succeed(wrapped as A)
   const fields: Record<string, Config.Config<unknown>> = {}
   for (const [key, value] of Object.entries(wrapped)) fields[key] = unwrap(value as Wrap<unknown>)
   return Config.all(fields) as Config.Config<unknown> as Config.Config<A>
