@@ -3,6 +3,7 @@ import { ClientCredentialsClient } from "@access-token/core"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
 import { checkTransport, isLoopback } from "../src/internal/transport.js"
+import { reservedByTheRfcs } from "./utils/reservedParameters.js"
 
 const SECRET = "p@ss:w+rd%/ x~ Sentinel-Secret"
 
@@ -125,22 +126,6 @@ describe("make", () => {
       assert.strictEqual(error.field, "clientId")
       assert.strictEqual(error.reason, "is required")
     }))
-
-  /**
-   * Written out by hand, not read from the module, so that a name dropped from the module's list is
-   * noticed: the grant (RFC 6749 §4.4.2, RFC 7523 §2.1), the client's identity and credentials
-   * (RFC 6749 §2.3.1, RFC 7521 §4.2), and the fields of their own (`scope`, RFC 8707's `resource`).
-   */
-  const reservedByTheRfcs = [
-    "grant_type",
-    "client_id",
-    "client_secret",
-    "client_assertion",
-    "client_assertion_type",
-    "assertion",
-    "scope",
-    "resource"
-  ]
 
   for (const name of reservedByTheRfcs) {
     it.effect(`rejects an extra parameter named ${name}`, () =>

@@ -17,6 +17,7 @@ import {
 } from "effect"
 import { inspect } from "node:util"
 import { basicAuthorization, formBody, formUrlEncode } from "../src/internal/form.js"
+import { reservedByTheRfcs } from "./utils/reservedParameters.js"
 
 // -----------------------------------------------------------------------------
 // Credentials every test watches for
@@ -387,18 +388,7 @@ describe("the token request", () => {
       )
     }))
 
-  for (
-    const name of [
-      "grant_type",
-      "client_id",
-      "client_secret",
-      "client_assertion",
-      "client_assertion_type",
-      "assertion",
-      "scope",
-      "resource"
-    ]
-  ) {
+  for (const name of reservedByTheRfcs) {
     it.effect(`a per-request extra parameter named ${name} is a configuration error, and nothing is sent`, () =>
       Effect.gen(function*() {
         const { requests, result } = yield* run({
